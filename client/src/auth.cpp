@@ -1,0 +1,169 @@
+// Shift leaders, logins and PIN checks with lockout.
+#include "shiftbook/kinds.h"
+#include "store_impl.h"
+
+namespace shiftbook::client {
+namespace {
+
+constexpr std::int64_t kMinuteMs = 60'000;
+
+Status check_pin_text(const std::string& pin) {
+  if (pin.size() < 4 || pin.size() > 64) return invalid_argument("a PIN must be 4 to 64 characters");
+  for (unsigned char c : pin) {
+    if (c < 0x20 || c == 0x7f) return invalid_argument("a PIN must not hold control characters");
+  }
+  return Status::ok();
+}
+
+std::string minutes_text(std::int64_t ms) {
+  std::int64_t minutes = (ms + kMinuteMs - 1) / kMinuteMs;
+  return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+}
+
+}  // namespace
+
+Status Store::Impl::check_pin(const std::string& subject, const std::string& pin_hash, const std::string& pin) {
+  const std::int64_t now = clock->now_ms();
+  std::int64_t failures = 0;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT failures, locked_until_ms FROM pin_attempts WHERE subject = ?"));
+    st.bind(1, subject);
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (row) {
+      failures = st.int64(0);
+      std::int64_t locked_until = st.int64(1);
+      if (locked_until > now) {
+        return permission_denied(subject.substr(subject.find(':') + 1) + " is locked out after " +
+                                 std::to_string(kMaxPinFailures) + " wrong PINs; try again in " +
+                                 minutes_text(locked_until - now));
+      }
+    }
+  }
+  // Argon2id runs outside any transaction so that a slow check never holds the store's lock.
+  SB_ASSIGN_OR_RETURN(bool match, verify_pin(pin_hash, pin));
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  if (match) {
+    SB_ASSIGN_OR_RETURN(Stmt del, db.prepare("DELETE FROM pin_attempts WHERE subject = ?"));
+    SB_RETURN_IF_ERROR(del.bind(1, subject).run());
+    return tx.commit();
+  }
+  ++failures;
+  std::int64_t locked_until = 0;
+  if (failures >= kMaxPinFailures) {
+    locked_until = now + kLockoutMinutes * kMinuteMs;
+    failures = 0;
+  }
+  SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("INSERT INTO pin_attempts(subject, failures, locked_until_ms) VALUES(?, ?, ?) "
+                                          "ON CONFLICT(subject) DO UPDATE SET failures = excluded.failures, "
+                                          "locked_until_ms = excluded.locked_until_ms"));
+  SB_RETURN_IF_ERROR(up.bind(1, subject).bind(2, failures).bind(3, locked_until).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  std::string who = subject.substr(subject.find(':') + 1);
+  if (locked_until > 0) {
+    return permission_denied("wrong PIN for " + who + "; after " + std::to_string(kMaxPinFailures) +
+                             " wrong PINs " + who + " is locked out for " + std::to_string(kLockoutMinutes) + " minutes");
+  }
+  return unauthenticated("wrong PIN for " + who + " (" + std::to_string(kMaxPinFailures - failures) +
+                         " tries left before a " + std::to_string(kLockoutMinutes) + "-minute lockout)");
+}
+
+Status Store::add_leader(const std::string& id, const std::string& name, const std::string& pin) {
+  SB_RETURN_IF_ERROR(check_id("leader id", id));
+  SB_RETURN_IF_ERROR(check_text("leader name", name, 64));
+  SB_RETURN_IF_ERROR(check_pin_text(pin));
+  // Hash before taking the write lock: Argon2id is deliberately slow.
+  SB_ASSIGN_OR_RETURN(std::string pin_hash, hash_pin(pin, impl_->options.pin_cost));
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_ASSIGN_OR_RETURN(std::int64_t count, db.query_int("SELECT count(*) FROM leaders"));
+  if (count > 0) {
+    auto s = impl_->require_session(true);
+    if (!s.is_ok()) {
+      return failed_precondition("only a logged-in shift leader can add another leader (" + s.status().message() + ")");
+    }
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO leaders(id, name, pin_hash, added_ms) VALUES(?, ?, ?, ?) "
+                                          "ON CONFLICT(id) DO NOTHING"));
+  SB_RETURN_IF_ERROR(st.bind(1, id).bind(2, name).bind(3, pin_hash).bind(4, impl_->clock->now_ms()).run());
+  if (db.changes() == 0) return already_exists("shift leader '" + id + "' already exists on this terminal");
+  return tx.commit();
+}
+
+Result<Json> Store::leaders() const {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT l.id, l.name, coalesce(p.locked_until_ms, 0) FROM leaders l "
+                                          "LEFT JOIN pin_attempts p ON p.subject = 'leader:' || l.id ORDER BY l.id"));
+  Json out = Json::array();
+  const std::int64_t now = impl_->clock->now_ms();
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back({{"id", st.text(0)}, {"name", st.text(1)}, {"locked", st.int64(2) > now}});
+  }
+  return out;
+}
+
+Result<Session> Store::login(const std::string& id, const std::string& pin, int idle_minutes) {
+  if (idle_minutes < 1 || idle_minutes > kMaxIdleMinutes) {
+    return invalid_argument("idle time must be 1 to " + std::to_string(kMaxIdleMinutes) + " minutes");
+  }
+  Db& db = impl_->db;
+  std::string name, pin_hash;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT name, pin_hash FROM leaders WHERE id = ?"));
+    st.bind(1, id);
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return not_found("there is no shift leader '" + id + "' on this terminal ('shiftbook leader add' adds one)");
+    name = st.text(0);
+    pin_hash = st.text(1);
+  }
+  SB_RETURN_IF_ERROR(impl_->check_pin("leader:" + id, pin_hash, pin));
+  const std::int64_t now = impl_->clock->now_ms();
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  // Replacing the session switches leader; unsynced entries are events and are untouched.
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT OR REPLACE INTO session(one, leader, started_ms, last_ms, idle_minutes) "
+                                          "VALUES(1, ?, ?, ?, ?)"));
+  SB_RETURN_IF_ERROR(st.bind(1, id).bind(2, now).bind(3, now).bind(4, idle_minutes).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  return Session{id, name, now, now, idle_minutes};
+}
+
+Status Store::logout() {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_RETURN_IF_ERROR(db.exec("DELETE FROM session"));
+  return tx.commit();
+}
+
+Result<Session> Store::session() {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  auto s = impl_->require_session(false);
+  // An expired login is removed by require_session; keep that.
+  SB_RETURN_IF_ERROR(tx.commit());
+  return s;
+}
+
+Result<Session> Store::Impl::require_session(bool touch) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT s.leader, l.name, s.started_ms, s.last_ms, s.idle_minutes "
+                                          "FROM session s LEFT JOIN leaders l ON l.id = s.leader"));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return failed_precondition("no shift leader is logged in; run 'shiftbook login LEADER' first");
+  Session s{st.text(0), st.text(1), st.int64(2), st.int64(3), static_cast<int>(st.int64(4))};
+  st.reset();
+  const std::int64_t now = clock->now_ms();
+  if (now - s.last_ms > static_cast<std::int64_t>(s.idle_minutes) * kMinuteMs) {
+    SB_RETURN_IF_ERROR(db.exec("DELETE FROM session"));
+    return failed_precondition("the login of shift leader " + s.leader + " ended after " +
+                               std::to_string(s.idle_minutes) + " minutes without use; run 'shiftbook login " +
+                               s.leader + "' again");
+  }
+  if (touch) {
+    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE session SET last_ms = ?"));
+    SB_RETURN_IF_ERROR(up.bind(1, now).run());
+    s.last_ms = now;
+  }
+  return s;
+}
+
+}  // namespace shiftbook::client

@@ -1,0 +1,101 @@
+// A thin wrapper over SQLite: the one file that talks to the sqlite3 C API, turning its error
+// codes into Status. A Db is one connection, used from one thread at a time; Stmt and Transaction
+// borrow it and must not outlive it.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shiftbook/bytes.h"
+#include "shiftbook/status.h"
+
+namespace shiftbook::client {
+
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&& other) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  // Binds are 1-based, as in SQLite. Chainable: st.bind(1, x).bind(2, y).
+  Stmt& bind(int index, std::int64_t value);
+  Stmt& bind(int index, std::string_view text);
+  Stmt& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+  Stmt& bind_blob(int index, ByteView blob);
+  Stmt& bind_null(int index);
+
+  // True when a row is ready, false when done; errors become a Status naming the statement.
+  Result<bool> step();
+  // Runs to completion, expecting no rows back.
+  Status run();
+  void reset();
+
+  std::int64_t int64(int col) const;
+  std::string text(int col) const;
+  Bytes blob(int col) const;
+  // A 32-byte blob column (hashes, keys); all zero if the column holds anything else.
+  std::array<std::uint8_t, 32> blob32(int col) const;
+  bool is_null(int col) const;
+
+ private:
+  friend class Db;
+  Stmt(sqlite3_stmt* st, sqlite3* db) : st_(st), db_(db) {}
+  sqlite3_stmt* st_ = nullptr;
+  sqlite3* db_ = nullptr;
+  Status bind_error_;
+};
+
+class Db {
+ public:
+  // Opens (and with `create`, creates) the database file. `vfs` empty means SQLite's default.
+  static Result<Db> open(const std::string& path, bool create, const std::string& vfs = {});
+
+  Db() = default;
+  Db(Db&& other) noexcept;
+  Db& operator=(Db&& other) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  Status exec(std::string_view sql);
+  Result<Stmt> prepare(std::string_view sql);
+  // Runs a query expected to return one integer (or none: `fallback`).
+  Result<std::int64_t> query_int(std::string_view sql, std::int64_t fallback = 0);
+  std::int64_t changes() const;
+  sqlite3* handle() const { return db_; }
+  Status close();
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+// Status for an SQLite result code: busy and locked are unavailable, corruption and not-a-database
+// are data_loss, full disk is resource_exhausted, the rest internal.
+Status sqlite_status(int rc, sqlite3* db, std::string_view what);
+
+// BEGIN IMMEDIATE on construction (so two writers queue instead of deadlocking), ROLLBACK on
+// destruction unless commit() succeeded.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Db& db);
+  Transaction(Transaction&& other) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Db* db) : db_(db) {}
+  Db* db_ = nullptr;
+};
+
+}  // namespace shiftbook::client

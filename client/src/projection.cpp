@@ -1,0 +1,161 @@
+// The derived tables (shifts, entries, versions) as a function of the events: apply_event folds
+// one event in. The projection is the only writer of those tables.
+#include "shiftbook/kinds.h"
+#include "store_impl.h"
+
+namespace shiftbook::client {
+namespace {
+
+struct ShiftInfo {
+  std::int64_t day = 0;
+  std::string unit;
+};
+
+Result<ShiftInfo> shift_info(Db& db, const std::string& shift_ref, const Event& e) {
+  SB_ASSIGN_OR_RETURN(Hash shift, parse_hash_ref(shift_ref));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT day, unit FROM shifts WHERE id = ?"));
+  st.bind_blob(1, shift);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return failed_precondition(event_name(e.device, e.seq) + " names a shift this terminal does not hold");
+  return ShiftInfo{st.int64(0), st.text(1)};
+}
+
+// Writes the columns of an entry row that come from its current body (hours, output, bonus).
+Status write_entry_fields(Db& db, const Hash& entry, std::string_view kind, const Json& body, std::int64_t day) {
+  SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(body));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ?, start_abs = ?, end_abs = ?, special = ?, "
+                                          "product = ?, quantity = ?, bonus_type = ?, body = ? WHERE id = ?"));
+  if (body.contains("worker")) st.bind(1, body["worker"].get<std::string>()); else st.bind_null(1);
+  if (kind == kind::kHours) {
+    st.bind(2, day * kMinutesPerDay + body["start"].get<std::int64_t>())
+        .bind(3, day * kMinutesPerDay + body["end"].get<std::int64_t>())
+        .bind(4, body["special"].get<bool>() ? 1 : 0);
+  } else {
+    st.bind_null(2).bind_null(3).bind_null(4);
+  }
+  if (kind == kind::kOutput) {
+    st.bind(5, body["product"].get<std::string>()).bind(6, body["quantity"].get<std::int64_t>());
+  } else {
+    st.bind_null(5).bind_null(6);
+  }
+  if (kind == kind::kBonus) st.bind(7, body["type"].get<std::string>()); else st.bind_null(7);
+  st.bind_blob(8, canonical).bind_blob(9, entry);
+  return st.run();
+}
+
+Status insert_version(Db& db, const Hash& hash, const Hash& entry, const Event& e, const Hash* supersedes) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO versions(hash, entry, device, seq, kind, supersedes) "
+                                          "VALUES(?, ?, ?, ?, ?, ?)"));
+  st.bind_blob(1, hash).bind_blob(2, entry).bind_blob(3, e.device).bind(4, static_cast<std::int64_t>(e.seq)).bind(5, e.kind);
+  if (supersedes) st.bind_blob(6, *supersedes); else st.bind_null(6);
+  return st.run();
+}
+
+Status apply_shift_open(Db& db, const Event& e) {
+  SB_ASSIGN_OR_RETURN(std::int64_t day, parse_date(e.body["date"].get<std::string>()));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO shifts(id, device, seq, unit, day, name, opened_by) "
+                                          "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq))
+      .bind(4, e.body["unit"].get<std::string>()).bind(5, day);
+  if (e.body.contains("name")) st.bind(6, e.body["name"].get<std::string>()); else st.bind_null(6);
+  st.bind(7, e.author);
+  return st.run();
+}
+
+Status apply_shift_close(Db& db, const Event& e) {
+  SB_ASSIGN_OR_RETURN(Hash shift, parse_hash_ref(e.body["shift"].get<std::string>()));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE shifts SET closed_seq = ?, closed_by = ? WHERE id = ? AND closed_seq IS NULL"));
+  SB_RETURN_IF_ERROR(st.bind(1, static_cast<std::int64_t>(e.seq)).bind(2, e.author).bind_blob(3, shift).run());
+  if (db.changes() != 1) return failed_precondition(event_name(e.device, e.seq) + " closes a shift that is not open");
+  return Status::ok();
+}
+
+Status apply_new_entry(Db& db, const Event& e) {
+  std::string shift_ref;
+  Json confirms;
+  if (e.kind == kind::kConfirm) {
+    // A confirmation belongs to the shift of the hours it confirms.
+    SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get<std::string>()));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.shift FROM versions v JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
+    st.bind_blob(1, target);
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return failed_precondition(event_name(e.device, e.seq) + " confirms an entry this terminal does not hold");
+    shift_ref = to_hex(st.blob32(0));
+  } else {
+    shift_ref = e.body["shift"].get<std::string>();
+  }
+  SB_ASSIGN_OR_RETURN(ShiftInfo shift, shift_info(db, shift_ref, e));
+  SB_ASSIGN_OR_RETURN(Hash shift_id, parse_hash_ref(shift_ref));
+  SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(e.body));
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO entries(id, device, seq, kind, head, head_seq, versions, void, "
+                                            "shift, day, confirms, body) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?)"));
+    st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq)).bind(4, e.kind)
+        .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, shift.day);
+    if (e.kind == kind::kConfirm) {
+      SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get<std::string>()));
+      st.bind_blob(9, target);
+    } else {
+      st.bind_null(9);
+    }
+    st.bind_blob(10, canonical);
+    SB_RETURN_IF_ERROR(st.run());
+  }
+  if (e.kind == kind::kConfirm) {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ? WHERE id = ?"));
+    SB_RETURN_IF_ERROR(st.bind(1, e.body["worker"].get<std::string>()).bind_blob(2, e.hash).run());
+  } else {
+    SB_RETURN_IF_ERROR(write_entry_fields(db, e.hash, e.kind, e.body, shift.day));
+  }
+  return insert_version(db, e.hash, e.hash, e, nullptr);
+}
+
+Status apply_supersede(Db& db, const Event& e) {
+  SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["target"].get<std::string>()));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.id, e.kind, e.day, e.head, e.void FROM versions v "
+                                          "JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
+  st.bind_blob(1, target);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return failed_precondition(event_name(e.device, e.seq) + " supersedes an entry this terminal does not hold");
+  Hash entry = st.blob32(0);
+  std::string entry_kind = st.text(1);
+  std::int64_t day = st.int64(2);
+  Hash head = st.blob32(3);
+  bool was_void = st.int64(4) != 0;
+  // Concurrent corrections from several terminals (forks) are the merge issue's; on one terminal a
+  // version is only ever superseded while it is the head.
+  if (head != target || was_void) {
+    return failed_precondition(event_name(e.device, e.seq) + " supersedes a version that is no longer current");
+  }
+  if (e.kind == kind::kCorrection) {
+    SB_RETURN_IF_ERROR(validate_body(e.kind, e.body, entry_kind).with_context(event_name(e.device, e.seq) + ": "));
+  } else if (!is_voidable_kind(entry_kind)) {
+    return failed_precondition(event_name(e.device, e.seq) + " voids an entry of a kind that cannot be voided");
+  }
+  SB_RETURN_IF_ERROR(insert_version(db, e.hash, entry, e, &target));
+  if (e.kind == kind::kVoid) {
+    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET void = 1 WHERE id = ?"));
+    return up.bind_blob(1, entry).run();
+  }
+  SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = versions + 1 WHERE id = ?"));
+  SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind_blob(3, entry).run());
+  return write_entry_fields(db, entry, entry_kind, e.body["entry"], day);
+}
+
+}  // namespace
+
+Status Store::Impl::apply_event(const Event& e) {
+  // Kinds this version does not know are kept in the log and passed on, but change no state.
+  if (!is_terminal_kind(e.kind)) return Status::ok();
+  // Checked here too, so that no event (ours or, later, another terminal's) reaches the tables
+  // with a body of the wrong shape. A correction is checked once its entry's kind is known.
+  if (e.kind != kind::kCorrection) {
+    SB_RETURN_IF_ERROR(validate_body(e.kind, e.body).with_context(event_name(e.device, e.seq) + ": "));
+  }
+  if (e.kind == kind::kShiftOpen) return apply_shift_open(db, e);
+  if (e.kind == kind::kShiftClose) return apply_shift_close(db, e);
+  if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, e);
+  return apply_new_entry(db, e);
+}
+
+}  // namespace shiftbook::client

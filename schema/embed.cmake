@@ -1,0 +1,18 @@
+# Writes a header holding each migration as a raw string, in file-name order.
+# The file name's leading number is the schema version the migration brings the store to.
+set(content "// Generated from schema/${NAME}/*.sql by schema/embed.cmake. Do not edit.\n#pragma once\n#include <array>\n#include <string_view>\n\nnamespace shiftbook::schema {\n\nstruct Migration {\n  int version;\n  std::string_view name;\n  std::string_view sql;\n};\n\n")
+set(entries "")
+set(count 0)
+string(REPLACE " " ";" FILES "${FILES}")
+foreach(f IN LISTS FILES)
+  get_filename_component(base ${f} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" num ${base})
+  math(EXPR version "${num}")
+  file(READ ${f} sql)
+  string(APPEND entries "    Migration{${version}, \"${base}\", R\"shiftbook_sql(${sql})shiftbook_sql\"},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND content "inline constexpr std::array<Migration, ${count}> k_${NAME}_migrations{{\n${entries}}};\n\n}  // namespace shiftbook::schema\n")
+file(WRITE ${OUT}.tmp "${content}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

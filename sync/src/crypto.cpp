@@ -1,0 +1,93 @@
+#include "shiftbook/crypto.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace shiftbook {
+
+Status crypto_init() {
+  if (sodium_init() < 0) return internal_error("libsodium failed to initialise");
+  return Status::ok();
+}
+
+Hash blake2b_256(ByteView data) {
+  Hash out{};
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr, 0);
+  return out;
+}
+
+DeviceKey DeviceKey::generate() {
+  DeviceKey k;
+  crypto_sign_keypair(k.public_.data(), k.secret_.data());
+  return k;
+}
+
+Result<DeviceKey> DeviceKey::from_secret(ByteView secret) {
+  if (secret.size() != crypto_sign_SECRETKEYBYTES) {
+    return invalid_argument("device key has " + std::to_string(secret.size()) + " bytes, expected " +
+                            std::to_string(crypto_sign_SECRETKEYBYTES));
+  }
+  DeviceKey k;
+  std::memcpy(k.secret_.data(), secret.data(), k.secret_.size());
+  crypto_sign_ed25519_sk_to_pk(k.public_.data(), k.secret_.data());
+  // The stored public half must be the one the seed derives, or the file was damaged.
+  std::array<std::uint8_t, 32> seed{};
+  std::array<std::uint8_t, 64> rebuilt{};
+  PublicKey derived{};
+  crypto_sign_ed25519_sk_to_seed(seed.data(), k.secret_.data());
+  crypto_sign_seed_keypair(derived.data(), rebuilt.data(), seed.data());
+  bool same = sodium_memcmp(rebuilt.data(), k.secret_.data(), rebuilt.size()) == 0;
+  sodium_memzero(seed.data(), seed.size());
+  sodium_memzero(rebuilt.data(), rebuilt.size());
+  if (!same) return data_loss("device key is damaged: its public half does not match its seed");
+  return k;
+}
+
+DeviceKey::DeviceKey(DeviceKey&& other) noexcept : public_(other.public_), secret_(other.secret_) {
+  sodium_memzero(other.secret_.data(), other.secret_.size());
+}
+
+DeviceKey& DeviceKey::operator=(DeviceKey&& other) noexcept {
+  if (this != &other) {
+    public_ = other.public_;
+    secret_ = other.secret_;
+    sodium_memzero(other.secret_.data(), other.secret_.size());
+  }
+  return *this;
+}
+
+DeviceKey::~DeviceKey() { sodium_memzero(secret_.data(), secret_.size()); }
+
+Signature DeviceKey::sign(ByteView message) const {
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_.data());
+  return sig;
+}
+
+bool verify_signature(const PublicKey& key, ByteView message, const Signature& sig) {
+  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), key.data()) == 0;
+}
+
+Result<std::string> hash_pin(std::string_view pin, PinCost cost) {
+  char out[crypto_pwhash_STRBYTES];
+  unsigned long long ops =
+      cost == PinCost::kInteractive ? crypto_pwhash_OPSLIMIT_INTERACTIVE : crypto_pwhash_OPSLIMIT_MIN;
+  std::size_t mem = cost == PinCost::kInteractive ? crypto_pwhash_MEMLIMIT_INTERACTIVE : crypto_pwhash_MEMLIMIT_MIN;
+  if (crypto_pwhash_str_alg(out, pin.data(), pin.size(), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return resource_exhausted("not enough memory to hash the PIN");
+  }
+  return std::string(out);
+}
+
+bool is_pin_hash(std::string_view pin_hash) {
+  return pin_hash.size() < crypto_pwhash_STRBYTES && pin_hash.rfind("$argon2id$", 0) == 0;
+}
+
+Result<bool> verify_pin(std::string_view pin_hash, std::string_view pin) {
+  if (!is_pin_hash(pin_hash)) return invalid_argument("PIN hash is not an Argon2id hash");
+  std::string z(pin_hash);  // crypto_pwhash_str_verify wants a NUL-terminated string
+  return crypto_pwhash_str_verify(z.c_str(), pin.data(), pin.size()) == 0;
+}
+
+}  // namespace shiftbook

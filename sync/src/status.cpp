@@ -1,0 +1,33 @@
+#include "shiftbook/status.h"
+
+namespace shiftbook {
+
+std::string_view code_name(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kNotFound: return "not_found";
+    case Code::kAlreadyExists: return "already_exists";
+    case Code::kFailedPrecondition: return "failed_precondition";
+    case Code::kUnauthenticated: return "unauthenticated";
+    case Code::kPermissionDenied: return "permission_denied";
+    case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kUnavailable: return "unavailable";
+    case Code::kAborted: return "aborted";
+    case Code::kDataLoss: return "data_loss";
+    case Code::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+std::string Status::to_string() const {
+  if (is_ok()) return "ok";
+  return std::string(code_name(code_)) + ": " + message_;
+}
+
+Status Status::with_context(std::string_view context) const {
+  if (is_ok()) return *this;
+  return Status(code_, std::string(context) + message_);
+}
+
+}  // namespace shiftbook

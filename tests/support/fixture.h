@@ -1,0 +1,60 @@
+// Shared test support: temporary folders, a sample set of reference data, a terminal that is
+// ready to record (store, reference data, a logged-in leader), and running the shiftbook binary.
+// Used from one test thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shiftbook/client/store.h"
+#include "shiftbook/clock.h"
+
+namespace shiftbook::testing {
+
+// A fresh folder under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// 2026-11-16 08:00 UTC: a Monday inside the sample period.
+inline constexpr std::int64_t kSampleNowMs = 1'763'280'000'000;
+
+// One site S1 (tz UTC) with units U1 and U2; a second site S2 with unit U9; period 2026-11
+// (whole November); products P1 (pcs, whole units) and P2 (kg, 3 decimals); workers W1..W3 on
+// S1 with PINs "1111", "2222", "3333", W9 on S2 with "9999" (hashed at minimum cost); quotas for
+// U1/2026-11: P1 500 (version 1), P2 250.000 kg (version 2).
+shiftbook::Json sample_reference();
+
+// A terminal ready to record: store initialised in a temp folder, sample reference data
+// imported, leader L1 ("Lena", PIN "4321") added and logged in. Clock starts at kSampleNowMs.
+struct Terminal {
+  Terminal();
+  TempDir dir;
+  FakeClock clock{kSampleNowMs};
+  std::unique_ptr<client::Store> store;
+  std::string store_dir() const { return dir.file("store"); }
+};
+
+// Options that make PIN hashing cheap for tests.
+client::StoreOptions fast_options();
+
+// Runs the shiftbook binary with `args`, feeding `input` on standard input; captures both outputs.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+RunResult run_shiftbook(const std::vector<std::string>& args, const std::string& input = {},
+                        const std::vector<std::string>& env = {});
+
+}  // namespace shiftbook::testing
