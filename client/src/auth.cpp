@@ -100,7 +100,7 @@ Result<Json> Store::leaders() const {
     if (!row) break;
     out.push_back({{"id", st.text(0)}, {"name", st.text(1)}, {"locked", st.int64(2) > now}});
   }
-  return out;
+  return Json{{"leaders", std::move(out)}};
 }
 
 Result<Session> Store::login(const std::string& id, const std::string& pin, int idle_minutes) {
