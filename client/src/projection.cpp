@@ -159,3 +159,23 @@ Status Store::Impl::apply_event(const Event& e) {
 }
 
 }  // namespace shiftbook::client
+
+namespace shiftbook::client {
+
+Status Store::rebuild_derived() {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts;"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY device, seq"));
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    Bytes raw = st.blob(0);
+    auto e = decode_event(raw);
+    if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
+    SB_RETURN_IF_ERROR(impl_->apply_event(*e));
+  }
+  return tx.commit();
+}
+
+}  // namespace shiftbook::client

@@ -1,0 +1,205 @@
+// Re-checking the log, and exporting it so that anyone can re-check it elsewhere (docs/EXPORT.md).
+// verify streams the events in (device, seq) order, one row at a time, and holds only the previous
+// event of the device in hand, so it runs in constant memory whatever the size of the log. Both
+// read inside one read transaction: they see the store as of one moment, and writers are not held up.
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "store_impl.h"
+
+namespace shiftbook::client {
+namespace {
+
+// A read transaction; inside a caller's transaction nothing is begun, as that one already holds
+// a snapshot.
+class ReadSnapshot {
+ public:
+  static Result<ReadSnapshot> begin(Db& db) {
+    if (!sqlite3_get_autocommit(db.handle())) return ReadSnapshot(nullptr);
+    SB_RETURN_IF_ERROR(db.exec("BEGIN DEFERRED"));
+    return ReadSnapshot(&db);
+  }
+  ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  ReadSnapshot& operator=(ReadSnapshot&&) = delete;
+  ~ReadSnapshot() {
+    if (db_) (void)db_->exec("ROLLBACK");
+  }
+
+ private:
+  explicit ReadSnapshot(Db* db) : db_(db) {}
+  Db* db_;
+};
+
+// "7f3a9c21" for a device column, whatever its length: a damaged column must still be nameable.
+std::string short_hex(const Bytes& device) {
+  return to_hex(ByteView(device.data(), std::min<std::size_t>(device.size(), 4)));
+}
+
+std::string device_label(const Bytes& device) { return "device " + short_hex(device); }
+
+bool same(const Bytes& column, ByteView value) {
+  return std::equal(column.begin(), column.end(), value.begin(), value.end());
+}
+
+// Columns of: SELECT device, seq, hlc, author, kind, hash, raw FROM events.
+// Checks one stored event against its own bytes and against the event before it on the same
+// device (null for the device's first row). Returns the problem, or ok with `out` set.
+Status check_event(const Stmt& row, const Event* previous, Event& out) {
+  const Bytes device = row.blob(0);
+  const std::int64_t seq = row.int64(1);
+  const std::string name = "event " + std::to_string(seq) + " of " + device_label(device);
+  auto decoded = decode_event(row.blob(6));
+  if (!decoded.is_ok()) return data_loss(name + ": its bytes are damaged: " + decoded.status().message());
+  Event& e = decoded.value();
+  // decode_event sets the hash to BLAKE2b-256 of exactly the stored bytes.
+  if (!same(row.blob(5), e.hash)) return data_loss(name + ": hash does not match its content");
+  std::string differ;
+  auto note = [&](bool equal, const char* column) {
+    if (!equal) differ += std::string(differ.empty() ? "" : ", ") + column;
+  };
+  note(same(device, e.device), "device");
+  note(seq == static_cast<std::int64_t>(e.seq), "seq");
+  note(row.int64(2) == static_cast<std::int64_t>(e.hlc), "hlc");
+  note(row.text(3) == e.author, "author");
+  note(row.text(4) == e.kind, "kind");
+  if (!differ.empty()) return data_loss(name + ": its stored fields do not match its signed content (" + differ + ")");
+  // A gap is named by the first missing event, which is what the reader will look for.
+  const std::uint64_t expected = previous ? previous->seq + 1 : 1;
+  if (e.seq > expected) {
+    std::string before = previous ? "goes from event " + std::to_string(previous->seq) + " to" : "starts at";
+    return data_loss(event_name(e.device, expected) + " is missing: the log " + before + " event " +
+                     std::to_string(e.seq));
+  }
+  SB_RETURN_IF_ERROR(check_link(previous, e));
+  out = std::move(e);
+  return Status::ok();
+}
+
+// Checks the heads row of the device whose last stored event is `last`. Read errors are returned;
+// a problem with the head is put in `problem`.
+Status check_head(Stmt& heads, const Event& last, Status& problem) {
+  heads.reset();
+  heads.bind_blob(1, last.device);
+  SB_ASSIGN_OR_RETURN(bool row, heads.step());
+  const std::string device = "device " + short_device(last.device);
+  const std::string last_seq = std::to_string(last.seq);
+  if (!row) {
+    problem = data_loss(device + ": the log holds events 1 to " + last_seq +
+                        " but no signed chain head vouches for them: the head was removed");
+    return Status::ok();
+  }
+  SignedHead head;
+  head.device = last.device;
+  head.seq = static_cast<std::uint64_t>(heads.int64(0));
+  const Bytes hash = heads.blob(1);
+  const Bytes signature = heads.blob(2);
+  if (head.seq != last.seq) {
+    problem = data_loss(device + ": the signed head names event " + std::to_string(head.seq) +
+                        " but the log ends at event " + last_seq + ": events are missing or were added");
+    return Status::ok();
+  }
+  if (!same(hash, last.hash)) {
+    problem = data_loss(device + ": the signed head and the log disagree about event " + last_seq +
+                        ": it was replaced, or the head was altered");
+    return Status::ok();
+  }
+  if (signature.size() != head.signature.size()) {
+    problem = data_loss(device + ": the signature over its chain head is not valid");
+    return Status::ok();
+  }
+  head.hash = last.hash;
+  std::copy(signature.begin(), signature.end(), head.signature.begin());
+  if (!verify_head(head)) problem = data_loss(device + ": the signature over its chain head is not valid");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<VerifyReport> Store::verify() const {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(ReadSnapshot snapshot, ReadSnapshot::begin(db));
+  SB_ASSIGN_OR_RETURN(Stmt events, db.prepare("SELECT device, seq, hlc, author, kind, hash, raw FROM events "
+                                              "ORDER BY device, seq"));
+  SB_ASSIGN_OR_RETURN(Stmt heads, db.prepare("SELECT seq, hash, signature FROM heads WHERE device = ?"));
+  VerifyReport report;
+  std::optional<Event> previous;  // the last event checked, of the device being read
+  Bytes device;
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, events.step());
+    Bytes next_device = row ? events.blob(0) : Bytes();
+    if (previous && (!row || next_device != device)) {
+      SB_RETURN_IF_ERROR(check_head(heads, *previous, report.problem));
+      if (!report.problem.is_ok()) return report;
+      ++report.heads_checked;
+      previous.reset();
+    }
+    if (!row) break;
+    if (report.devices == 0 || next_device != device) {
+      device = std::move(next_device);
+      ++report.devices;
+    }
+    Event e;
+    report.problem = check_event(events, previous ? &*previous : nullptr, e);
+    if (!report.problem.is_ok()) return report;
+    ++report.events;
+    previous = std::move(e);
+  }
+  // A head whose device has no events at all: every event it vouches for is gone.
+  SB_ASSIGN_OR_RETURN(Stmt orphans, db.prepare("SELECT device, seq FROM heads WHERE device NOT IN "
+                                               "(SELECT device FROM events) ORDER BY device LIMIT 1"));
+  SB_ASSIGN_OR_RETURN(bool orphan, orphans.step());
+  if (orphan) {
+    report.problem = data_loss(device_label(orphans.blob(0)) + ": the signed head names event " +
+                               std::to_string(orphans.int64(1)) +
+                               " but the log holds no events of it: events are missing");
+  }
+  return report;
+}
+
+Status Store::export_log(std::ostream& out) const {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(ReadSnapshot snapshot, ReadSnapshot::begin(db));
+  SB_ASSIGN_OR_RETURN(Stmt events, db.prepare("SELECT device, seq, raw FROM events ORDER BY device, seq"));
+  auto written = [&]() -> Status {
+    if (out) return Status::ok();
+    return internal_error("writing the export failed (is the disk full, or the output closed?)");
+  };
+  try {
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, events.step());
+      if (!row) break;
+      auto decoded = decode_event(events.blob(2));
+      if (!decoded.is_ok()) {
+        return data_loss("event " + std::to_string(events.int64(1)) + " of " + device_label(events.blob(0)) +
+                         ": its bytes are damaged (" + decoded.status().message() +
+                         "); 'shiftbook verify' checks the whole store");
+      }
+      const Event& e = *decoded;
+      // Every field comes from the signed bytes, never from the lookup columns beside them.
+      Json line{{"type", "event"},        {"device", to_hex(e.device)}, {"seq", e.seq},
+                {"hlc", e.hlc},           {"author", e.author},         {"kind", e.kind},
+                {"prev", to_hex(e.prev)}, {"hash", to_hex(e.hash)},     {"body", e.body}};
+      out << line.dump() << '\n';
+      SB_RETURN_IF_ERROR(written());
+    }
+    SB_ASSIGN_OR_RETURN(Stmt heads, db.prepare("SELECT device, seq, hash, signature FROM heads ORDER BY device"));
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, heads.step());
+      if (!row) break;
+      Json line{{"type", "head"},
+                {"device", to_hex(heads.blob(0))},
+                {"seq", heads.int64(1)},
+                {"hash", to_hex(heads.blob(2))},
+                {"signature", to_hex(heads.blob(3))}};
+      out << line.dump() << '\n';
+      SB_RETURN_IF_ERROR(written());
+    }
+  } catch (const Json::exception& e) {
+    return internal_error(std::string("cannot write the export as JSON: ") + e.what());
+  }
+  out.flush();
+  return written();
+}
+
+}  // namespace shiftbook::client

@@ -87,6 +87,11 @@ bool is_pin_hash(std::string_view pin_hash) {
 Result<bool> verify_pin(std::string_view pin_hash, std::string_view pin) {
   if (!is_pin_hash(pin_hash)) return invalid_argument("PIN hash is not an Argon2id hash");
   std::string z(pin_hash);  // crypto_pwhash_str_verify wants a NUL-terminated string
+  // str_verify answers -1 both for a mismatch and for a string it cannot parse; needs_rehash
+  // answers -1 only for the latter, so a damaged roster is not mistaken for a wrong PIN.
+  if (crypto_pwhash_str_needs_rehash(z.c_str(), crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) == -1) {
+    return invalid_argument("PIN hash is not a well-formed Argon2id hash");
+  }
   return crypto_pwhash_str_verify(z.c_str(), pin.data(), pin.size()) == 0;
 }
 

@@ -268,6 +268,11 @@ Result<std::int64_t> parse_quantity(std::string_view text, int decimals) {
     return invalid_argument("'" + std::string(text) + "' is not a quantity (a positive number" +
                             (decimals == 0 ? std::string(" of whole units") : " with up to 3 decimals") + ")");
   };
+  if (decimals != 0 && decimals != 3) {
+    // Any other scale would silently drop digits below; products are kept to 0 or 3 decimals.
+    return invalid_argument("a product is counted in whole units or to 3 decimals, not " +
+                            std::to_string(decimals));
+  }
   if (text.empty() || text.size() > 20) return bad();
   auto dot = text.find('.');
   std::string_view whole = text.substr(0, dot);

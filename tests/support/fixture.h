@@ -27,7 +27,7 @@ class TempDir {
 };
 
 // 2026-11-16 08:00 UTC: a Monday inside the sample period.
-inline constexpr std::int64_t kSampleNowMs = 1'763'280'000'000;
+inline constexpr std::int64_t kSampleNowMs = 1'794'816'000'000;
 
 // One site S1 (tz UTC) with units U1 and U2; a second site S2 with unit U9; period 2026-11
 // (whole November); products P1 (pcs, whole units) and P2 (kg, 3 decimals); workers W1..W3 on

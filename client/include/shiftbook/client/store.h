@@ -132,6 +132,11 @@ class Store {
   // {"type":"head",...} per device.
   Status export_log(std::ostream& out) const;
 
+  // Throws away the derived tables (shifts, entries, versions) and rebuilds them by replaying
+  // every event in (device, seq) order, in one transaction: the derived state is a function of
+  // the events alone. Used after a migration that changes the projection, and by tests.
+  Status rebuild_derived();
+
   // The canonical bytes of every event of `device`, in seq order (tests and tools).
   Result<std::vector<Bytes>> raw_events(const PublicKey& device) const;
 

@@ -1,0 +1,51 @@
+// The `shiftbook` subcommands. Each registers its arguments with CLI11 and, once parsing has
+// succeeded, leaves one action in the Context for main() to run; the action opens the store,
+// makes one or two store calls and prints. Actions return a Status and never exit themselves, so
+// main() maps every failure to an exit status in one place. One thread.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "shiftbook/client/store.h"
+#include "shiftbook/clock.h"
+#include "shiftbook/status.h"
+
+namespace shiftbook::cli {
+
+struct Context {
+  std::string store_dir;           // --store, or client::default_store_dir()
+  bool json = false;               // --json of the chosen subcommand
+  std::function<Status()> action;  // set by the chosen subcommand's callback
+  SystemClock clock;
+
+  Result<std::unique_ptr<client::Store>> open_store() const {
+    return client::Store::open(store_dir, clock, {});
+  }
+};
+
+// Makes `run(ctx, *opts)` the action when `sub` is the subcommand given.
+template <typename Opts, typename Run>
+void on_run(CLI::App* sub, Context& ctx, std::shared_ptr<Opts> opts, Run run) {
+  sub->callback([&ctx, opts, run] { ctx.action = [&ctx, opts, run] { return run(ctx, *opts); }; });
+}
+
+inline void add_json_flag(CLI::App* sub, Context& ctx) {
+  sub->add_flag("--json", ctx.json, "Print one JSON document instead of text");
+}
+
+// Prints what a recording call appended: the line `text` ("recorded entry 12: hours W1 ..."), or
+// with --json {"seq":12,"hash":"...","kind":"hours"}.
+void print_recorded(const Context& ctx, const client::Recorded& r, const std::string& text);
+
+// init, ref import|show|hash-pin, leader add|list, login, logout, shift open|close|list
+void add_setup_commands(CLI::App& app, Context& ctx);
+// log hours|output|bonus, confirm, correct, void
+void add_record_commands(CLI::App& app, Context& ctx);
+// list, show, summary, status, verify, export
+void add_read_commands(CLI::App& app, Context& ctx);
+
+}  // namespace shiftbook::cli

@@ -1,0 +1,253 @@
+// Text renderings of the read commands' JSON documents (docs/READING.md).
+#include "cli_render.h"
+
+#include <functional>
+#include <map>
+#include <utility>
+#include <ostream>
+
+#include "cli_io.h"
+#include "shiftbook/kinds.h"
+
+namespace shiftbook::cli {
+namespace {
+
+std::string num(const Json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number_integer()) return "";
+  return std::to_string(obj[key].get<std::int64_t>());
+}
+
+// "22:00-06:00 8:00": the span as clock times and its length, which says when it ran past
+// midnight.
+std::string hours_span(const Json& entry) {
+  const std::int64_t start = int_of(entry, "start"), end = int_of(entry, "end");
+  return format_minutes(start % kMinutesPerDay) + "-" + format_minutes(end % kMinutesPerDay) + " " +
+         duration_text(int_of(entry, "minutes", end - start));
+}
+
+std::string count_text(const Json& obj, const char* key, const std::string& word) {
+  std::int64_t n = int_of(obj, key);
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string entry_detail(const Json& e) {
+  const std::string kind = str_of(e, "kind");
+  if (kind == "hours") return hours_span(e);
+  if (kind == "output") return str_of(e, "quantity_text", num(e, "quantity"));
+  if (kind == "bonus") return str_of(e, "type");
+  if (kind == "confirm") return "of " + str_of(e, "confirms").substr(0, 8);
+  return "";
+}
+
+std::string entry_who(const Json& e) {
+  return str_of(e, "kind") == "output" ? str_of(e, "product") : str_of(e, "worker");
+}
+
+std::string entry_flags(const Json& e) {
+  std::string flags;
+  auto add = [&](const std::string& f) { flags += (flags.empty() ? "" : ",") + f; };
+  if (bool_of(e, "special")) add("special");
+  if (bool_of(e, "confirmed")) add("confirmed");
+  if (int_of(e, "versions", 1) > 1) add("corrected");
+  if (bool_of(e, "void")) add("VOID");
+  return flags;
+}
+
+// "2026-11-16T08:00:00.000Z" -> "2026-11-16 08:00"
+std::string short_time(const std::string& iso) {
+  if (iso.size() < 16 || iso[10] != 'T') return iso;
+  return iso.substr(0, 10) + " " + iso.substr(11, 5);
+}
+
+std::string permille_text(std::int64_t permille) {
+  return std::to_string(permille / 10) + "." + std::to_string(permille % 10) + "%";
+}
+
+std::string with_unit(const std::string& quantity, const std::string& unit) {
+  return unit.empty() ? quantity : quantity + " " + unit;
+}
+
+}  // namespace
+
+std::string entry_text(const Json& entry) {
+  std::string text = str_of(entry, "kind") + " " + entry_who(entry) + " " + entry_detail(entry);
+  std::string flags = entry_flags(entry);
+  return flags.empty() ? text : text + " (" + flags + ")";
+}
+
+std::string shift_text(const Json& shift) {
+  std::string name = str_of(shift, "name");
+  return num(shift, "seq") + " (" + str_of(shift, "unit") + " " + str_of(shift, "date") +
+         (name.empty() ? "" : " " + name) + ")";
+}
+
+void render_reference(const Json& doc, std::ostream& out) {
+  std::map<std::string, int> decimals;
+  for (const Json& p : array_of(doc, "products")) decimals[str_of(p, "id")] = static_cast<int>(int_of(p, "decimals"));
+  auto section = [&](const char* title, const char* key, std::vector<std::string> header,
+                     const std::function<std::vector<std::string>(const Json&)>& row) {
+    Table t(std::move(header));
+    for (const Json& item : array_of(doc, key)) t.add(row(item));
+    out << title << (t.empty() ? ": none\n" : ":\n");
+    if (!t.empty()) t.print(out);
+  };
+  section("sites", "sites", {"id", "name", "time zone"},
+          [](const Json& s) { return std::vector<std::string>{str_of(s, "id"), str_of(s, "name"), str_of(s, "tz")}; });
+  section("units", "units", {"id", "site", "name"},
+          [](const Json& u) { return std::vector<std::string>{str_of(u, "id"), str_of(u, "site"), str_of(u, "name")}; });
+  section("periods", "periods", {"id", "from", "to"},
+          [](const Json& p) { return std::vector<std::string>{str_of(p, "id"), str_of(p, "start"), str_of(p, "end")}; });
+  section("products", "products", {"id", "name", "unit", "decimals"}, [](const Json& p) {
+    return std::vector<std::string>{str_of(p, "id"), str_of(p, "name"), str_of(p, "unit"), num(p, "decimals")};
+  });
+  section("workers", "workers", {"id", "site", "name"},
+          [](const Json& w) { return std::vector<std::string>{str_of(w, "id"), str_of(w, "site"), str_of(w, "name")}; });
+  section("quotas", "quotas", {"unit", "period", "product", "quota", "version"}, [&](const Json& q) {
+    const std::string product = str_of(q, "product");
+    return std::vector<std::string>{str_of(q, "unit"), str_of(q, "period"), product,
+                                    format_quantity(int_of(q, "quantity"), decimals[product]), num(q, "version")};
+  });
+}
+
+void render_leaders(const Json& doc, std::ostream& out) {
+  Table t({"id", "name", ""});
+  for (const Json& l : array_of(doc, "leaders")) {
+    t.add({str_of(l, "id"), str_of(l, "name"), bool_of(l, "locked") ? "locked out" : ""});
+  }
+  if (t.empty()) {
+    out << "no shift leaders yet ('shiftbook leader add' adds one)\n";
+    return;
+  }
+  t.print(out);
+}
+
+void render_shifts(const Json& doc, std::ostream& out) {
+  Table t({"#", "unit", "date", "name", "opened by", "state"});
+  for (const Json& s : array_of(doc, "shifts")) {
+    std::string state = "open";
+    if (!bool_of(s, "open")) {
+      state = "closed";
+      if (!num(s, "closed_seq").empty()) state += " (" + num(s, "closed_seq") + ")";
+      if (!str_of(s, "closed_by").empty()) state += " by " + str_of(s, "closed_by");
+    }
+    t.add({num(s, "seq"), str_of(s, "unit"), str_of(s, "date"), str_of(s, "name"), str_of(s, "opened_by"), state});
+  }
+  if (t.empty()) {
+    out << "no shifts\n";
+    return;
+  }
+  t.print(out);
+}
+
+void render_entries(const Json& doc, std::ostream& out) {
+  Table t({"#", "shift", "kind", "who", "detail", "notes"});
+  std::size_t n = 0;
+  for (const Json& e : array_of(doc, "entries")) {
+    t.add({num(e, "seq"), num(e, "shift_seq"), str_of(e, "kind"), entry_who(e), entry_detail(e), entry_flags(e)});
+    ++n;
+  }
+  if (n == 0) {
+    out << "no entries\n";
+    return;
+  }
+  t.print(out);
+  out << n << (n == 1 ? " entry\n" : " entries\n");
+}
+
+void render_show(const Json& doc, std::ostream& out) {
+  const Json empty = Json::object();
+  const Json& e = doc.is_object() && doc.contains("entry") ? doc["entry"] : empty;
+  out << "entry " << num(e, "seq") << ": " << entry_text(e) << '\n';
+  Table facts({"shift", num(e, "shift_seq") + " (" + str_of(e, "unit") + " " + str_of(e, "date") + ")"});
+  facts.add({"recorded by", str_of(e, "author")});
+  if (!num(e, "quota_version").empty()) facts.add({"quota version", num(e, "quota_version")});
+  if (!str_of(e, "note").empty()) facts.add({"note", str_of(e, "note")});
+  facts.add({"id", str_of(e, "id")});
+  facts.print(out);
+  Table versions({"#", "kind", "by", "time", "reason"});
+  for (const Json& v : array_of(doc, "versions")) {
+    versions.add({num(v, "seq"), str_of(v, "kind"), str_of(v, "author"), short_time(str_of(v, "time")),
+                  str_of(v, "reason")});
+  }
+  if (!versions.empty()) {
+    out << "versions:\n";
+    versions.print(out);
+  }
+}
+
+void render_summary(const Json& doc, std::ostream& out) {
+  if (doc.is_object() && doc.contains("shift")) {
+    const Json& s = doc["shift"];
+    out << "shift " << shift_text(s) << (bool_of(s, "open") ? ", open" : ", closed") << '\n';
+  } else {
+    out << "unit " << str_of(doc, "unit") << ", period " << str_of(doc, "period") << " (" << str_of(doc, "from")
+        << " to " << str_of(doc, "to") << "), " << count_text(doc, "shifts", "shift") << '\n';
+  }
+  Table workers({"worker", "name", "hours", "special", "confirmed", "bonuses"});
+  std::int64_t total = 0, special = 0, confirmed = 0;
+  for (const Json& w : array_of(doc, "workers")) {
+    std::string bonuses;
+    const Json empty = Json::object();
+    const Json& b = w.is_object() && w.contains("bonuses") ? w["bonuses"] : empty;
+    static constexpr std::pair<const char*, const char*> kBonusLabels[] = {
+        {"special_environment", "env"}, {"skill_upgrade", "skill"}, {"innovation", "innov"}};
+    for (auto [key, label] : kBonusLabels) {
+      std::int64_t n = int_of(b, key);
+      if (n > 0) bonuses += (bonuses.empty() ? "" : " ") + std::string(label) + " " + std::to_string(n);
+    }
+    total += int_of(w, "minutes");
+    special += int_of(w, "special_minutes");
+    confirmed += int_of(w, "confirmed_minutes");
+    workers.add({str_of(w, "worker"), str_of(w, "name"), duration_text(int_of(w, "minutes")),
+                 duration_text(int_of(w, "special_minutes")), duration_text(int_of(w, "confirmed_minutes")), bonuses});
+  }
+  if (workers.empty()) {
+    out << "no hours recorded\n";
+  } else {
+    workers.add({"total", "", duration_text(total), duration_text(special), duration_text(confirmed), ""});
+    workers.print(out);
+  }
+  Table output({"product", "name", "output", "quota", "done", "surplus"});
+  for (const Json& p : array_of(doc, "output")) {
+    const std::string unit = str_of(p, "unit_name");
+    const Json empty = Json::object();
+    const Json& q = p.is_object() && p.contains("quota") ? p["quota"] : empty;
+    const std::string quota = str_of(q, "quantity_text");
+    output.add({str_of(p, "product"), str_of(p, "name"), with_unit(str_of(p, "quantity_text"), unit),
+                quota.empty() ? "-" : quota,
+                p.contains("fulfilment_permille") ? permille_text(int_of(p, "fulfilment_permille")) : "-",
+                str_of(p, "surplus_text", "-")});
+  }
+  if (output.empty()) {
+    out << "no output recorded\n";
+  } else {
+    output.print(out);
+  }
+}
+
+void render_status(const Json& doc, std::ostream& out) {
+  Table t({"device", str_of(doc, "device_short")});
+  t.add({"store", str_of(doc, "store")});
+  t.add({"schema", num(doc, "schema_version")});
+  t.add({"events", num(doc, "events") + " (" + num(doc, "unsynced_events") + " not synced)"});
+  const Json* leader = doc.is_object() && doc.contains("leader") ? &doc["leader"] : nullptr;
+  if (leader && leader->is_object()) {
+    t.add({"leader", str_of(*leader, "id") + " " + str_of(*leader, "name") + ", login ends in " +
+                         num(*leader, "ends_in_minutes") + " min unless used"});
+  } else {
+    t.add({"leader", "none logged in"});
+  }
+  std::string shifts;
+  for (const Json& s : array_of(doc, "open_shifts")) shifts += (shifts.empty() ? "" : ", ") + shift_text(s);
+  t.add({"open shifts", shifts.empty() ? "none" : shifts});
+  std::string counts;
+  const Json empty = Json::object();
+  const Json& ref = doc.is_object() && doc.contains("reference") ? doc["reference"] : empty;
+  for (const char* word : {"site", "unit", "period", "product", "worker", "quota"}) {
+    counts += (counts.empty() ? "" : ", ") + count_text(ref, (std::string(word) + "s").c_str(), word);
+  }
+  t.add({"reference", counts});
+  t.print(out);
+}
+
+}  // namespace shiftbook::cli

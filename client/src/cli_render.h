@@ -1,0 +1,27 @@
+// Text for people, rendered from the JSON documents the store's read calls return
+// (docs/READING.md): compact aligned tables that fit a small screen. Rendering never fails: a
+// field that is missing shows as blank. Pure functions of their input; one thread.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "shiftbook/canonical.h"
+
+namespace shiftbook::cli {
+
+// One line describing an entry: "hours W1 06:00-14:00 (8:00) special", "output P1 120",
+// "bonus W1 skill_upgrade", "confirm W1 of 1a2b3c4d".
+std::string entry_text(const Json& entry);
+// "3 (U1 2026-11-16 night)" for a Shift object.
+std::string shift_text(const Json& shift);
+
+void render_reference(const Json& doc, std::ostream& out);  // ref show
+void render_leaders(const Json& doc, std::ostream& out);    // leader list
+void render_shifts(const Json& doc, std::ostream& out);     // shift list
+void render_entries(const Json& doc, std::ostream& out);    // list
+void render_show(const Json& doc, std::ostream& out);       // show
+void render_summary(const Json& doc, std::ostream& out);    // summary
+void render_status(const Json& doc, std::ostream& out);     // status
+
+}  // namespace shiftbook::cli

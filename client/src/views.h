@@ -1,0 +1,43 @@
+// Private to the store's read side (views.cpp: list, show, shifts, status; summary.cpp: summaries):
+// the pieces of docs/READING.md that both render, and a read snapshot so that one answer is
+// computed from one state of the store. Used from the store's one thread, like the Db it borrows.
+#pragma once
+
+#include "db.h"
+#include "shiftbook/canonical.h"
+
+namespace shiftbook::client {
+
+// The columns of the shifts table (alias s) that shift_json reads, in its order.
+inline constexpr const char* kShiftColumns =
+    "s.id, s.seq, s.unit, s.day, s.name, s.opened_by, s.closed_seq, s.closed_by";
+
+// Joins `cf` to entries e: cf.target is not null when e is an hours entry that is confirmed, that is
+// when an active (not void) confirmation names its current version, so a correction unconfirms it.
+// A join on the set of confirmed versions rather than a correlated subquery: SQLite then indexes
+// that set once instead of scanning the entries once per row.
+inline constexpr const char* kConfirmedJoin =
+    " LEFT JOIN (SELECT DISTINCT confirms AS target FROM entries WHERE kind = 'confirm' AND void = 0) cf"
+    " ON e.kind = 'hours' AND cf.target = e.head ";
+
+// A Shift of docs/READING.md from a row whose columns from `first` on are kShiftColumns.
+Json shift_json(const Stmt& st, int first);
+
+// Keeps the reads between construction and destruction on one snapshot of the database (a
+// deferred read transaction, rolled back at the end: nothing is written). Does nothing when a
+// transaction is already open, which then gives the snapshot.
+class ReadSnapshot {
+ public:
+  static Result<ReadSnapshot> begin(Db& db);
+  ReadSnapshot(ReadSnapshot&& other) noexcept;
+  ReadSnapshot& operator=(ReadSnapshot&&) = delete;
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+ private:
+  explicit ReadSnapshot(Db* db) : db_(db) {}
+  Db* db_ = nullptr;
+};
+
+}  // namespace shiftbook::client

@@ -1,0 +1,78 @@
+// The derived tables are a function of the events alone.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <string>
+
+#include "support/fixture.h"
+
+using shiftbook::testing::Terminal;
+
+namespace {
+
+// Every row of the derived tables, rendered as one string.
+std::string derived_state(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  std::string out;
+  for (const char* sql : {"SELECT hex(id), seq, unit, day, name, opened_by, closed_seq, closed_by FROM shifts ORDER BY seq",
+                          "SELECT hex(id), seq, kind, hex(head), head_seq, versions, void, worker, start_abs, end_abs, "
+                          "special, product, quantity, bonus_type, hex(confirms), hex(body) FROM entries ORDER BY seq",
+                          "SELECT hex(hash), hex(entry), seq, kind, hex(supersedes) FROM versions ORDER BY seq"}) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const unsigned char* t = sqlite3_column_text(st, c);
+        out += t ? reinterpret_cast<const char*>(t) : "~";
+        out += '|';
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(st);
+    out += "--\n";
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+void record_a_shift(Terminal& t) {
+  auto& s = *t.store;
+  REQUIRE(s.open_shift("U1", std::nullopt, std::string("early")).is_ok());
+  REQUIRE(s.log_hours("", "W1", 360, 840, false).is_ok());
+  auto h2 = s.log_hours("", "W2", 1320, 1800, true);
+  REQUIRE(h2.is_ok());
+  REQUIRE(s.log_output("", "P1", 120).is_ok());
+  auto bonus = s.log_bonus("", "W3", "innovation", std::string("jig"));
+  REQUIRE(bonus.is_ok());
+  REQUIRE(s.confirm("2", "W1", "1111").is_ok());
+  REQUIRE(s.correct(std::to_string(h2->seq), shiftbook::Json{{"end", 1740}}, "left early").is_ok());
+  REQUIRE(s.void_entry(std::to_string(bonus->seq), "entered twice").is_ok());
+  REQUIRE(s.close_shift("").is_ok());
+}
+
+}  // namespace
+
+TEST_CASE("projection: rebuilding from the events gives the same derived state") {
+  Terminal t;
+  record_a_shift(t);
+  const std::string db = t.store_dir() + "/terminal.db";
+  std::string before = derived_state(db);
+  CHECK(before.find("left early") == std::string::npos);  // reasons live in events, not here
+  REQUIRE(t.store->rebuild_derived().is_ok());
+  CHECK(derived_state(db) == before);
+}
+
+TEST_CASE("projection: a derived table edited behind the program's back is restored by a rebuild") {
+  Terminal t;
+  record_a_shift(t);
+  const std::string db_path = t.store_dir() + "/terminal.db";
+  std::string before = derived_state(db_path);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE entries SET quantity = 9999 WHERE kind = 'output'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(derived_state(db_path) != before);
+  REQUIRE(t.store->rebuild_derived().is_ok());
+  CHECK(derived_state(db_path) == before);
+}
