@@ -29,7 +29,7 @@ std::string plural(std::size_t n, const std::string& word) {
 void add_init(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("init", "Create a new store with a fresh device key (in --store DIR)");
   add_json_flag(sub, ctx);
-  on_run(sub, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(sub, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, client::Store::init(c.store_dir, c.clock, {}));
     const std::string key = to_hex(store->device());
     if (c.json) {
@@ -70,7 +70,7 @@ void add_ref(CLI::App& app, Context& ctx) {
 
   auto* show = ref->add_subcommand("show", "Show the reference data (PIN hashes left out)");
   add_json_flag(show, ctx);
-  on_run(show, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(show, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     SB_ASSIGN_OR_RETURN(Json doc, store->reference());
     if (c.json) print_json(doc); else render_reference(doc, std::cout);
@@ -78,7 +78,7 @@ void add_ref(CLI::App& app, Context& ctx) {
   });
 
   auto* hash = ref->add_subcommand("hash-pin", "Read a PIN and print its Argon2id hash, for a roster file");
-  on_run(hash, ctx, std::make_shared<int>(0), [](Context&, int&) -> Status {
+  on_run(hash, ctx, [](Context&) -> Status {
     SB_ASSIGN_OR_RETURN(std::string pin, read_pin("PIN", true));
     auto h = hash_pin(pin);
     wipe(pin);
@@ -115,7 +115,7 @@ void add_leader(CLI::App& app, Context& ctx) {
 
   auto* list = leader->add_subcommand("list", "List the shift leaders of this terminal");
   add_json_flag(list, ctx);
-  on_run(list, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(list, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     SB_ASSIGN_OR_RETURN(Json doc, store->leaders());
     if (c.json) print_json(doc); else render_leaders(doc, std::cout);
@@ -146,7 +146,7 @@ void add_login(CLI::App& app, Context& ctx) {
   });
 
   auto* logout = app.add_subcommand("logout", "End the current leader's login");
-  on_run(logout, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(logout, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     auto who = store->session();
     SB_RETURN_IF_ERROR(store->logout());

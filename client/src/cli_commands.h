@@ -33,6 +33,12 @@ void on_run(CLI::App* sub, Context& ctx, std::shared_ptr<Opts> opts, Run run) {
   sub->callback([&ctx, opts, run] { ctx.action = [&ctx, opts, run] { return run(ctx, *opts); }; });
 }
 
+// Makes `run(ctx)` the action when `sub` is the subcommand given (for commands without options).
+template <typename Run>
+void on_run(CLI::App* sub, Context& ctx, Run run) {
+  sub->callback([&ctx, run] { ctx.action = [&ctx, run] { return run(ctx); }; });
+}
+
 inline void add_json_flag(CLI::App* sub, Context& ctx) {
   sub->add_flag("--json", ctx.json, "Print one JSON document instead of text");
 }

@@ -104,7 +104,7 @@ void add_summary_status(CLI::App& app, Context& ctx) {
 
   auto* status = app.add_subcommand("status", "This terminal: device, login, open shifts, events, reference data");
   add_json_flag(status, ctx);
-  on_run(status, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(status, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     SB_ASSIGN_OR_RETURN(Json doc, store->status());
     if (c.json) print_json(doc); else render_status(doc, std::cout);
@@ -116,7 +116,7 @@ void add_verify_export(CLI::App& app, Context& ctx) {
   auto* verify = app.add_subcommand(
       "verify", "Re-check every event's hash, the chain and the signed head; exit 9 naming the first bad event");
   add_json_flag(verify, ctx);
-  on_run(verify, ctx, std::make_shared<int>(0), [](Context& c, int&) -> Status {
+  on_run(verify, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     SB_ASSIGN_OR_RETURN(client::VerifyReport report, store->verify());
     const bool ok = report.problem.is_ok();

@@ -34,12 +34,20 @@ int main(int argc, char** argv) {
     return app.exit(e);  // --help
   } catch (const CLI::ParseError& e) {
     // Point at the help of the deepest subcommand that was recognised.
+    const CLI::App* deepest = &app;
     std::string path = "shiftbook";
-    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
-      at = at->get_subcommands().front();
-      path += " " + at->get_name();
+    while (!deepest->get_subcommands().empty()) {
+      deepest = deepest->get_subcommands().front();
+      path += " " + deepest->get_name();
     }
-    cli::print_error(std::string(e.what()) + " (see '" + path + " --help')");
+    // CLI11 checks for a missing subcommand before it complains about words it did not know, so a
+    // misspelt command would read "A subcommand is required"; name the word instead.
+    std::string what = e.what();
+    const auto unknown = app.remaining(true);
+    if (deepest->get_require_subcommand_min() > 0 && !unknown.empty() && unknown.front().rfind('-', 0) != 0) {
+      what = "unknown command '" + unknown.front() + "'";
+    }
+    cli::print_error(what + " (see '" + path + " --help')");
     return cli::kExitUsage;
   }
 

@@ -198,6 +198,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Clock& 
     return not_found("no store in " + dir + "; run 'shiftbook init' first (or name the store with --store)");
   }
   SB_ASSIGN_OR_RETURN(Db db, Db::open(db_path, false, options.vfs));
+  // init migrates before the file gets its name, so a store never has user_version 0: such a file
+  // is another program's database, refused before anything (journal mode, migrations) writes to it.
+  SB_RETURN_IF_ERROR(damaged(dir, db.exec("PRAGMA busy_timeout = 10000")));
+  auto version = db.query_int("PRAGMA user_version");
+  if (!version.is_ok()) return damaged(dir, version.status());
+  if (*version == 0) return data_loss("the store in " + dir + " is not a Shiftbook terminal store (no Shiftbook schema)");
   SB_RETURN_IF_ERROR(damaged(dir, configure(db, options)));
   SB_RETURN_IF_ERROR(damaged(dir, migrate(db)));
   auto format = meta_blob(db, "format");

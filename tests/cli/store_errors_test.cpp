@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "cli/cli_support.h"
@@ -47,6 +48,8 @@ void alter_event(const std::string& db_path, int seq) {
 TEST_CASE("cli: no store is exit 4, and init refuses to overwrite one with exit 5") {
   Cli t;
   check_fails(t.run({"status"}), 4, "no store in " + t.store() + "; run 'shiftbook init' first");
+  check_fails(t.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "07:00"}), 4, "no store");
+  CHECK_FALSE(std::filesystem::exists(t.store()));
   REQUIRE(t.run({"init"}).exit_code == 0);
   check_fails(t.run({"init"}), 5, "a store already exists");
 }
@@ -104,7 +107,8 @@ TEST_CASE("cli: reference data may come from standard input") {
 TEST_CASE("cli: usage errors are exit 2 with one line pointing at the help") {
   Cli t;
   check_fails(run_shiftbook({}), 2, "subcommand is required");
-  check_fails(run_shiftbook({"frobnicate"}), 2, "see 'shiftbook --help'");
+  check_fails(run_shiftbook({"frobnicate"}), 2, "unknown command 'frobnicate' (see 'shiftbook --help')");
+  check_fails(run_shiftbook({"log", "minutes"}), 2, "unknown command 'minutes' (see 'shiftbook log --help')");
   check_fails(t.run({"log", "hours", "--worker", "W1"}), 2, "--start is required (see 'shiftbook log hours --help')");
   check_fails(t.run({"correct", "2", "--special", "maybe", "--reason", "x"}), 2, "--special");
   check_fails(t.run({"summary", "--unit", "U1"}), 2, "--unit requires --period");
