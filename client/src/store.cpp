@@ -187,6 +187,14 @@ Result<std::unique_ptr<Store>> Store::init(const std::string& dir, const Clock& 
   SB_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode = DELETE"));
   SB_RETURN_IF_ERROR(db.close());
   if (::rename((db_path + ".new").c_str(), db_path.c_str()) != 0) return errno_status("cannot create " + db_path);
+  // The rename is what makes the store exist: it is on disk before init reports success.
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    const int synced = ::fsync(dfd);
+    const int e = errno;
+    ::close(dfd);
+    errno = e;
+    if (synced != 0) return errno_status("cannot sync " + dir);
+  }
   return open(dir, clock, std::move(options));
 }
 

@@ -65,13 +65,13 @@ struct Shift : Terminal {
 
 }  // namespace
 
-// Runs `call`, which must be refused with `code` and must leave the terminal's log as it was.
-#define CHECK_REFUSED(terminal, code, call)                                                              \
+// Runs `call`, which must be refused with the `expected` code and must leave the terminal's log as it was.
+#define CHECK_REFUSED(terminal, expected, call)                                                          \
   do {                                                                                                    \
     const std::size_t before_ = event_count(terminal);                                                    \
     const auto result_ = (call);                                                                          \
     const Status& status_ = status_of(result_);                                                           \
-    CHECK_MESSAGE(name_of(status_.code()) == name_of(code), #call << " gave " << status_.to_string()); \
+    CHECK_MESSAGE(name_of(status_.code()) == name_of(expected), #call << " gave " << status_.to_string()); \
     CHECK(event_count(terminal) == before_);                                                              \
   } while (0)
 
