@@ -176,8 +176,13 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
       return data_loss(event_name(st.blob32(0), static_cast<std::uint64_t>(st.int64(1))) +
                        " is damaged: " + e.status().message());
     }
-    Json v{{"seq", e->seq},      {"hash", to_hex(e->hash)},     {"kind", e->kind}, {"author", e->author},
-           {"hlc", e->hlc},      {"time", iso_time(hlc_ms(e->hlc))}, {"body", e->body}};
+    Json v{{"seq", e->seq},
+           {"hash", to_hex(e->hash)},
+           {"kind", e->kind},
+           {"author", e->author},
+           {"hlc", e->hlc},
+           {"time", iso_time(hlc_ms(e->hlc))},
+           {"body", e->body}};
     if (e->body.contains("reason")) v["reason"] = text_field(e->body, "reason");
     versions.push_back(std::move(v));
   }

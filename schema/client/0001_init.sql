@@ -102,6 +102,7 @@ CREATE TABLE entries (
 CREATE UNIQUE INDEX entries_by_device_seq ON entries (device, seq);
 CREATE INDEX entries_worker_time ON entries (worker, start_abs);
 CREATE INDEX entries_shift ON entries (shift);
+CREATE INDEX entries_confirms ON entries (confirms) WHERE confirms IS NOT NULL;
 
 -- Derived: every version hash (originals, corrections, voids) and the entry it belongs to.
 CREATE TABLE versions (

@@ -126,6 +126,12 @@ Status check_link(const Event* previous, const Event& e) {
     return data_loss(event_name(e.device, e.seq) + ": its predecessor hash does not match event " +
                      std::to_string(previous->seq));
   }
+  // hlc_next makes a device's stamps strictly increase; a chain that goes back in its own
+  // order was not written by this program.
+  if (e.hlc <= previous->hlc) {
+    return data_loss(event_name(e.device, e.seq) + ": its clock stamp is not later than event " +
+                     std::to_string(previous->seq) + "'s");
+  }
   return Status::ok();
 }
 

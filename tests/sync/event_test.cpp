@@ -40,7 +40,9 @@ std::vector<Event> chain(const DeviceKey& key, int n) {
   std::vector<Event> out;
   Hash prev{};
   for (int i = 1; i <= n; ++i) {
-    out.push_back(seal(sample_event(key, static_cast<std::uint64_t>(i), prev)).event);
+    Event e = sample_event(key, static_cast<std::uint64_t>(i), prev);
+    e.hlc += static_cast<std::uint64_t>(i);  // stamps increase along a chain
+    out.push_back(seal(std::move(e)).event);
     prev = out.back().hash;
   }
   return out;
@@ -176,6 +178,19 @@ TEST_CASE("event: check_link accepts a chain and names gaps, wrong predecessors 
   Event named_prev = c[0];
   named_prev.prev[0] = 1;
   CHECK(check_link(nullptr, named_prev).code() == Code::kDataLoss);
+}
+
+TEST_CASE("event: check_link refuses a clock stamp that does not increase along the chain") {
+  DeviceKey key = DeviceKey::generate();
+  std::vector<Event> c = chain(key, 2);
+  Event same = c[1];
+  same.hlc = c[0].hlc;
+  Status s = check_link(&c[0], same);
+  CHECK(s.code() == Code::kDataLoss);
+  CHECK(s.message() == event_name(key.public_key(), 2) + ": its clock stamp is not later than event 1's");
+  Event earlier = c[1];
+  earlier.hlc = c[0].hlc - 1;
+  CHECK(check_link(&c[0], earlier).code() == Code::kDataLoss);
 }
 
 TEST_CASE("event: a signed head verifies and fails with any field changed") {

@@ -54,7 +54,8 @@ struct SealedEvent {
 Result<SealedEvent> seal_event(Event e);
 
 // Checks that `e` may follow `previous` in one device's chain (`previous` is null when e.seq is 1):
-// same device, seq one more, prev equal to previous's hash. Failures are data_loss naming the event.
+// same device, seq one more, prev equal to previous's hash, hlc greater than previous's hlc.
+// Failures are data_loss naming the event.
 Status check_link(const Event* previous, const Event& e);
 
 // What a device signs to vouch for its chain up to (seq, hash):

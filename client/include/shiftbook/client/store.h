@@ -117,7 +117,7 @@ class Store {
   Result<Recorded> correct(const std::string& entry_ref, const Json& changes, const std::string& reason);
   Result<Recorded> void_entry(const std::string& entry_ref, const std::string& reason);
 
-  // Reading (shapes in docs/CLI.md).
+  // Reading (shapes in docs/READING.md).
   Result<Json> list_entries(const ListFilter& filter) const;
   Result<Json> show_entry(const std::string& entry_ref) const;
   Result<Json> list_shifts(bool open_only) const;
