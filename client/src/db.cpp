@@ -202,4 +202,15 @@ Status Transaction::commit() {
   return s;
 }
 
+Result<ReadSnapshot> ReadSnapshot::begin(Db& db) {
+  if (sqlite3_get_autocommit(db.handle()) == 0) return ReadSnapshot(nullptr);
+  SB_RETURN_IF_ERROR(db.exec("BEGIN DEFERRED"));
+  return ReadSnapshot(&db);
+}
+
+ReadSnapshot::ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (db_) (void)db_->exec("ROLLBACK");
+}
 }  // namespace shiftbook::client

@@ -312,26 +312,6 @@ Status write_reference(Db& db, const Reference& ref) {
   return Status::ok();
 }
 
-// A read transaction, so that the six tables are read as of one moment. Inside a transaction the
-// caller already holds one, and nothing is begun.
-class ReadSnapshot {
- public:
-  static Result<ReadSnapshot> begin(Db& db) {
-    if (!sqlite3_get_autocommit(db.handle())) return ReadSnapshot(nullptr);
-    SB_RETURN_IF_ERROR(db.exec("BEGIN DEFERRED"));
-    return ReadSnapshot(&db);
-  }
-  ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-  ReadSnapshot& operator=(ReadSnapshot&&) = delete;
-  ~ReadSnapshot() {
-    if (db_) (void)db_->exec("ROLLBACK");
-  }
-
- private:
-  explicit ReadSnapshot(Db* db) : db_(db) {}
-  Db* db_;
-};
-
 // Reads every row of `sql` into a list of objects, one field per column; `kinds` says per column
 // whether it is text ('t'), an integer ('i') or a day number shown as a date ('d').
 Result<Json> read_rows(Db& db, const char* sql, std::initializer_list<const char*> names, std::string_view kinds) {

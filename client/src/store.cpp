@@ -283,11 +283,10 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
 }
 
 Result<Hash> Store::Impl::resolve_event(const std::string& ref) const {
-  auto& mdb = db;
   bool digits = !ref.empty() && ref.size() <= 18 &&
                 std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) {
-    SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT hash FROM events WHERE device = ? AND seq = ?"));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT hash FROM events WHERE device = ? AND seq = ?"));
     st.bind_blob(1, key.public_key()).bind(2, std::stoll(ref));
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return not_found("there is no entry " + ref + " on this terminal ('shiftbook list' shows them)");
@@ -302,7 +301,7 @@ Result<Hash> Store::Impl::resolve_event(const std::string& ref) const {
   if (!lo.is_ok() || !hi.is_ok()) {
     return invalid_argument("'" + ref + "' names no entry: give its number or at least 8 digits of its hash");
   }
-  SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT hash FROM events WHERE hash BETWEEN ? AND ? LIMIT 2"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT hash FROM events WHERE hash BETWEEN ? AND ? LIMIT 2"));
   st.bind_blob(1, *lo).bind_blob(2, *hi);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("no entry has a hash starting " + ref);
@@ -313,8 +312,7 @@ Result<Hash> Store::Impl::resolve_event(const std::string& ref) const {
 }
 
 Result<Hash> Store::Impl::entry_of(const Hash& version) const {
-  auto& mdb = db;
-  SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT entry FROM versions WHERE hash = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT entry FROM versions WHERE hash = ?"));
   st.bind_blob(1, version);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("that event is not an hours, output, bonus or confirmation entry");
@@ -323,9 +321,8 @@ Result<Hash> Store::Impl::entry_of(const Hash& version) const {
 }
 
 Result<Hash> Store::Impl::resolve_open_shift(const std::string& ref) const {
-  auto& mdb = db;
   if (ref.empty()) {
-    SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT id, seq, unit FROM shifts WHERE device = ? AND closed_seq IS NULL "
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT id, seq, unit FROM shifts WHERE device = ? AND closed_seq IS NULL "
                                              "ORDER BY seq LIMIT 3"));
     st.bind_blob(1, key.public_key());
     std::vector<std::pair<Hash, std::string>> open;
@@ -343,7 +340,7 @@ Result<Hash> Store::Impl::resolve_open_shift(const std::string& ref) const {
     return open[0].first;
   }
   SB_ASSIGN_OR_RETURN(Hash h, resolve_event(ref));
-  SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT closed_seq FROM shifts WHERE id = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT closed_seq FROM shifts WHERE id = ?"));
   st.bind_blob(1, h);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("'" + ref + "' is not a shift ('shiftbook shift list' shows them)");
@@ -352,8 +349,7 @@ Result<Hash> Store::Impl::resolve_open_shift(const std::string& ref) const {
 }
 
 Result<Event> Store::Impl::load_event(const Hash& hash) const {
-  auto& mdb = db;
-  SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT raw FROM events WHERE hash = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events WHERE hash = ?"));
   st.bind_blob(1, hash);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("no event with hash " + to_hex(hash));
@@ -364,8 +360,8 @@ Result<Event> Store::Impl::load_event(const Hash& hash) const {
 }
 
 Result<std::vector<Bytes>> Store::raw_events(const PublicKey& device) const {
-  auto& mdb = impl_->db;
-  SB_ASSIGN_OR_RETURN(Stmt st, mdb.prepare("SELECT raw FROM events WHERE device = ? ORDER BY seq"));
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events WHERE device = ? ORDER BY seq"));
   st.bind_blob(1, device);
   std::vector<Bytes> out;
   for (;;) {

@@ -11,26 +11,6 @@
 namespace shiftbook::client {
 namespace {
 
-// A read transaction; inside a caller's transaction nothing is begun, as that one already holds
-// a snapshot.
-class ReadSnapshot {
- public:
-  static Result<ReadSnapshot> begin(Db& db) {
-    if (!sqlite3_get_autocommit(db.handle())) return ReadSnapshot(nullptr);
-    SB_RETURN_IF_ERROR(db.exec("BEGIN DEFERRED"));
-    return ReadSnapshot(&db);
-  }
-  ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-  ReadSnapshot& operator=(ReadSnapshot&&) = delete;
-  ~ReadSnapshot() {
-    if (db_) (void)db_->exec("ROLLBACK");
-  }
-
- private:
-  explicit ReadSnapshot(Db* db) : db_(db) {}
-  Db* db_;
-};
-
 // "7f3a9c21" for a device column, whatever its length: a damaged column must still be nameable.
 std::string short_hex(const Bytes& device) {
   return to_hex(ByteView(device.data(), std::min<std::size_t>(device.size(), 4)));

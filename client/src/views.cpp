@@ -111,18 +111,6 @@ Json shift_json(const Stmt& st, int first) {
   return out;
 }
 
-Result<ReadSnapshot> ReadSnapshot::begin(Db& db) {
-  if (sqlite3_get_autocommit(db.handle()) == 0) return ReadSnapshot(nullptr);
-  SB_RETURN_IF_ERROR(db.exec("BEGIN DEFERRED"));
-  return ReadSnapshot(&db);
-}
-
-ReadSnapshot::ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
-
-ReadSnapshot::~ReadSnapshot() {
-  if (db_) (void)db_->exec("ROLLBACK");
-}
-
 Result<Json> Store::list_entries(const ListFilter& filter) const {
   if (filter.kind && !is_entry_kind(*filter.kind)) {
     return invalid_argument("'" + *filter.kind + "' is not a kind of entry; use hours, output, bonus or confirm");

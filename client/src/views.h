@@ -23,21 +23,5 @@ inline constexpr const char* kConfirmedJoin =
 // A Shift of docs/READING.md from a row whose columns from `first` on are kShiftColumns.
 Json shift_json(const Stmt& st, int first);
 
-// Keeps the reads between construction and destruction on one snapshot of the database (a
-// deferred read transaction, rolled back at the end: nothing is written). Does nothing when a
-// transaction is already open, which then gives the snapshot.
-class ReadSnapshot {
- public:
-  static Result<ReadSnapshot> begin(Db& db);
-  ReadSnapshot(ReadSnapshot&& other) noexcept;
-  ReadSnapshot& operator=(ReadSnapshot&&) = delete;
-  ReadSnapshot(const ReadSnapshot&) = delete;
-  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-  ~ReadSnapshot();
-
- private:
-  explicit ReadSnapshot(Db* db) : db_(db) {}
-  Db* db_ = nullptr;
-};
 
 }  // namespace shiftbook::client
