@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -26,7 +27,8 @@ extern char** environ;
 
 namespace {
 
-using Ms = std::chrono::milliseconds;
+using Steady = std::chrono::steady_clock;
+using Us = std::chrono::microseconds;
 using shiftbook::testing::Terminal;
 
 std::uint64_t base_seed() {
@@ -39,11 +41,19 @@ struct Killed {
   std::string err;
   bool by_sigkill = false;  // still running when the kill came
   int exit_code = -1;       // when it finished first
+  Us ran{0};                // from the start until its outputs closed
 };
 
-// Starts `argv` (standard input closed, outputs captured), kills it with SIGKILL after `delay`,
+// When to kill: `delay` after the child has printed `after_lines` lines (0: after its start).
+struct KillPlan {
+  int after_lines = 0;
+  Us delay{0};
+  bool never = false;  // let it finish (to time it)
+};
+
+// Starts `argv` (standard input closed, outputs captured), kills it with SIGKILL as `plan` says,
 // and reads what it printed until the pipes close. Everything is bounded by a 20-second deadline.
-Killed run_and_kill(std::vector<std::string> argv, const std::vector<std::string>& env, Ms delay) {
+Killed run_and_kill(std::vector<std::string> argv, KillPlan plan) {
   int out_pipe[2], err_pipe[2];
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
@@ -59,11 +69,11 @@ Killed run_and_kill(std::vector<std::string> argv, const std::vector<std::string
   for (char** e = environ; *e; ++e) {
     if (std::string(*e).rfind("SHIFTBOOK_STORE=", 0) != 0) env_s.emplace_back(*e);
   }
-  env_s.insert(env_s.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = -1;
+  const auto start = Steady::now();
   int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
@@ -71,15 +81,15 @@ Killed run_and_kill(std::vector<std::string> argv, const std::vector<std::string
   REQUIRE_MESSAGE(rc == 0, "cannot start " << argv[0]);
 
   Killed result;
-  const auto start = std::chrono::steady_clock::now();
-  const auto kill_at = start + delay;
   const auto deadline = start + std::chrono::seconds(20);
+  std::optional<Steady::time_point> kill_at;
+  if (!plan.never && plan.after_lines == 0) kill_at = start + plan.delay;
   bool kill_sent = false;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   for (int open_fds = 2; open_fds > 0;) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!kill_sent && now >= kill_at) {
+    const auto now = Steady::now();
+    if (!kill_sent && kill_at && now >= *kill_at) {
       ::kill(pid, SIGKILL);
       kill_sent = true;
     }
@@ -88,9 +98,10 @@ Killed run_and_kill(std::vector<std::string> argv, const std::vector<std::string
       FAIL("the child did not finish within 20 seconds");
       break;
     }
-    auto wait_until = kill_sent ? deadline : kill_at;
-    auto left = std::chrono::duration_cast<Ms>(wait_until - now).count();
-    if (::poll(fds, 2, static_cast<int>(std::max<long long>(left, 0))) <= 0) continue;
+    const auto wait_until = !kill_sent && kill_at ? std::min(*kill_at, deadline) : deadline;
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(wait_until - now).count();
+    const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    if (::ppoll(fds, 2, &timeout, nullptr) <= 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[4096];
@@ -103,7 +114,12 @@ Killed run_and_kill(std::vector<std::string> argv, const std::vector<std::string
         --open_fds;
       }
     }
+    if (!plan.never && !kill_at &&
+        std::count(result.out.begin(), result.out.end(), '\n') >= plan.after_lines) {
+      kill_at = Steady::now() + plan.delay;
+    }
   }
+  result.ran = std::chrono::duration_cast<Us>(Steady::now() - start);
   for (auto& f : fds) {
     if (f.fd >= 0) ::close(f.fd);
   }
@@ -141,28 +157,37 @@ struct Prepared {
 TEST_CASE("kill: a writer killed at random moments loses no acknowledged entry") {
   const std::uint64_t seed = base_seed();
   std::mt19937_64 rng(seed);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   Prepared p;
   std::vector<std::uint64_t> acked;
-  int killed_after_acks = 0;
-  const int iterations = 30;
+  int mid_stream = 0;
+  const int iterations = 100;
   for (int iteration = 0; iteration < iterations; ++iteration) {
-    const Ms delay(std::uniform_int_distribution<int>(5, 80)(rng));
+    // A quarter of the kills land 0 to 40 ms after the start (starting, opening the store, first
+    // entries); the rest up to 3 ms after the writer's 1st to 20th acknowledgement, somewhere in
+    // the entries that follow (one entry takes about 0.5 to 4 ms here).
+    KillPlan plan;
+    if (uniform(0, 3) == 0) {
+      plan.delay = Us(uniform(0, 40'000));
+    } else {
+      plan.after_lines = uniform(1, 20);
+      plan.delay = Us(uniform(0, 3'000));
+    }
     CAPTURE(seed);
     CAPTURE(iteration);
-    CAPTURE(delay.count());
+    CAPTURE(plan.after_lines);
+    CAPTURE(plan.delay.count());
     Killed k = run_and_kill({SHIFTBOOK_WRITER, p.t.store_dir(), std::to_string(shiftbook::testing::kSampleNowMs),
                              "100000"},
-                            {}, delay);
+                            plan);
     REQUIRE_MESSAGE(k.by_sigkill, "the writer ended before the kill: exit " << k.exit_code << ", " << k.err);
     auto got = acks(k.out);
-    killed_after_acks += got.empty() ? 0 : 1;
+    mid_stream += got.empty() ? 0 : 1;
     acked.insert(acked.end(), got.begin(), got.end());
     auto seqs = shiftbook::testing::check_after_crash(p.t.store_dir(), p.t.clock, acked);
     acked.push_back(*seqs.rbegin() + 1);  // the entry check_after_crash recorded
   }
-  // Many kills came after the writer had recorded something, so they hit it mid-stream (the
-  // others hit it while it started or opened the store, which must be safe too).
-  CHECK(killed_after_acks >= iterations / 3);
+  CHECK(mid_stream >= iterations / 2);
 }
 
 TEST_CASE("kill: the shiftbook command killed while logging output loses no acknowledged entry") {
@@ -175,17 +200,25 @@ TEST_CASE("kill: the shiftbook command killed while logging output loses no ackn
   REQUIRE(t.store->login("L1", "4321").is_ok());
   REQUIRE(t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
   t.store.reset();
-  std::vector<std::uint64_t> acked;
-  int finished = 0, killed = 0;
-  // One command takes about 30 to 40 ms here: the kills land from its start to after its end.
-  for (int iteration = 0; iteration < 12; ++iteration) {
-    const Ms delay(std::uniform_int_distribution<int>(2, 60)(rng));
+  auto command = [&](int quantity) {
+    return std::vector<std::string>{SHIFTBOOK_BIN, "--store", t.store_dir(), "log", "output", "--product", "P1",
+                                    "--quantity", std::to_string(quantity)};
+  };
+  // How long one command takes here, so that the kills land from its start to just after its end.
+  KillPlan timing;
+  timing.never = true;
+  Killed first = run_and_kill(command(1), timing);
+  REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  std::vector<std::uint64_t> acked = {std::strtoull(first.out.c_str() + first.out.find("entry ") + 6, nullptr, 10)};
+  const auto span = static_cast<int>(first.ran.count() * 6 / 5);
+  int killed = 0;
+  for (int iteration = 0; iteration < 30; ++iteration) {
+    KillPlan plan;
+    plan.delay = Us(std::uniform_int_distribution<int>(0, span)(rng));
     CAPTURE(seed);
     CAPTURE(iteration);
-    CAPTURE(delay.count());
-    Killed k = run_and_kill({SHIFTBOOK_BIN, "--store", t.store_dir(), "log", "output", "--product", "P1", "--quantity",
-                             std::to_string(iteration + 1)},
-                            {}, delay);
+    CAPTURE(plan.delay.count());
+    Killed k = run_and_kill(command(iteration + 2), plan);
     if (k.by_sigkill) {
       ++killed;
     } else {
@@ -195,7 +228,6 @@ TEST_CASE("kill: the shiftbook command killed while logging output loses no ackn
       auto at = k.out.find(mark);
       REQUIRE_MESSAGE(at != std::string::npos, k.out);
       acked.push_back(std::strtoull(k.out.c_str() + at + mark.size(), nullptr, 10));
-      ++finished;
     }
     auto seqs = shiftbook::testing::check_after_crash(t.store_dir(), clock, acked);
     acked.push_back(*seqs.rbegin() + 1);
