@@ -32,20 +32,35 @@ Status sqlite_status(int rc, sqlite3* db, std::string_view what) {
 }
 
 Stmt::Stmt(Stmt&& other) noexcept
-    : st_(std::exchange(other.st_, nullptr)), db_(other.db_), bind_error_(std::move(other.bind_error_)) {}
+    : st_(std::exchange(other.st_, nullptr)),
+      db_(other.db_),
+      in_use_(std::exchange(other.in_use_, nullptr)),
+      bind_error_(std::move(other.bind_error_)) {}
 
 Stmt& Stmt::operator=(Stmt&& other) noexcept {
   if (this != &other) {
-    if (st_) sqlite3_finalize(st_);
+    release();
     st_ = std::exchange(other.st_, nullptr);
     db_ = other.db_;
+    in_use_ = std::exchange(other.in_use_, nullptr);
     bind_error_ = std::move(other.bind_error_);
   }
   return *this;
 }
 
-Stmt::~Stmt() {
-  if (st_) sqlite3_finalize(st_);
+Stmt::~Stmt() { release(); }
+
+void Stmt::release() {
+  if (!st_) return;
+  if (in_use_) {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+    *in_use_ = false;
+  } else {
+    sqlite3_finalize(st_);
+  }
+  st_ = nullptr;
+  in_use_ = nullptr;
 }
 
 namespace {
@@ -135,12 +150,15 @@ Result<Db> Db::open(const std::string& path, bool create, const std::string& vfs
   return db;
 }
 
-Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {
+  other.cache_ = std::make_unique<std::unordered_map<std::string, CachedStmt>>();
+}
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
     (void)close();
     db_ = std::exchange(other.db_, nullptr);
+    std::swap(cache_, other.cache_);
   }
   return *this;
 }
@@ -149,6 +167,9 @@ Db::~Db() { (void)close(); }
 
 Status Db::close() {
   if (!db_) return Status::ok();
+  // Every Stmt must be gone by now (they borrow the Db); the cached statements are finalized here.
+  for (auto& [sql, slot] : *cache_) sqlite3_finalize(slot.st);
+  cache_->clear();
   int rc = sqlite3_close(db_);
   if (rc != SQLITE_OK) {
     Status s = sqlite_status(rc, db_, "closing the store");
@@ -170,10 +191,22 @@ Status Db::exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::prepare(std::string_view sql) {
+  std::string key(sql);
+  auto it = cache_->find(key);
+  if (it != cache_->end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return Stmt(it->second.st, db_, &it->second.in_use);
+  }
   sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &st, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &st, nullptr);
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "preparing a store query");
-  return Stmt(st, db_);
+  // A statement already in use (the same query nested in itself) stays uncached.
+  if (it == cache_->end() && cache_->size() < kMaxCachedStatements) {
+    auto [slot, inserted] = cache_->emplace(std::move(key), CachedStmt{st, true});
+    (void)inserted;
+    return Stmt(st, db_, &slot->second.in_use);
+  }
+  return Stmt(st, db_, nullptr);
 }
 
 Result<std::int64_t> Db::query_int(std::string_view sql, std::int64_t fallback) {

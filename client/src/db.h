@@ -1,15 +1,18 @@
 // A thin wrapper over SQLite: the one file that talks to the sqlite3 C API, turning its error
 // codes into Status. A Db is one connection, used from one thread at a time; Stmt and Transaction
-// borrow it and must not outlive it.
+// borrow it and must not outlive it. Db keeps the statements it prepares and hands them out again
+// for the same SQL text (parsing SQL is most of the CPU of recording one entry).
 #pragma once
 
 #include <sqlite3.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "shiftbook/bytes.h"
 #include "shiftbook/status.h"
@@ -47,9 +50,13 @@ class Stmt {
 
  private:
   friend class Db;
-  Stmt(sqlite3_stmt* st, sqlite3* db) : st_(st), db_(db) {}
+  // `in_use` is the cache slot's flag when the statement belongs to Db's cache: it is then reset
+  // and handed back on destruction instead of finalized.
+  Stmt(sqlite3_stmt* st, sqlite3* db, bool* in_use) : st_(st), db_(db), in_use_(in_use) {}
+  void release();
   sqlite3_stmt* st_ = nullptr;
   sqlite3* db_ = nullptr;
+  bool* in_use_ = nullptr;
   Status bind_error_;
 };
 
@@ -66,6 +73,8 @@ class Db {
   ~Db();
 
   Status exec(std::string_view sql);
+  // A prepared statement for `sql`: the cached one when it is free, else a new one (cached when
+  // there is room). Either way the caller owns it until the Stmt dies.
   Result<Stmt> prepare(std::string_view sql);
   // Runs a query expected to return one integer (or none: `fallback`).
   Result<std::int64_t> query_int(std::string_view sql, std::int64_t fallback = 0);
@@ -74,8 +83,17 @@ class Db {
   Status close();
 
  private:
+  struct CachedStmt {
+    sqlite3_stmt* st = nullptr;
+    bool in_use = false;
+  };
+  static constexpr std::size_t kMaxCachedStatements = 128;
+
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_ = nullptr;
+  // On the heap so that a moved Db keeps the slots its Stmts point into.
+  std::unique_ptr<std::unordered_map<std::string, CachedStmt>> cache_ =
+      std::make_unique<std::unordered_map<std::string, CachedStmt>>();
 };
 
 // Status for an SQLite result code: busy and locked are unavailable, corruption and not-a-database
