@@ -23,48 +23,65 @@ std::string minutes_text(std::int64_t ms) {
 }  // namespace
 
 Status Store::Impl::check_pin(const std::string& subject, const std::string& pin_hash, const std::string& pin) {
+  const std::string who = subject.substr(subject.find(':') + 1);
+  if (!is_pin_hash(pin_hash)) {
+    return failed_precondition("the PIN of " + who + " on this terminal is damaged; " +
+                               (subject.rfind("worker:", 0) == 0 ? "ask head office to send the roster again"
+                                                                 : "remove and add the leader again"));
+  }
   const std::int64_t now = clock->now_ms();
-  std::int64_t failures = 0;
-  {
+  auto locked_out = [&](std::int64_t until) {
+    return permission_denied(who + " is locked out after " + std::to_string(kMaxPinFailures) +
+                             " wrong PINs; try again in " + minutes_text(until - now));
+  };
+  auto read_state = [&]() -> Result<std::pair<std::int64_t, std::int64_t>> {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT failures, locked_until_ms FROM pin_attempts WHERE subject = ?"));
     st.bind(1, subject);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (row) {
-      failures = st.int64(0);
-      std::int64_t locked_until = st.int64(1);
-      if (locked_until > now) {
-        return permission_denied(subject.substr(subject.find(':') + 1) + " is locked out after " +
-                                 std::to_string(kMaxPinFailures) + " wrong PINs; try again in " +
-                                 minutes_text(locked_until - now));
-      }
-    }
+    if (!row) return std::pair<std::int64_t, std::int64_t>{0, 0};
+    return std::pair<std::int64_t, std::int64_t>{st.int64(0), st.int64(1)};
+  };
+
+  // The attempt is counted as a failure before the PIN is checked, in one write transaction:
+  // attempts made in parallel each see the count the one before left, so however many are in
+  // flight, no more than kMaxPinFailures are ever checked before the lockout.
+  std::int64_t failures = 0;
+  bool this_attempt_locks = false;
+  {
+    SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+    SB_ASSIGN_OR_RETURN(auto state, read_state());
+    if (state.second > now) return locked_out(state.second);
+    failures = state.first + 1;
+    this_attempt_locks = failures >= kMaxPinFailures;
+    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("INSERT INTO pin_attempts(subject, failures, locked_until_ms) VALUES(?, ?, ?) "
+                                            "ON CONFLICT(subject) DO UPDATE SET failures = excluded.failures, "
+                                            "locked_until_ms = excluded.locked_until_ms"));
+    SB_RETURN_IF_ERROR(up.bind(1, subject)
+                           .bind(2, this_attempt_locks ? 0 : failures)
+                           .bind(3, this_attempt_locks ? now + kLockoutMinutes * kMinuteMs : 0)
+                           .run());
+    SB_RETURN_IF_ERROR(tx.commit());
   }
   // Argon2id runs outside any transaction so that a slow check never holds the store's lock.
   SB_ASSIGN_OR_RETURN(bool match, verify_pin(pin_hash, pin));
+  if (!match) {
+    if (this_attempt_locks) {
+      return permission_denied("wrong PIN for " + who + "; after " + std::to_string(kMaxPinFailures) +
+                               " wrong PINs " + who + " is locked out for " + std::to_string(kLockoutMinutes) +
+                               " minutes");
+    }
+    const std::int64_t left = kMaxPinFailures - failures;
+    return unauthenticated("wrong PIN for " + who + " (" + std::to_string(left) + (left == 1 ? " try" : " tries") +
+                           " left before a " + std::to_string(kLockoutMinutes) + "-minute lockout)");
+  }
+  // The right PIN clears the count, this attempt's included, unless wrong PINs tried in parallel
+  // locked the subject out meanwhile: then the lockout stands.
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
-  if (match) {
-    SB_ASSIGN_OR_RETURN(Stmt del, db.prepare("DELETE FROM pin_attempts WHERE subject = ?"));
-    SB_RETURN_IF_ERROR(del.bind(1, subject).run());
-    return tx.commit();
-  }
-  ++failures;
-  std::int64_t locked_until = 0;
-  if (failures >= kMaxPinFailures) {
-    locked_until = now + kLockoutMinutes * kMinuteMs;
-    failures = 0;
-  }
-  SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("INSERT INTO pin_attempts(subject, failures, locked_until_ms) VALUES(?, ?, ?) "
-                                          "ON CONFLICT(subject) DO UPDATE SET failures = excluded.failures, "
-                                          "locked_until_ms = excluded.locked_until_ms"));
-  SB_RETURN_IF_ERROR(up.bind(1, subject).bind(2, failures).bind(3, locked_until).run());
-  SB_RETURN_IF_ERROR(tx.commit());
-  std::string who = subject.substr(subject.find(':') + 1);
-  if (locked_until > 0) {
-    return permission_denied("wrong PIN for " + who + "; after " + std::to_string(kMaxPinFailures) +
-                             " wrong PINs " + who + " is locked out for " + std::to_string(kLockoutMinutes) + " minutes");
-  }
-  return unauthenticated("wrong PIN for " + who + " (" + std::to_string(kMaxPinFailures - failures) +
-                         " tries left before a " + std::to_string(kLockoutMinutes) + "-minute lockout)");
+  SB_ASSIGN_OR_RETURN(auto state, read_state());
+  if (state.second > now && !this_attempt_locks) return locked_out(state.second);
+  SB_ASSIGN_OR_RETURN(Stmt del, db.prepare("DELETE FROM pin_attempts WHERE subject = ?"));
+  SB_RETURN_IF_ERROR(del.bind(1, subject).run());
+  return tx.commit();
 }
 
 Status Store::add_leader(const std::string& id, const std::string& name, const std::string& pin) {

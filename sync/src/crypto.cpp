@@ -80,18 +80,40 @@ Result<std::string> hash_pin(std::string_view pin, PinCost cost) {
   return std::string(out);
 }
 
+namespace {
+// The number after "<key>=" in a PHC parameter list such as "m=65536,t=2,p=1", or -1.
+long long phc_param(std::string_view text, std::string_view key) {
+  std::string needle = std::string(key) + "=";
+  auto at = text.find(needle);
+  if (at == std::string_view::npos || (at > 0 && text[at - 1] != '$' && text[at - 1] != ',')) return -1;
+  long long v = 0;
+  std::size_t i = at + needle.size();
+  if (i >= text.size() || text[i] < '0' || text[i] > '9') return -1;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    v = v * 10 + (text[i] - '0');
+    if (v > (1LL << 40)) return -1;
+  }
+  return v;
+}
+}  // namespace
+
 bool is_pin_hash(std::string_view pin_hash) {
-  return pin_hash.size() < crypto_pwhash_STRBYTES && pin_hash.rfind("$argon2id$", 0) == 0;
+  if (pin_hash.size() >= crypto_pwhash_STRBYTES || pin_hash.rfind("$argon2id$", 0) != 0) return false;
+  std::string z(pin_hash);  // libsodium wants a NUL-terminated string
+  // needs_rehash answers -1 only for a string it cannot parse (str_verify says -1 for that and for a
+  // mismatch alike), so this tells a damaged roster from a wrong PIN.
+  if (crypto_pwhash_str_needs_rehash(z.c_str(), crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) == -1) {
+    return false;
+  }
+  // A terminal must be able to afford checking it: at most 256 MiB and 16 passes.
+  long long mem_kib = phc_param(pin_hash, "m");
+  long long passes = phc_param(pin_hash, "t");
+  return mem_kib > 0 && mem_kib <= 256 * 1024 && passes > 0 && passes <= 16;
 }
 
 Result<bool> verify_pin(std::string_view pin_hash, std::string_view pin) {
-  if (!is_pin_hash(pin_hash)) return invalid_argument("PIN hash is not an Argon2id hash");
-  std::string z(pin_hash);  // crypto_pwhash_str_verify wants a NUL-terminated string
-  // str_verify answers -1 both for a mismatch and for a string it cannot parse; needs_rehash
-  // answers -1 only for the latter, so a damaged roster is not mistaken for a wrong PIN.
-  if (crypto_pwhash_str_needs_rehash(z.c_str(), crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) == -1) {
-    return invalid_argument("PIN hash is not a well-formed Argon2id hash");
-  }
+  if (!is_pin_hash(pin_hash)) return invalid_argument("PIN hash is not a well-formed Argon2id hash this terminal can check");
+  std::string z(pin_hash);
   return crypto_pwhash_str_verify(z.c_str(), pin.data(), pin.size()) == 0;
 }
 

@@ -81,4 +81,18 @@ TEST_CASE("crypto: a malformed PIN hash is invalid_argument, not a wrong PIN") {
     CHECK(r.status().code() == Code::kInvalidArgument);
   }
   CHECK_FALSE(is_pin_hash("$2b$10$bcrypt"));
+  for (const auto& m : malformed) CHECK_FALSE(is_pin_hash(m));
+}
+
+TEST_CASE("crypto: a PIN hash whose cost a terminal cannot afford is refused") {
+  auto h = hash_pin("1111", PinCost::kMinimum);
+  REQUIRE(h.is_ok());
+  auto m_at = h->find("m=");
+  REQUIRE(m_at != std::string::npos);
+  std::string params = h->substr(m_at, h->find('$', m_at) - m_at);  // "m=8,t=1,p=1"
+  auto with = [&](const std::string& p) { return h->substr(0, m_at) + p + h->substr(m_at + params.size()); };
+  CHECK(is_pin_hash(with("m=262144,t=16,p=1")));  // 256 MiB and 16 passes: the most allowed
+  CHECK_FALSE(is_pin_hash(with("m=4194304,t=1,p=1")));  // 4 GiB
+  CHECK_FALSE(is_pin_hash(with("m=8,t=1000,p=1")));
+  CHECK(verify_pin(with("m=4194304,t=1,p=1"), "1111").status().code() == Code::kInvalidArgument);
 }

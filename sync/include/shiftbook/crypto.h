@@ -57,7 +57,8 @@ enum class PinCost { kInteractive, kMinimum };
 Result<std::string> hash_pin(std::string_view pin, PinCost cost = PinCost::kInteractive);
 // True when `pin` matches `pin_hash`. A malformed hash is invalid_argument, a mismatch is false.
 Result<bool> verify_pin(std::string_view pin_hash, std::string_view pin);
-// True when the text looks like an Argon2id PHC string this build can verify.
+// True when the text is a well-formed Argon2id PHC string whose cost a terminal can afford to
+// check (at most 256 MiB of memory and 16 passes).
 bool is_pin_hash(std::string_view pin_hash);
 
 }  // namespace shiftbook
