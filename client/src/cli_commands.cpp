@@ -43,6 +43,22 @@ void add_init(CLI::App& app, Context& ctx) {
   });
 }
 
+void add_rebuild(CLI::App& app, Context& ctx) {
+  auto* sub = app.add_subcommand(
+      "rebuild", "Rebuild what list and summary show from the signed events (when verify reports they differ)");
+  on_run(sub, ctx, [](Context& c) -> Status {
+    SB_ASSIGN_OR_RETURN(auto store, c.open_store());
+    // The events must be sound first: rebuilding from a damaged log would only spread the damage.
+    SB_ASSIGN_OR_RETURN(client::VerifyReport chains, store->verify());
+    if (!chains.log_ok) {
+      return data_loss("the log itself does not verify, so nothing was rebuilt: " + chains.problem.message());
+    }
+    SB_RETURN_IF_ERROR(store->rebuild_derived());
+    std::cout << "rebuilt the terminal's entries and shifts from " << chains.events << " signed events\n";
+    return Status::ok();
+  });
+}
+
 struct RefImportOpts {
   std::string file;
 };
@@ -233,6 +249,7 @@ void add_shift(CLI::App& app, Context& ctx) {
 
 void add_setup_commands(CLI::App& app, Context& ctx) {
   add_init(app, ctx);
+  add_rebuild(app, ctx);
   add_ref(app, ctx);
   add_leader(app, ctx);
   add_login(app, ctx);

@@ -248,7 +248,9 @@ Status io_error(const std::string& what, int e) {
 
 Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& write) {
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A stale temp file (or a link planted in its place) is removed, never followed or reused.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("cannot write " + tmp, errno);
   auto fail = [&](Status s) {
     ::close(fd);

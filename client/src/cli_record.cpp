@@ -127,23 +127,23 @@ struct ConfirmOpts {
   std::string entry, worker;
 };
 struct CorrectOpts {
-  std::string entry, reason, worker, start, end, special, product, quantity, type, note;
+  std::string entry, reason, worker, start, end, special, quantity, type, note;
 };
 struct VoidOpts {
   std::string entry, reason;
 };
 
 // The fields a correction changes, in the store's units. Clock times and quantities depend on
-// the entry as it stands (its start for the midnight rule, its product for decimals).
+// the entry as it stands (its start for the midnight rule, its product for decimals: a correction
+// keeps the product, so a quantity is always read in the unit it was recorded in).
 Result<Json> correction_changes(client::Store& store, const CorrectOpts& o) {
   Json changes = Json::object();
   if (!o.worker.empty()) changes["worker"] = o.worker;
   if (!o.special.empty()) changes["special"] = o.special == "yes";
-  if (!o.product.empty()) changes["product"] = o.product;
   if (!o.type.empty()) changes["type"] = o.type;
   if (!o.note.empty()) changes["note"] = o.note;
   Json current;
-  if (!o.start.empty() || !o.end.empty() || (!o.quantity.empty() && o.product.empty())) {
+  if (!o.start.empty() || !o.end.empty() || !o.quantity.empty()) {
     SB_ASSIGN_OR_RETURN(Json shown, store.show_entry(o.entry));
     current = shown.is_object() && shown.contains("entry") ? shown["entry"] : Json::object();
   }
@@ -160,7 +160,7 @@ Result<Json> correction_changes(client::Store& store, const CorrectOpts& o) {
     }
   }
   if (!o.quantity.empty()) {
-    const std::string product = o.product.empty() ? str_of(current, "product") : o.product;
+    const std::string product = str_of(current, "product");
     if (product.empty()) return invalid_argument("entry " + o.entry + " is not an output entry; it has no quantity");
     SB_ASSIGN_OR_RETURN(changes["quantity"], quantity_of(store, product, o.quantity));
   }
@@ -191,7 +191,6 @@ void add_entry_commands(CLI::App& app, Context& ctx) {
   correct->add_option("--start", xo->start, "New start time (hours)")->type_name("HH:MM");
   correct->add_option("--end", xo->end, "New end time (hours); before the start means the next day")->type_name("HH:MM");
   correct->add_option("--special", xo->special, "Special environment (hours)")->check(CLI::IsMember({"yes", "no"}));
-  correct->add_option("--product", xo->product, "New product (output)");
   correct->add_option("--quantity", xo->quantity, "New quantity (output)")->type_name("Q");
   correct->add_option("--type", xo->type, "New bonus type (bonus)");
   correct->add_option("--note", xo->note, "New note (bonus)")->type_name("TEXT");

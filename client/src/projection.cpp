@@ -110,9 +110,34 @@ Status apply_new_entry(Db& db, const Event& e) {
   return insert_version(db, e.hash, e.hash, e, nullptr);
 }
 
+// The version a correction or void names, read before anything else of its body is trusted (a
+// correction's body is checked in full once the kind of its entry is known).
+Result<Hash> target_of(const Event& e) {
+  auto it = e.body.find("target");
+  if (it == e.body.end() || !it->is_string()) {
+    return invalid_argument(event_name(e.device, e.seq) + ": " + e.kind + " field 'target' is missing or not text");
+  }
+  auto h = parse_hash_ref(it->get<std::string>());
+  if (!h.is_ok()) return invalid_argument(event_name(e.device, e.seq) + ": " + e.kind + " field 'target' is not an entry hash");
+  return h;
+}
+
+// A correction replaces an entry's fields but never moves it to another shift, nor output to
+// another product (its quantity is in that product's unit) or quota version.
+Status check_kept_fields(const Event& e, std::string_view entry_kind, const Json& current) {
+  const Json& next = e.body.at("entry");
+  for (const char* field : {"shift", "product", "quota_version"}) {
+    if (std::string_view(field) != "shift" && entry_kind != kind::kOutput) continue;
+    if (current.contains(field) != next.contains(field) || (current.contains(field) && current.at(field) != next.at(field))) {
+      return invalid_argument(event_name(e.device, e.seq) + ": a correction may not change the " + field + " of an entry");
+    }
+  }
+  return Status::ok();
+}
+
 Status apply_supersede(Db& db, const Event& e) {
-  SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["target"].get<std::string>()));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.id, e.kind, e.day, e.head, e.void FROM versions v "
+  SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.id, e.kind, e.day, e.head, e.void, e.body FROM versions v "
                                           "JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
   st.bind_blob(1, target);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -122,6 +147,7 @@ Status apply_supersede(Db& db, const Event& e) {
   std::int64_t day = st.int64(2);
   Hash head = st.blob32(3);
   bool was_void = st.int64(4) != 0;
+  SB_ASSIGN_OR_RETURN(Json current, decode_value(st.blob(5)));
   // Concurrent corrections from several terminals (forks) are the merge issue's; on one terminal a
   // version is only ever superseded while it is the head.
   if (head != target || was_void) {
@@ -129,6 +155,7 @@ Status apply_supersede(Db& db, const Event& e) {
   }
   if (e.kind == kind::kCorrection) {
     SB_RETURN_IF_ERROR(validate_body(e.kind, e.body, entry_kind).with_context(event_name(e.device, e.seq) + ": "));
+    SB_RETURN_IF_ERROR(check_kept_fields(e, entry_kind, current));
   } else if (!is_voidable_kind(entry_kind)) {
     return failed_precondition(event_name(e.device, e.seq) + " voids an entry of a kind that cannot be voided");
   }
@@ -139,7 +166,7 @@ Status apply_supersede(Db& db, const Event& e) {
   }
   SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = versions + 1 WHERE id = ?"));
   SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind_blob(3, entry).run());
-  return write_entry_fields(db, entry, entry_kind, e.body["entry"], day);
+  return write_entry_fields(db, entry, entry_kind, e.body.at("entry"), day);
 }
 
 }  // namespace

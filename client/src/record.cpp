@@ -26,6 +26,19 @@ std::int64_t local_day(const std::string& tz, std::int64_t now_ms) {
   return day.is_ok() ? *day : now_ms / 86'400'000;
 }
 
+// A time of a shift date as people read it: minutes past 24:00 are the next morning
+// (1800 is "06:00 next day", not "30:00").
+std::string clock_text(std::int64_t minutes) {
+  if (minutes > kMinutesPerDay) return format_minutes(minutes - kMinutesPerDay) + " next day";
+  return format_minutes(minutes);
+}
+
+// "an hours entry", "an output entry", "a bonus entry": the article for a kind's name.
+std::string with_article(const std::string& kind) {
+  const bool vowel_sound = kind == kind::kHours || kind.find_first_of("aeiou") == 0;
+  return (vowel_sound ? "an " : "a ") + kind;
+}
+
 Status require_worker(Db& db, const std::string& worker, const std::string& unit) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT w.site = u.site FROM workers w, units u WHERE w.id = ? AND u.id = ?"));
   st.bind(1, worker).bind(2, unit);
@@ -58,23 +71,27 @@ Status check_hours(Db& db, const std::string& worker, std::int64_t day, std::int
   Hash none{};
   const Hash& skip = except ? *except : none;
   {
+    // Hours last at most a day, so hours that end after abs_start started less than a day before
+    // it: both bounds on start_abs keep the search to a range of entries_worker_time.
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq, day, start_abs, end_abs FROM entries WHERE kind = 'hours' "
-                                            "AND void = 0 AND worker = ? AND start_abs < ? AND end_abs > ? AND id != ? "
-                                            "ORDER BY start_abs LIMIT 1"));
-    st.bind(1, worker).bind(2, abs_end).bind(3, abs_start).bind_blob(4, skip);
+                                            "AND void = 0 AND worker = ? AND start_abs > ? AND start_abs < ? "
+                                            "AND end_abs > ? AND id != ? ORDER BY start_abs LIMIT 1"));
+    st.bind(1, worker).bind(2, abs_start - kMinutesPerDay).bind(3, abs_end).bind(4, abs_start).bind_blob(5, skip);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (row) {
       std::int64_t other_day = st.int64(1);
       return invalid_argument("worker '" + worker + "' already has hours from " +
-                              format_minutes(st.int64(2) - other_day * kMinutesPerDay) + " to " +
-                              format_minutes(st.int64(3) - other_day * kMinutesPerDay) + " on " +
+                              clock_text(st.int64(2) - other_day * kMinutesPerDay) + " to " +
+                              clock_text(st.int64(3) - other_day * kMinutesPerDay) + " on " +
                               format_date(other_day) + " (entry " + std::to_string(st.int64(0)) +
                               ") that overlap these; correct that entry instead");
     }
   }
+  // Hours of a shift date start on that date (00:00 to 23:59), so the same index range finds them.
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT coalesce(sum(end_abs - start_abs), 0) FROM entries WHERE kind = 'hours' "
-                                          "AND void = 0 AND worker = ? AND day = ? AND id != ?"));
-  st.bind(1, worker).bind(2, day).bind_blob(3, skip);
+                                          "AND void = 0 AND worker = ? AND start_abs >= ? AND start_abs < ? "
+                                          "AND day = ? AND id != ?"));
+  st.bind(1, worker).bind(2, day * kMinutesPerDay).bind(3, (day + 1) * kMinutesPerDay).bind(4, day).bind_blob(5, skip);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   std::int64_t already = row ? st.int64(0) : 0;
   if (already + (end - start) > kMinutesPerDay) {
@@ -277,16 +294,22 @@ Result<Recorded> Store::correct(const std::string& entry_ref, const Json& change
   SB_ASSIGN_OR_RETURN(EntryRow e, load_entry(db, entry_id));
   if (e.is_void) return failed_precondition("entry " + entry_ref + " is void and cannot be corrected");
   if (!is_correctable_kind(e.kind)) {
-    return invalid_argument("entry " + entry_ref + " is a " + e.kind + "; only hours, output and bonus entries can be corrected");
+    return invalid_argument("entry " + entry_ref + " is " + with_article(e.kind) +
+                            "; only hours, output and bonus entries can be corrected");
   }
   if (!changes.is_object() || changes.empty()) return invalid_argument("a correction must change at least one field");
   Json body = e.body;
   for (auto it = changes.begin(); it != changes.end(); ++it) {
-    if (it.key() == "shift" || it.key() == "quota_version") {
+    // The shift, the product and the quota version decide what the other fields mean (the date
+    // of the hours, the unit of the quantity, the quota it was checked against): changing one
+    // alone would silently reinterpret the rest.
+    const bool fixed = it.key() == "shift" || it.key() == "quota_version" ||
+                       (it.key() == "product" && e.kind == kind::kOutput);
+    if (fixed) {
       return invalid_argument("a correction cannot change the " + it.key() + " of an entry; void it and record it again");
     }
     if (!body.contains(it.key()) && !(e.kind == kind::kBonus && it.key() == "note")) {
-      return invalid_argument("a " + e.kind + " entry has no field '" + it.key() + "'");
+      return invalid_argument(with_article(e.kind) + " entry has no field '" + it.key() + "'");
     }
     body[it.key()] = it.value();
   }

@@ -115,7 +115,10 @@ Result<Bytes> read_file_bytes(const std::string& path) {
 
 Status write_file_atomic(const std::string& path, ByteView data, unsigned mode) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // The temp file must be one this call creates: a stale one (or a symlink planted in its place)
+  // is removed, never opened, so the key can neither land in another file nor keep a wider mode.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return errno_status("cannot remove the stale " + tmp);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return errno_status("cannot write " + tmp);
   std::size_t done = 0;
   while (done < data.size()) {
@@ -166,6 +169,9 @@ Result<std::unique_ptr<Store>> Store::init(const std::string& dir, const Clock& 
   if (fs::exists(db_path, ec)) {
     return already_exists("a store already exists in " + dir + "; use it, or choose another folder with --store");
   }
+  // The folder holds the device key and the PIN hashes: only its owner may list or enter it,
+  // whatever the umask made of it.
+  if (::chmod(dir.c_str(), 0700) != 0) return errno_status("cannot make the store folder " + dir + " private");
   // A key without a database is left by an init that was interrupted; nothing was ever signed
   // with it, so a fresh key replaces it.
   DeviceKey key = DeviceKey::generate();
@@ -282,10 +288,15 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
   return Recorded{ev.seq, ev.hash, ev.kind};
 }
 
+bool is_entry_number(std::string_view ref) {
+  // Seven digits name ten million events, more than a terminal records; eight or more digits
+  // are a hash prefix, since about one hash in forty starts with eight decimal digits.
+  return !ref.empty() && ref.size() <= 7 &&
+         std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 Result<Hash> Store::Impl::resolve_event(const std::string& ref) const {
-  bool digits = !ref.empty() && ref.size() <= 18 &&
-                std::all_of(ref.begin(), ref.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (digits) {
+  if (is_entry_number(ref)) {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT hash FROM events WHERE device = ? AND seq = ?"));
     st.bind_blob(1, key.public_key()).bind(2, std::stoll(ref));
     SB_ASSIGN_OR_RETURN(bool row, st.step());

@@ -30,6 +30,10 @@ struct Store::Impl {
   // Events must arrive in each device's seq order; the event's references must already be known.
   Status apply_event(const Event& e);
 
+  // Replays every event into the derived tables inside a rolled-back transaction and compares
+  // the result with what they hold (verify.cpp). data_loss names the first entry that differs.
+  Status check_derived();
+
   // The logged-in leader, refreshing the idle timer (auth.cpp); failed_precondition if none.
   Result<Session> require_session(bool touch);
 
@@ -38,7 +42,8 @@ struct Store::Impl {
   // failure count is committed even though the caller's work is not (auth.cpp).
   Status check_pin(const std::string& subject, const std::string& pin_hash, const std::string& pin);
 
-  // Resolves "12" (this device's seq) or a hash prefix of 8..64 hex digits to an event hash.
+  // Resolves "12" (this device's seq: 1 to 7 digits, is_entry_number) or a hash prefix of 8..64
+  // hex digits to an event hash.
   Result<Hash> resolve_event(const std::string& ref) const;
   // The entry (hash of its first version) that the event `version` belongs to; not_found if the
   // event is not a version of an entry (a shift event, or unknown).

@@ -96,8 +96,10 @@ Status check_head(Stmt& heads, const Event& last, Status& problem) {
 
 }  // namespace
 
-Result<VerifyReport> Store::verify() const {
-  Db& db = impl_->db;
+namespace {
+
+// Every event, chain link and signed head, in one read snapshot.
+Result<VerifyReport> verify_chains(Db& db) {
   SB_ASSIGN_OR_RETURN(ReadSnapshot snapshot, ReadSnapshot::begin(db));
   SB_ASSIGN_OR_RETURN(Stmt events, db.prepare("SELECT device, seq, hlc, author, kind, hash, raw FROM events "
                                               "ORDER BY device, seq"));
@@ -133,6 +135,66 @@ Result<VerifyReport> Store::verify() const {
     report.problem = data_loss(device_label(orphans.blob(0)) + ": the signed head names event " +
                                std::to_string(orphans.int64(1)) +
                                " but the log holds no events of it: events are missing");
+  }
+  return report;
+}
+
+// The first row of `table` in one of the two temp copies and not the other, as "entry 5 of device
+// 7f3a9c21" (or the shift / version), or empty when the two agree.
+Result<std::string> first_difference(Db& db, const std::string& table, const char* what) {
+  for (const auto& [a, b] : {std::pair<std::string, std::string>{"main." + table, "temp.kept_" + table},
+                             std::pair<std::string, std::string>{"temp.kept_" + table, "main." + table}}) {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT device, seq FROM (SELECT * FROM " + a + " EXCEPT SELECT * FROM " +
+                                            b + ") ORDER BY device, seq LIMIT 1"));
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (row) return std::string(what) + " " + std::to_string(st.int64(1)) + " of " + device_label(st.blob(0));
+  }
+  return std::string();
+}
+
+}  // namespace
+
+// The derived tables (what list and summary read) must be exactly what replaying the events
+// gives: a copy of them is kept, the events are replayed inside a savepoint, the two are compared
+// row by row, and everything is rolled back. Nothing is written.
+Status Store::Impl::check_derived() {
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  static constexpr const char* kTables[][2] = {{"shifts", "shift"}, {"entries", "entry"}, {"versions", "version"}};
+  for (const auto& t : kTables) {
+    SB_RETURN_IF_ERROR(db.exec(std::string("CREATE TEMP TABLE kept_") + t[0] + " AS SELECT * FROM main." + t[0]));
+  }
+  SB_RETURN_IF_ERROR(db.exec("DELETE FROM main.versions; DELETE FROM main.entries; DELETE FROM main.shifts;"));
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY device, seq"));
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(0)));
+      // The chains verified, so an event that does not replay was signed with the device key by
+      // something other than shiftbook.
+      Status applied = apply_event(e);
+      if (!applied.is_ok()) return data_loss("the signed log does not replay: " + applied.message());
+    }
+  }
+  for (const auto& t : kTables) {
+    SB_ASSIGN_OR_RETURN(std::string diff, first_difference(db, t[0], t[1]));
+    if (!diff.empty()) {
+      return data_loss(diff + ": what the terminal shows (list, summary) does not match its signed events; "
+                       "the store was changed outside shiftbook. 'shiftbook rebuild' restores it from the events");
+    }
+  }
+  return Status::ok();  // the transaction rolls back: the replay and the copies vanish
+}
+
+Result<VerifyReport> Store::verify() const {
+  SB_ASSIGN_OR_RETURN(VerifyReport report, verify_chains(impl_->db));
+  if (!report.problem.is_ok()) return report;
+  report.log_ok = true;
+  Status derived = impl_->check_derived();
+  if (derived.code() == Code::kDataLoss) {
+    report.problem = derived;
+  } else if (!derived.is_ok()) {
+    return derived;
   }
   return report;
 }

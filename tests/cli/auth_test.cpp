@@ -51,6 +51,21 @@ TEST_CASE("cli: only a logged-in leader adds another leader") {
   CHECK(t.json({"leader", "list", "--json"})["leaders"].size() == 1);
 }
 
+TEST_CASE("cli: once the terminal has a leader, only a logged-in leader imports reference data") {
+  Cli t;
+  t.init_with_reference();  // no leader yet: open, for setting the terminal up
+  t.add_leader(false);
+  Json changed = sample_reference();
+  changed["workers"] = Json::array({changed["workers"][0]});
+  const std::string file = t.write("changed.json", changed.dump());
+  check_fails(t.run({"ref", "import", file}), 6, "only a logged-in shift leader can import reference data");
+  CHECK(t.json({"status", "--json"})["reference"]["workers"] == 4);
+  REQUIRE(t.run({"login", "L1"}, "4321\n").exit_code == 0);
+  RunResult r = t.run({"ref", "import", file});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(t.json({"status", "--json"})["reference"]["workers"] == 1);
+}
+
 TEST_CASE("cli: a worker confirms only their own hours, with their own PIN") {
   Cli t;
   t.ready();

@@ -30,19 +30,30 @@ TEST_CASE("cli: a corrected end before the start is the next day, measured from 
   CHECK(t.json({"show", "2", "--json"})["versions"].size() == 4);
 }
 
-TEST_CASE("cli: a corrected quantity is read with the decimals of the entry's product, or of the new one") {
+TEST_CASE("cli: a corrected quantity is read with the decimals of the entry's product") {
   Cli t;
   t.ready();
   REQUIRE(t.run({"log", "output", "--product", "P2", "--quantity", "12.5"}).exit_code == 0);
   REQUIRE(t.run({"correct", "2", "--quantity", "12.75", "--reason", "reweighed"}).exit_code == 0);
   CHECK(t.json({"show", "2", "--json"})["entry"]["quantity"] == 12750);
   const std::int64_t before = t.events();
-  check_fails(t.run({"correct", "2", "--product", "P1", "--quantity", "12.5", "--reason", "x"}), 3, "whole units");
-  check_fails(t.run({"correct", "2", "--product", "P7", "--quantity", "12", "--reason", "x"}), 4, "product 'P7'");
-  check_fails(t.run({"correct", "2", "--worker", "W1", "--reason", "x"}), 3, "has no field 'worker'");
+  check_fails(t.run({"correct", "2", "--quantity", "12.5005", "--reason", "x"}), 3, "has more than 3 decimals");
+  check_fails(t.run({"correct", "2", "--worker", "W1", "--reason", "x"}), 3, "an output entry has no field 'worker'");
   CHECK(t.events() == before);
-  REQUIRE(t.run({"correct", "2", "--product", "P1", "--quantity", "12", "--reason", "wrong product"}).exit_code == 0);
-  CHECK(t.json({"show", "2", "--json"})["entry"]["quantity"] == 12);
+}
+
+TEST_CASE("cli: correct has no --product option: an output keeps its product") {
+  Cli t;
+  t.ready();
+  REQUIRE(t.run({"log", "output", "--product", "P2", "--quantity", "12.5"}).exit_code == 0);
+  const std::int64_t before = t.events();
+  check_fails(t.run({"correct", "2", "--product", "P1", "--quantity", "12", "--reason", "wrong product"}), 2,
+              "--product");
+  CHECK(t.events() == before);
+  Json entry = t.json({"show", "2", "--json"})["entry"];
+  CHECK(entry["product"] == "P2");
+  CHECK(entry["quantity"] == 12500);
+  CHECK(t.run({"correct", "--help"}).out.find("--product") == std::string::npos);
 }
 
 TEST_CASE("cli: a bonus correction changes its type and note") {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "shiftbook/event.h"
 #include "support/fixture.h"
 
 using shiftbook::testing::Terminal;
@@ -75,4 +76,67 @@ TEST_CASE("projection: a derived table edited behind the program's back is resto
   REQUIRE(derived_state(db_path) != before);
   REQUIRE(t.store->rebuild_derived().is_ok());
   CHECK(derived_state(db_path) == before);
+}
+
+namespace {
+
+// Stores an event of another device straight into the events table, as a later sync would.
+void insert_foreign(Terminal& t, const shiftbook::Json& body, std::uint64_t seq = 1) {
+  using namespace shiftbook;
+  DeviceKey other = DeviceKey::generate();
+  Event e;
+  e.device = other.public_key();
+  e.seq = seq;
+  e.hlc = hlc_pack(1'794'816'000'000, 0);
+  e.author = "L9";
+  e.kind = "correction";
+  e.body = body;
+  auto sealed = seal_event(e);
+  REQUIRE(sealed.is_ok());
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((t.store_dir() + "/terminal.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms) "
+                                 "VALUES(?, ?, ?, ?, ?, ?, ?, 0)", -1, &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_blob(st, 1, e.device.data(), 32, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(seq));
+  sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(e.hlc));
+  sqlite3_bind_text(st, 4, "L9", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, "correction", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(st, 6, sealed->event.hash.data(), 32, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(st, 7, sealed->bytes.data(), static_cast<int>(sealed->bytes.size()), SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("projection: a correction whose body is malformed is refused, never trusted") {
+  for (const auto& body : {shiftbook::Json{{"target", 5}}, shiftbook::Json::object(), shiftbook::Json{{"reason", "x"}},
+                           shiftbook::Json{{"target", "not-a-hash"}, {"reason", "x"}, {"entry", shiftbook::Json::object()}}}) {
+    INFO(body.dump());
+    Terminal t;
+    record_a_shift(t);
+    const std::string before = derived_state(t.store_dir() + "/terminal.db");
+    insert_foreign(t, body);
+    shiftbook::Status s = t.store->rebuild_derived();
+    CHECK(s.code() == shiftbook::Code::kInvalidArgument);
+    CHECK(derived_state(t.store_dir() + "/terminal.db") == before);  // the failed rebuild rolled back
+  }
+}
+
+TEST_CASE("projection: a correction that moves output to another product is refused") {
+  Terminal t;
+  REQUIRE(t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  auto out = t.store->log_output("", "P2", 5500);
+  REQUIRE(out.is_ok());
+  auto shown = t.store->show_entry(std::to_string(out->seq));
+  REQUIRE(shown.is_ok());
+  shiftbook::Json entry = {{"shift", (*shown)["entry"]["shift"]}, {"product", "P1"}, {"quantity", 5500},
+                           {"quota_version", 2}};
+  insert_foreign(t, {{"target", shiftbook::to_hex(out->hash)}, {"reason", "wrong product"}, {"entry", entry}});
+  shiftbook::Status s = t.store->rebuild_derived();
+  CHECK(s.code() == shiftbook::Code::kInvalidArgument);
+  CHECK(s.message().find("may not change the product") != std::string::npos);
 }

@@ -320,3 +320,69 @@ TEST_CASE("record: output records the version of the quota in force") {
   REQUIRE(t.store->log_output(std::to_string(u2->seq), "P1", 3).is_ok());
   CHECK(!last_event(t).body.contains("quota_version"));
 }
+
+TEST_CASE("record: a correction cannot change the product of an output entry") {
+  Shift t;
+  // 12.500 kg of P2 is 12500 thousandths; as P1 (whole pieces) it would silently become 12500 pieces.
+  const std::string entry = std::to_string(t.output("P2", 12'500));
+  const std::size_t before = event_count(t);
+  auto r = t.store->correct(entry, Json{{"product", "P1"}}, "wrong product");
+  CHECK(name_of(r.status().code()) == name_of(Code::kInvalidArgument));
+  CHECK(r.status().message() == "a correction cannot change the product of an entry; void it and record it again");
+  CHECK_REFUSED(t, Code::kInvalidArgument, t.store->correct(entry, Json{{"product", "P1"}, {"quantity", 12}}, "x"));
+  CHECK(event_count(t) == before);
+  auto shown = t.store->show_entry(entry);
+  REQUIRE(shown.is_ok());
+  CHECK((*shown)["entry"]["product"] == "P2");
+  CHECK((*shown)["entry"]["versions"] == 1);
+}
+
+TEST_CASE("record: a field an entry does not have is named with the right article") {
+  Shift t;
+  const std::string hours = std::to_string(t.hours("W1", 360, 840));
+  const std::string output = std::to_string(t.output("P1", 10));
+  auto bonus = t.store->log_bonus("", "W1", "innovation", std::nullopt);
+  REQUIRE(bonus.is_ok());
+  CHECK(t.store->correct(hours, Json{{"quantity", 5}}, "x").status().message() ==
+        "an hours entry has no field 'quantity'");
+  CHECK(t.store->correct(hours, Json{{"product", "P1"}}, "x").status().message() ==
+        "an hours entry has no field 'product'");
+  CHECK(t.store->correct(output, Json{{"worker", "W1"}}, "x").status().message() ==
+        "an output entry has no field 'worker'");
+  CHECK(t.store->correct(std::to_string(bonus->seq), Json{{"start", 1}}, "x").status().message() ==
+        "a bonus entry has no field 'start'");
+  auto confirmed = t.store->confirm(hours, "W1", "1111");
+  REQUIRE(confirmed.is_ok());
+  const std::string confirm = std::to_string(confirmed->seq);
+  CHECK(t.store->correct(confirm, Json{{"worker", "W2"}}, "x").status().message() ==
+        "entry " + confirm + " is a confirm; only hours, output and bonus entries can be corrected");
+}
+
+TEST_CASE("record: an overlap with night hours names their end as a time of the next day") {
+  Shift t;
+  const std::uint64_t night = t.hours("W1", 22 * 60, 30 * 60);
+  auto r = t.store->log_hours("", "W1", 23 * 60, 24 * 60, false);
+  CHECK(r.status().message() == "worker 'W1' already has hours from 22:00 to 06:00 next day on 2026-11-16 (entry " +
+                                    std::to_string(night) + ") that overlap these; correct that entry instead");
+  // An end of exactly 24:00 is still that day's midnight.
+  const std::uint64_t evening = t.hours("W2", 20 * 60, 24 * 60);
+  auto at_midnight = t.store->log_hours("", "W2", 21 * 60, 22 * 60, false);
+  CHECK(at_midnight.status().message() == "worker 'W2' already has hours from 20:00 to 24:00 on 2026-11-16 (entry " +
+                                              std::to_string(evening) +
+                                              ") that overlap these; correct that entry instead");
+}
+
+TEST_CASE("record: hours of a whole day overlap hours the next morning, and only those") {
+  Shift t;
+  // 06:00 to 06:00 the next day: the longest hours there are, so the overlap search reaches back
+  // a whole day from the new hours' start.
+  t.hours("W1", 6 * 60, 30 * 60);
+  auto next = t.store->open_shift("U2", kDay + 1, std::nullopt);
+  REQUIRE(next.is_ok());
+  const std::string next_ref = std::to_string(next->seq);
+  CHECK_REFUSED(t, Code::kInvalidArgument, t.store->log_hours(next_ref, "W1", 5 * 60 + 59, 7 * 60, false));
+  CHECK(t.store->log_hours(next_ref, "W1", 6 * 60, 7 * 60, false).is_ok());
+  // The day's total counts the hours that start on the shift date, wherever they end.
+  auto second = t.store->log_hours(next_ref, "W1", 7 * 60, 31 * 60, false);
+  CHECK(second.status().message().find("would have 25:00 hours on 2026-11-17") != std::string::npos);
+}

@@ -200,3 +200,37 @@ TEST_CASE("reference: the example in docs/REFERENCE.md imports, and its PIN hash
   CHECK(*t.store->reference() == without_pin_hashes(example));
   CHECK(*shiftbook::verify_pin(example["workers"][0]["pin_hash"].get<std::string>(), "1111"));
 }
+
+TEST_CASE("reference: once the terminal has a leader, only a logged-in leader imports") {
+  Terminal t;
+  auto before = t.store->reference();
+  REQUIRE(before.is_ok());
+  Json next = sample_reference();
+  next["workers"][0]["pin_hash"] = *shiftbook::hash_pin("0000", shiftbook::PinCost::kMinimum);
+  REQUIRE(t.store->logout().is_ok());
+  auto s = t.store->import_reference(next);
+  CHECK(s.code() == Code::kFailedPrecondition);
+  CHECK_MESSAGE(s.message().rfind("only a logged-in shift leader can import reference data (no shift leader is "
+                                  "logged in",
+                                  0) == 0,
+                s.message());
+  CHECK(*t.store->reference() == *before);
+  // A login that went idle counts as none.
+  REQUIRE(t.store->login("L1", "4321").is_ok());
+  t.clock.advance(31 * 60'000);
+  CHECK(t.store->import_reference(next).code() == Code::kFailedPrecondition);
+  REQUIRE(t.store->login("L1", "4321").is_ok());
+  CHECK(t.store->import_reference(next).is_ok());
+}
+
+TEST_CASE("reference: a terminal without leaders imports without a login, for its setup") {
+  shiftbook::testing::TempDir dir;
+  shiftbook::FakeClock clock(shiftbook::testing::kSampleNowMs);
+  auto store = shiftbook::client::Store::init(dir.file("store"), clock, shiftbook::testing::fast_options());
+  REQUIRE(store.is_ok());
+  REQUIRE((*store)->import_reference(sample_reference()).is_ok());
+  // And again, still without leaders: a corrected plan before the first leader is added.
+  CHECK((*store)->import_reference(sample_reference()).is_ok());
+  REQUIRE((*store)->add_leader("L1", "Lena", "4321").is_ok());
+  CHECK((*store)->import_reference(sample_reference()).code() == Code::kFailedPrecondition);
+}

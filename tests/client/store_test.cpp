@@ -2,6 +2,8 @@
 // init, a missing, newer, damaged or foreign store, and HLC stamps and seqs that never go back.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -181,4 +183,82 @@ TEST_CASE("store: seqs are gapless from 1 and each event links to the one before
     CHECK(events[i].seq == i + 1);
     CHECK(shiftbook::check_link(i == 0 ? nullptr : &events[i - 1], events[i]).is_ok());
   }
+}
+
+TEST_CASE("store: init makes the store folder private to its owner and the key file 0600") {
+  TempDir dir;
+  shiftbook::FakeClock clock(kSampleNowMs);
+  // The usual umask would leave a new folder readable by everyone.
+  const mode_t old_mask = ::umask(022);
+  auto made = Store::init(dir.file("store"), clock, fast_options());
+  ::umask(old_mask);
+  REQUIRE_MESSAGE(made.is_ok(), made.status().to_string());
+  struct stat folder {};
+  REQUIRE(::stat(dir.file("store").c_str(), &folder) == 0);
+  CHECK((folder.st_mode & 07777) == 0700);
+  struct stat key {};
+  REQUIRE(::stat(dir.file("store/device.key").c_str(), &key) == 0);
+  CHECK((key.st_mode & 07777) == 0600);
+}
+
+TEST_CASE("store: an atomic write never follows a file left at its temporary name") {
+  TempDir dir;
+  const std::string path = dir.file("device.key");
+  const std::string victim = dir.file("victim");
+  write_bytes(victim, "untouched");
+  // A planted symlink at PATH.tmp, and (second round) a stale temp file with a wide mode.
+  REQUIRE(::symlink(victim.c_str(), (path + ".tmp").c_str()) == 0);
+  const shiftbook::Bytes secret{1, 2, 3, 4};
+  REQUIRE(shiftbook::client::write_file_atomic(path, secret, 0600).is_ok());
+  CHECK(*shiftbook::client::read_file_bytes(victim) == shiftbook::Bytes{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e', 'd'});
+  CHECK(*shiftbook::client::read_file_bytes(path) == secret);
+  struct stat written {};
+  REQUIRE(::lstat(path.c_str(), &written) == 0);
+  CHECK(S_ISREG(written.st_mode));
+
+  write_bytes(path + ".tmp", "stale");
+  REQUIRE(::chmod((path + ".tmp").c_str(), 0666) == 0);
+  REQUIRE(shiftbook::client::write_file_atomic(path, secret, 0600).is_ok());
+  REQUIRE(::stat(path.c_str(), &written) == 0);
+  CHECK((written.st_mode & 07777) == 0600);
+  CHECK(*shiftbook::client::read_file_bytes(path) == secret);
+}
+
+TEST_CASE("store: 1 to 7 digits are an entry number, 8 to 64 hex digits a hash prefix") {
+  using shiftbook::client::is_entry_number;
+  CHECK(is_entry_number("1"));
+  CHECK(is_entry_number("0000012"));
+  CHECK(is_entry_number("9999999"));
+  CHECK_FALSE(is_entry_number(""));
+  CHECK_FALSE(is_entry_number("00091726"));
+  CHECK_FALSE(is_entry_number("12345678"));
+  CHECK_FALSE(is_entry_number("1a"));
+  CHECK_FALSE(is_entry_number("-1"));
+  CHECK_FALSE(is_entry_number(" 12"));
+}
+
+TEST_CASE("store: a hash prefix made only of digits names the entry with that hash") {
+  Terminal t;
+  REQUIRE(t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  // About one hash in 43 starts with eight decimal digits; record until one does.
+  std::string prefix;
+  std::uint64_t seq = 0;
+  for (int i = 1; i <= 3000 && prefix.empty(); ++i) {
+    auto r = t.store->log_output("", "P1", i);
+    REQUIRE(r.is_ok());
+    const std::string hex = shiftbook::to_hex(r->hash).substr(0, 8);
+    if (hex.find_first_not_of("0123456789") == std::string::npos) {
+      prefix = hex;
+      seq = r->seq;
+    }
+  }
+  REQUIRE(!prefix.empty());
+  CAPTURE(prefix);
+  auto shown = t.store->show_entry(prefix);
+  REQUIRE_MESSAGE(shown.is_ok(), shown.status().to_string());
+  CHECK((*shown)["entry"]["seq"] == seq);
+  // Seven digits, leading zeros and all, are still an entry number.
+  auto number = t.store->show_entry("0000002");
+  REQUIRE(number.is_ok());
+  CHECK((*number)["entry"]["seq"] == 2);
 }

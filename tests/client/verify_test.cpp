@@ -267,3 +267,37 @@ TEST_CASE("export: an event whose bytes are damaged stops the export with data_l
   CHECK(s.code() == Code::kDataLoss);
   CHECK(s.message().rfind("event 2 of " + device_of(t), 0) == 0);
 }
+
+TEST_CASE("verify: an entry changed in the derived tables is named, and a rebuild from the events mends it") {
+  shiftbook::testing::Terminal t;
+  REQUIRE(t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  REQUIRE(t.store->log_output("", "P1", 120).is_ok());
+  auto out = t.store->log_output("", "P1", 80);
+  REQUIRE(out.is_ok());
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((t.store_dir() + "/terminal.db").c_str(), &db) == SQLITE_OK);
+    std::string sql = "UPDATE entries SET quantity = 999999 WHERE seq = " + std::to_string(out->seq);
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto report = t.store->verify();
+  REQUIRE(report.is_ok());
+  CHECK(report->log_ok);
+  CHECK(report->problem.code() == shiftbook::Code::kDataLoss);
+  CHECK(report->problem.message().rfind("entry 3 of device " + shiftbook::short_device(t.store->device()), 0) == 0);
+  CHECK(report->problem.message().find("'shiftbook rebuild'") != std::string::npos);
+  // verify wrote nothing: the summary still adds up the changed row.
+  auto total = [&] {
+    auto summary = t.store->summary_shift("");
+    REQUIRE(summary.is_ok());
+    return (*summary)["output"][0]["quantity"].get<std::int64_t>();
+  };
+  CHECK(total() == 120 + 999999);
+
+  REQUIRE(t.store->rebuild_derived().is_ok());
+  auto again = t.store->verify();
+  REQUIRE(again.is_ok());
+  CHECK(again->problem.is_ok());
+  CHECK(total() == 200);
+}

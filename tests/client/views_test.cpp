@@ -3,8 +3,10 @@
 
 #include <string>
 
+#include "db.h"
 #include "shiftbook/kinds.h"
 #include "support/fixture.h"
+#include "views.h"
 
 namespace shiftbook::client {
 namespace {
@@ -319,6 +321,18 @@ TEST_CASE("views: status shows the leader without refreshing the login, and null
   CHECK(must(s.status())["leader"].is_null());
   t.clock.set(testing::kSampleNowMs);  // even with the clock turned back, the login is gone
   CHECK(s.session().status().code() == Code::kFailedPrecondition);
+}
+
+TEST_CASE("views: the confirmed versions are read from the partial index, not by scanning every entry") {
+  Terminal t;
+  Db db = must(Db::open(t.store_dir() + "/terminal.db", false));
+  Stmt st = must(db.prepare(std::string("EXPLAIN QUERY PLAN SELECT e.seq FROM entries e") + kConfirmedJoin +
+                            "WHERE e.shift = ?"));
+  std::string plan;
+  while (must(st.step())) plan += st.text(3) + "\n";
+  CAPTURE(plan);
+  CHECK(plan.find("USING INDEX entries_confirms") != std::string::npos);
+  CHECK(plan.find("SCAN entries") == std::string::npos);
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
-// The terminal's store: a directory holding the device key (device.key, mode 0600) and an SQLite
-// database (terminal.db, WAL, synchronous=FULL) whose events table is the truth and whose other
-// tables are derived from it or are local settings. Every recording call is one transaction that
-// appends one signed event and updates the derived tables, and is durable when it returns; on any
-// error nothing is written. A Store is one connection: use it from one thread at a time. Several
-// processes may open the same store; writers queue on SQLite's lock.
+// The terminal's store: a directory (mode 0700) holding the device key (device.key, mode 0600)
+// and an SQLite database (terminal.db, WAL, synchronous=FULL) whose events table is the truth and
+// whose other tables are derived from it or are local settings. Every recording call is one
+// transaction that appends one signed event and updates the derived tables, and is durable when
+// it returns; on any error nothing is written. A Store is one connection: use it from one thread
+// at a time. Several processes may open the same store; writers queue on SQLite's lock.
 //
-// Entries are named by references: a number is this terminal's event seq ("12"); 8 to 64 hex
-// digits are a prefix of an event hash. Either may name any version of an entry.
+// Entries are named by references: 1 to 7 decimal digits are this terminal's event seq ("12");
+// 8 to 64 hex digits are a prefix of an event hash, also when they are all decimal digits
+// ("00091726"). Either may name any version of an entry.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shiftbook/canonical.h"
@@ -26,6 +28,10 @@ namespace shiftbook::client {
 
 // The schema version this program writes (the highest migration in schema/client/).
 int known_schema_version();
+
+// Whether a reference is an event number of this terminal (1 to 7 decimal digits) rather than a
+// hash prefix (8 to 64 hex digits). The one rule for every place that reads a reference.
+bool is_entry_number(std::string_view ref);
 
 inline constexpr int kMaxPinFailures = 5;               // wrong PINs in a row before a lockout
 inline constexpr std::int64_t kLockoutMinutes = 15;     // how long a lockout lasts
@@ -65,13 +71,15 @@ struct VerifyReport {
   std::uint64_t events = 0;
   std::uint64_t devices = 0;
   std::uint64_t heads_checked = 0;
-  Status problem;  // ok, or data_loss naming the first bad event
+  bool log_ok = false;  // every event, chain and signed head checked out; a problem, if any, is
+                        // then in the derived tables (what list and summary show)
+  Status problem;       // ok, or data_loss naming the first bad event or entry
 };
 
 class Store {
  public:
-  // Creates a new store in `dir` (made if missing): a fresh device key and an empty database.
-  // already_exists if `dir` holds a store already.
+  // Creates a new store in `dir` (made if missing, and restricted to its owner: mode 0700): a fresh
+  // device key and an empty database. already_exists if `dir` holds a store already.
   static Result<std::unique_ptr<Store>> init(const std::string& dir, const Clock& clock, StoreOptions options = {});
   // Opens an existing store, applying any migrations it lacks. not_found if there is none;
   // failed_precondition if its schema is newer than this program; data_loss if it is damaged.
@@ -86,6 +94,8 @@ class Store {
 
   // Reference data (sites, units, periods, products, workers with PIN hashes, quotas), as in
   // docs/REFERENCE.md. Checked whole, then replaces what the store held in one transaction.
+  // Needs a logged-in leader once the terminal has one (failed_precondition otherwise): the
+  // roster holds the workers' PIN hashes. A terminal without leaders imports freely, for setup.
   Status import_reference(const Json& doc);
   Result<Json> reference() const;
 
@@ -113,7 +123,8 @@ class Store {
   // A worker confirms the current version of an hours entry with their own PIN.
   Result<Recorded> confirm(const std::string& entry_ref, const std::string& worker, const std::string& pin);
   // Supersedes the current version of an entry. `changes` holds the fields to change (same names
-  // as the entry's body, docs/EVENTS.md); the rest are carried over.
+  // as the entry's body, docs/EVENTS.md); the rest are carried over. The entry's shift, and an
+  // output's product and quota_version, cannot change (invalid_argument): void and record again.
   Result<Recorded> correct(const std::string& entry_ref, const Json& changes, const std::string& reason);
   Result<Recorded> void_entry(const std::string& entry_ref, const std::string& reason);
 
@@ -126,7 +137,9 @@ class Store {
   Result<Json> status();
 
   // Re-checks every stored event: its hash, its chain link, the columns against its bytes, and
-  // every device's signed head. Stops at the first problem and names it.
+  // every device's signed head; then replays the events and checks that the derived tables (what
+  // list and summary read) hold exactly what they give. Stops at the first problem and names it.
+  // Writes nothing, but holds the write lock while it replays.
   Result<VerifyReport> verify() const;
   // The log as JSON lines: one {"type":"event",...} per event in (device, seq) order, then one
   // {"type":"head",...} per device.
