@@ -113,7 +113,8 @@ void add_summary_status(CLI::App& app, Context& ctx) {
 
 void add_verify_export(CLI::App& app, Context& ctx) {
   auto* verify = app.add_subcommand(
-      "verify", "Re-check every event's hash, the chain and the signed head; exit 9 naming the first bad event");
+      "verify", "Re-check every event's hash, the chain and the signed head, and that what list and summary show "
+                "is what the events say; exit 9 naming the first bad event or entry");
   add_json_flag(verify, ctx);
   on_run(verify, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
@@ -121,14 +122,14 @@ void add_verify_export(CLI::App& app, Context& ctx) {
     const bool ok = report.problem.is_ok();
     if (c.json) {
       Json doc{{"ok", ok}, {"events", report.events}, {"devices", report.devices},
-               {"heads_checked", report.heads_checked}};
+               {"heads_checked", report.heads_checked}, {"log_ok", report.log_ok}};
       if (!ok) doc["problem"] = report.problem.message();
       print_json(doc);
     } else if (ok) {
       std::cout << "verified " << report.events << (report.events == 1 ? " event" : " events") << " of "
                 << report.devices << (report.devices == 1 ? " device" : " devices") << " and "
                 << report.heads_checked << " signed chain " << (report.heads_checked == 1 ? "head" : "heads")
-                << ": all good\n";
+                << "; what the terminal shows matches them: all good\n";
     }
     if (ok) return Status::ok();
     return data_loss("verify failed: " + report.problem.message());
