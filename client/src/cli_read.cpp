@@ -11,28 +11,6 @@
 namespace shiftbook::cli {
 namespace {
 
-// A shift named the way people name them (its number, or 8 to 64 hex digits of its hash: the
-// store's rule, client::is_entry_number) as the hash the list filter wants.
-Result<Hash> resolve_shift(client::Store& store, const std::string& ref) {
-  const bool digits = client::is_entry_number(ref);
-  std::string prefix = ref;
-  std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  if (!digits && (prefix.size() < 8 || prefix.size() > 64 ||
-                  prefix.find_first_not_of("0123456789abcdef") != std::string::npos)) {
-    return invalid_argument("'" + ref + "' names no shift: give its number or at least 8 digits of its hash");
-  }
-  const std::int64_t number = digits ? std::stoll(ref) : -1;  // "012" is 12, as in the store
-  SB_ASSIGN_OR_RETURN(Json doc, store.list_shifts(false));
-  std::vector<std::string> found;
-  for (const Json& s : array_of(doc, "shifts")) {
-    const std::string id = str_of(s, "id");
-    if (digits ? int_of(s, "seq", -1) == number : id.rfind(prefix, 0) == 0) found.push_back(id);
-  }
-  if (found.empty()) return not_found("'" + ref + "' is not a shift ('shiftbook shift list' shows them)");
-  if (found.size() > 1) return invalid_argument("several shifts match '" + ref + "'; give more digits of its hash");
-  return parse_hash_ref(found.front());
-}
-
 struct ListOpts {
   std::string shift, worker, kind;
   bool all = false;
@@ -60,7 +38,7 @@ void add_list_show(CLI::App& app, Context& ctx) {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     client::ListFilter filter;
     if (!o.shift.empty()) {
-      SB_ASSIGN_OR_RETURN(filter.shift, resolve_shift(*store, o.shift));
+      SB_ASSIGN_OR_RETURN(filter.shift, store->find_shift(o.shift));
     }
     if (!o.worker.empty()) filter.worker = o.worker;
     if (!o.kind.empty()) filter.kind = o.kind;

@@ -359,6 +359,17 @@ Result<Hash> Store::Impl::resolve_open_shift(const std::string& ref) const {
   return h;
 }
 
+Result<Hash> Store::find_shift(const std::string& shift_ref) const {
+  const std::string not_a_shift = "'" + shift_ref + "' is not a shift ('shiftbook shift list' shows them)";
+  auto h = impl_->resolve_event(shift_ref);
+  if (!h.is_ok()) return h.status().code() == Code::kNotFound ? not_found(not_a_shift) : h.status();
+  SB_ASSIGN_OR_RETURN(Stmt st, impl_->db.prepare("SELECT 1 FROM shifts WHERE id = ?"));
+  st.bind_blob(1, *h);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return not_found(not_a_shift);
+  return h;
+}
+
 Result<Event> Store::Impl::load_event(const Hash& hash) const {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events WHERE hash = ?"));
   st.bind_blob(1, hash);

@@ -128,6 +128,9 @@ class Store {
   Result<Recorded> correct(const std::string& entry_ref, const Json& changes, const std::string& reason);
   Result<Recorded> void_entry(const std::string& entry_ref, const std::string& reason);
 
+  // The shift a reference names (this terminal's number, or a hash prefix), open or closed.
+  Result<Hash> find_shift(const std::string& shift_ref) const;
+
   // Reading (shapes in docs/READING.md).
   Result<Json> list_entries(const ListFilter& filter) const;
   Result<Json> show_entry(const std::string& entry_ref) const;
