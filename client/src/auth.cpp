@@ -106,6 +106,22 @@ Status Store::add_leader(const std::string& id, const std::string& name, const s
   return tx.commit();
 }
 
+Status Store::remove_leader(const std::string& id) {
+  Db& db = impl_->db;
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_ASSIGN_OR_RETURN(Session s, impl_->require_session(true));
+  if (s.leader == id) {
+    return failed_precondition("shift leader " + id + " is logged in and cannot remove themselves; "
+                               "another leader has to log in to do it");
+  }
+  SB_ASSIGN_OR_RETURN(Stmt del, db.prepare("DELETE FROM leaders WHERE id = ?"));
+  SB_RETURN_IF_ERROR(del.bind(1, id).run());
+  if (db.changes() == 0) return not_found("there is no shift leader '" + id + "' on this terminal");
+  SB_ASSIGN_OR_RETURN(Stmt tries, db.prepare("DELETE FROM pin_attempts WHERE subject = ?"));
+  SB_RETURN_IF_ERROR(tries.bind(1, "leader:" + id).run());
+  return tx.commit();
+}
+
 Result<Json> Store::leaders() const {
   Db& db = impl_->db;
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT l.id, l.name, coalesce(p.locked_until_ms, 0) FROM leaders l "

@@ -129,6 +129,17 @@ void add_leader(CLI::App& app, Context& ctx) {
     return Status::ok();
   });
 
+  auto* remove = leader->add_subcommand(
+      "remove", "Remove a shift leader (to replace a PIN: remove, then add again); needs another leader logged in");
+  auto ro = std::make_shared<LeaderAddOpts>();
+  remove->add_option("ID", ro->id, "The leader's id")->required();
+  on_run(remove, ctx, ro, [](Context& c, LeaderAddOpts& o) -> Status {
+    SB_ASSIGN_OR_RETURN(auto store, c.open_store());
+    SB_RETURN_IF_ERROR(store->remove_leader(o.id));
+    std::cout << "removed shift leader " << o.id << "; the entries they recorded stay in the log\n";
+    return Status::ok();
+  });
+
   auto* list = leader->add_subcommand("list", "List the shift leaders of this terminal");
   add_json_flag(list, ctx);
   on_run(list, ctx, [](Context& c) -> Status {

@@ -64,3 +64,20 @@ TEST_CASE("auth: a damaged PIN hash in the roster is reported as such and costs 
   ref["workers"][0]["pin_hash"] = "$argon2id$v=19$m=garbage";
   CHECK(t.store->import_reference(ref).code() == Code::kInvalidArgument);  // refused at import already
 }
+
+TEST_CASE("auth: a leader is removed by another one, keeps their entries, and can no longer log in") {
+  Terminal t;
+  REQUIRE(t.store->add_leader("L2", "Marek", "8765").is_ok());
+  REQUIRE(t.store->login("L2", "8765").is_ok());
+  REQUIRE(t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  REQUIRE(t.store->login("L1", "4321").is_ok());
+  CHECK(t.store->remove_leader("L1").code() == Code::kFailedPrecondition);  // not oneself
+  CHECK(t.store->remove_leader("L7").code() == Code::kNotFound);
+  REQUIRE(t.store->remove_leader("L2").is_ok());
+  CHECK(t.store->login("L2", "8765").status().code() == Code::kNotFound);
+  auto shifts = t.store->list_shifts(false);
+  REQUIRE(shifts.is_ok());
+  CHECK((*shifts)["shifts"][0]["opened_by"] == "L2");
+  REQUIRE(t.store->logout().is_ok());
+  CHECK(t.store->remove_leader("L1").code() == Code::kFailedPrecondition);  // no login
+}

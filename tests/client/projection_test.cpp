@@ -80,10 +80,14 @@ TEST_CASE("projection: a derived table edited behind the program's back is resto
 
 namespace {
 
-// Stores an event of another device straight into the events table, as a later sync would.
+// Stores an event of another device straight into the events table, as a later sync would. The
+// other device's key sorts after this terminal's, so a replay in (device, seq) order meets this
+// terminal's entries first, as the corrections under test need.
 void insert_foreign(Terminal& t, const shiftbook::Json& body, std::uint64_t seq = 1) {
   using namespace shiftbook;
   DeviceKey other = DeviceKey::generate();
+  for (int i = 0; i < 1000 && !(other.public_key() > t.store->device()); ++i) other = DeviceKey::generate();
+  REQUIRE(other.public_key() > t.store->device());
   Event e;
   e.device = other.public_key();
   e.seq = seq;

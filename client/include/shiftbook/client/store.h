@@ -103,6 +103,9 @@ class Store {
   // a leader is logged in. PINs are 4 to 64 characters.
   Status add_leader(const std::string& id, const std::string& name, const std::string& pin);
   Result<Json> leaders() const;
+  // Removes a leader (someone who left, or whose PIN must be replaced: remove, then add again).
+  // Needs another leader logged in; the events the removed leader recorded stay as they are.
+  Status remove_leader(const std::string& id);
   // Checks the PIN (Argon2id) and makes `id` the logged-in leader, replacing any other.
   // unauthenticated on a wrong PIN; permission_denied while locked out (after kMaxPinFailures).
   Result<Session> login(const std::string& id, const std::string& pin, int idle_minutes = kDefaultIdleMinutes);
