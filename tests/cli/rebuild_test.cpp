@@ -1,18 +1,11 @@
 // verify catches what the terminal shows drifting from its signed events; rebuild mends it, and
 // refuses when the events themselves are damaged.
-#include <sqlite3.h>
-
 #include "cli/cli_support.h"
 
 using namespace shiftbook::testing;
 
 namespace {
-void sql(const Cli& cli, const std::string& statement) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((cli.store() + "/terminal.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-}
+void sql(const Cli& cli, const std::string& statement) { exec_sql(cli.store() + "/terminal.db", statement); }
 }  // namespace
 
 TEST_CASE("cli: verify names an entry whose derived state was edited, and rebuild restores it") {
@@ -40,12 +33,5 @@ TEST_CASE("cli: rebuild refuses a log whose events do not verify, and changes no
   sql(cli, "UPDATE entries SET quantity = 7 WHERE seq = 2");
   sql(cli, "UPDATE events SET raw = substr(raw, 1, 120) || X'FF' || substr(raw, 122) WHERE seq = 2");
   check_fails(cli.run({"rebuild"}), 9, "nothing was rebuilt");
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((cli.store() + "/terminal.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT quantity FROM entries WHERE seq = 2", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int64(st, 0) == 7);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  CHECK(query_int(cli.store() + "/terminal.db", "SELECT quantity FROM entries WHERE seq = 2") == 7);
 }

@@ -11,17 +11,6 @@
 namespace shiftbook::testing {
 namespace {
 
-void sql(const std::string& db_path, const std::string& statement) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
-  char* error = nullptr;
-  int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &error);
-  std::string message = error ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
-}
-
 // Changes the last byte of event `seq`'s stored canonical bytes, as someone editing the file would.
 void alter_event(const std::string& db_path, int seq) {
   sqlite3* db = nullptr;
@@ -57,7 +46,7 @@ TEST_CASE("cli: no store is exit 4, and init refuses to overwrite one with exit 
 TEST_CASE("cli: a store from a newer schema version is refused with exit 6, asking for an upgrade") {
   Cli t;
   REQUIRE(t.run({"init"}).exit_code == 0);
-  sql(t.store() + "/terminal.db", "PRAGMA user_version = 99");
+  exec_sql(t.store() + "/terminal.db", "PRAGMA user_version = 99");
   check_fails(t.run({"status"}), 6, "install a newer shiftbook");
   check_fails(t.run({"list"}), 6, "schema version 99");
 }

@@ -69,10 +69,7 @@ TEST_CASE("projection: a derived table edited behind the program's back is resto
   record_a_shift(t);
   const std::string db_path = t.store_dir() + "/terminal.db";
   std::string before = derived_state(db_path);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE entries SET quantity = 9999 WHERE kind = 'output'", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  shiftbook::testing::exec_sql(db_path, "UPDATE entries SET quantity = 9999 WHERE kind = 'output'");
   REQUIRE(derived_state(db_path) != before);
   REQUIRE(t.store->rebuild_derived().is_ok());
   CHECK(derived_state(db_path) == before);

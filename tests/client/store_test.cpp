@@ -19,6 +19,7 @@ using shiftbook::Code;
 using shiftbook::client::Store;
 using shiftbook::testing::fast_options;
 using shiftbook::testing::kSampleNowMs;
+using shiftbook::testing::exec_sql;
 using shiftbook::testing::TempDir;
 using shiftbook::testing::Terminal;
 
@@ -28,15 +29,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
   REQUIRE(out.good());
-}
-
-void exec_sql(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  std::string err = sqlite3_errmsg(db);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, err);
 }
 
 std::vector<shiftbook::Event> events_of(const Store& store) {
@@ -96,12 +88,7 @@ TEST_CASE("store: a database of another program is data_loss and is left untouch
   TempDir dir;
   shiftbook::FakeClock clock(kSampleNowMs);
   const std::string path = dir.file("terminal.db");
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  shiftbook::testing::exec_sql(path, "CREATE TABLE t(x)");
   auto opened = Store::open(dir.path(), clock, fast_options());
   CHECK(name_of(opened.status().code()) == name_of(Code::kDataLoss));
   // No migration ran and the journal mode is as it was.

@@ -274,13 +274,8 @@ TEST_CASE("verify: an entry changed in the derived tables is named, and a rebuil
   REQUIRE(t.store->log_output("", "P1", 120).is_ok());
   auto out = t.store->log_output("", "P1", 80);
   REQUIRE(out.is_ok());
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((t.store_dir() + "/terminal.db").c_str(), &db) == SQLITE_OK);
-    std::string sql = "UPDATE entries SET quantity = 999999 WHERE seq = " + std::to_string(out->seq);
-    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  shiftbook::testing::exec_sql(t.store_dir() + "/terminal.db",
+                               "UPDATE entries SET quantity = 999999 WHERE seq = " + std::to_string(out->seq));
   auto report = t.store->verify();
   REQUIRE(report.is_ok());
   CHECK(report->log_ok);

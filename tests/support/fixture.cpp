@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include <sqlite3.h>
+
 #include "shiftbook/crypto.h"
 
 extern char** environ;
@@ -75,6 +77,34 @@ Terminal::Terminal() {
   REQUIRE_MESSAGE(added.is_ok(), added.to_string());
   auto login = store->login("L1", "4321");
   REQUIRE_MESSAGE(login.is_ok(), login.status().to_string());
+}
+
+void exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
+}
+
+std::int64_t query_int(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  std::string message = sqlite3_errmsg(db);
+  std::int64_t value = 0;
+  bool row = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+  if (row) value = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
+  const std::string no_row = "no row from: " + sql;
+  REQUIRE_MESSAGE(row, no_row);
+  return value;
 }
 
 RunResult run_shiftbook(const std::vector<std::string>& args, const std::string& input,

@@ -48,6 +48,12 @@ struct Terminal {
 // Options that make PIN hashing cheap for tests.
 client::StoreOptions fast_options();
 
+// Runs SQL straight on a database file (made if missing), as someone editing the store behind the
+// program's back would; any SQLite error fails the test with its message.
+void exec_sql(const std::string& db_path, const std::string& sql);
+// The integer the first row of `sql` holds in its first column.
+std::int64_t query_int(const std::string& db_path, const std::string& sql);
+
 // Runs the shiftbook binary with `args`, feeding `input` on standard input; captures both outputs.
 struct RunResult {
   int exit_code = -1;
