@@ -1,6 +1,6 @@
 // The command line's contact with the outside world: exit codes, error lines, PINs from a
-// terminal or from standard input, JSON files in, JSON and aligned tables out, and files written
-// atomically. No behaviour of the terminal lives here; that is the store's. Used from the one
+// terminal or from standard input, JSON files in, JSON and aligned tables out (files are written
+// atomically by files.h, shared with the store). No behaviour of the terminal lives here; that is the store's. Used from the one
 // thread of the `shiftbook` process.
 #pragma once
 
@@ -40,10 +40,6 @@ Result<std::string> read_input(const std::string& path);
 // A JSON document from a file or "-"; a syntax error is invalid_argument with the parser's
 // position. The one place the command line parses JSON.
 Result<Json> read_json_file(const std::string& path);
-
-// Writes `path` atomically: `write` fills PATH.tmp, which is fsynced and renamed over `path`.
-// On any failure `path` is untouched and PATH.tmp removed.
-Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& write);
 
 // One JSON document on one line of standard output.
 void print_json(const Json& doc);

@@ -22,15 +22,6 @@ constexpr const char* kDbName = "terminal.db";
 constexpr const char* kKeyName = "device.key";
 constexpr const char* kFormat = "shiftbook-terminal";
 
-Status errno_status(const std::string& what) {
-  int e = errno;
-  std::string msg = what + ": " + std::strerror(e);
-  if (e == ENOENT) return not_found(msg);
-  if (e == EACCES || e == EPERM || e == EROFS) return permission_denied(msg);
-  if (e == ENOSPC) return resource_exhausted(msg);
-  return internal_error(msg);
-}
-
 Status configure(Db& db, const StoreOptions& options) {
   SB_RETURN_IF_ERROR(db.exec("PRAGMA busy_timeout = 10000"));
   // Reading the journal mode is the first touch of the file: a file that is not a database
@@ -92,60 +83,6 @@ Status damaged(const std::string& dir, const Status& s) {
 }  // namespace
 
 int known_schema_version() { return schema::k_client_migrations.back().version; }
-
-Result<Bytes> read_file_bytes(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_status("cannot read " + path);
-  Bytes out;
-  std::uint8_t buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = errno_status("cannot read " + path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-  }
-  ::close(fd);
-  return out;
-}
-
-Status write_file_atomic(const std::string& path, ByteView data, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  // The temp file must be one this call creates: a stale one (or a symlink planted in its place)
-  // is removed, never opened, so the key can neither land in another file nor keep a wider mode.
-  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return errno_status("cannot remove the stale " + tmp);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) return errno_status("cannot write " + tmp);
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = errno_status("cannot write " + tmp);
-      ::close(fd);
-      return s;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status s = errno_status("cannot sync " + tmp);
-    ::close(fd);
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_status("cannot rename " + tmp);
-  std::string parent = fs::path(path).parent_path().string();
-  int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::ok();
-}
 
 std::string default_store_dir() {
   if (const char* s = std::getenv("SHIFTBOOK_STORE"); s && *s) return s;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "db.h"
+#include "files.h"
 #include "shiftbook/client/store.h"
 #include "shiftbook/event.h"
 
@@ -55,8 +56,5 @@ struct Store::Impl {
   Result<Event> load_event(const Hash& hash) const;
 };
 
-// Reads the whole of a small file; writes one atomically (temp file, fsync, rename, fsync dir).
-Result<Bytes> read_file_bytes(const std::string& path);
-Status write_file_atomic(const std::string& path, ByteView data, unsigned mode);
 
 }  // namespace shiftbook::client
