@@ -5,7 +5,7 @@
 
 #include "cli_commands.h"
 #include "cli_io.h"
-#include "files.h"
+#include "shiftbook/platform/files.h"
 #include "cli_render.h"
 #include "shiftbook/kinds.h"
 
@@ -125,7 +125,7 @@ void add_verify_export(CLI::App& app, Context& ctx) {
       if (s.is_ok() && !std::cout) return internal_error("cannot write the export to standard output");
       return s;
     }
-    SB_RETURN_IF_ERROR(client::write_file_atomic(o.output, 0644, [&](std::ostream& out) { return store->export_log(out); }));
+    SB_RETURN_IF_ERROR(write_file_atomic(o.output, 0644, [&](std::ostream& out) { return store->export_log(out); }));
     std::cout << "exported the log to " << o.output << '\n';
     return Status::ok();
   });

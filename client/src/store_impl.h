@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "db.h"
-#include "files.h"
+#include "shiftbook/platform/db.h"
+#include "shiftbook/platform/files.h"
 #include "shiftbook/client/store.h"
 #include "shiftbook/event.h"
 

@@ -3,7 +3,7 @@
 // computed from one state of the store. Used from the store's one thread, like the Db it borrows.
 #pragma once
 
-#include "db.h"
+#include "shiftbook/platform/db.h"
 #include "shiftbook/canonical.h"
 
 namespace shiftbook::client {

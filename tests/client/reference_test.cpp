@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
+#include "shiftbook/platform/db.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/kinds.h"
 #include "support/fixture.h"
@@ -162,7 +162,7 @@ TEST_CASE("reference: a failure while writing leaves every table as it was") {
   REQUIRE(before.is_ok());
   {
     // The last table written refuses its rows, after the other five were emptied and refilled.
-    auto db = shiftbook::client::Db::open(t.store_dir() + "/terminal.db", false);
+    auto db = shiftbook::Db::open(t.store_dir() + "/terminal.db", false);
     REQUIRE(db.is_ok());
     REQUIRE(db->exec("CREATE TRIGGER refuse BEFORE INSERT ON quotas BEGIN SELECT RAISE(ABORT, 'refused'); END")
                 .is_ok());

@@ -110,7 +110,7 @@ TEST_CASE("store: a damaged or foreign device key is data_loss") {
   Terminal t;
   t.store.reset();
   const std::string key = t.dir.file("store/device.key");
-  auto original = shiftbook::client::read_file_bytes(key);
+  auto original = shiftbook::read_file_bytes(key);
   REQUIRE(original.is_ok());
 
   write_bytes(key, "not a key");
@@ -196,19 +196,19 @@ TEST_CASE("store: an atomic write never follows a file left at its temporary nam
   // A planted symlink at PATH.tmp, and (second round) a stale temp file with a wide mode.
   REQUIRE(::symlink(victim.c_str(), (path + ".tmp").c_str()) == 0);
   const shiftbook::Bytes secret{1, 2, 3, 4};
-  REQUIRE(shiftbook::client::write_file_atomic(path, secret, 0600).is_ok());
-  CHECK(*shiftbook::client::read_file_bytes(victim) == shiftbook::Bytes{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e', 'd'});
-  CHECK(*shiftbook::client::read_file_bytes(path) == secret);
+  REQUIRE(shiftbook::write_file_atomic(path, secret, 0600).is_ok());
+  CHECK(*shiftbook::read_file_bytes(victim) == shiftbook::Bytes{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e', 'd'});
+  CHECK(*shiftbook::read_file_bytes(path) == secret);
   struct stat written {};
   REQUIRE(::lstat(path.c_str(), &written) == 0);
   CHECK(S_ISREG(written.st_mode));
 
   write_bytes(path + ".tmp", "stale");
   REQUIRE(::chmod((path + ".tmp").c_str(), 0666) == 0);
-  REQUIRE(shiftbook::client::write_file_atomic(path, secret, 0600).is_ok());
+  REQUIRE(shiftbook::write_file_atomic(path, secret, 0600).is_ok());
   REQUIRE(::stat(path.c_str(), &written) == 0);
   CHECK((written.st_mode & 07777) == 0600);
-  CHECK(*shiftbook::client::read_file_bytes(path) == secret);
+  CHECK(*shiftbook::read_file_bytes(path) == secret);
 }
 
 TEST_CASE("store: 1 to 7 digits are an entry number, 8 to 64 hex digits a hash prefix") {

@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "db.h"
+#include "shiftbook/platform/db.h"
 #include "shiftbook/event.h"
 #include "support/fixture.h"
 
 using shiftbook::Code;
 using shiftbook::Json;
-using shiftbook::client::Db;
-using shiftbook::client::Stmt;
+using shiftbook::Db;
+using shiftbook::Stmt;
 using shiftbook::testing::Terminal;
 
 namespace {

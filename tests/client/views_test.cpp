@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "db.h"
+#include "shiftbook/platform/db.h"
 #include "shiftbook/kinds.h"
 #include "support/fixture.h"
 #include "views.h"

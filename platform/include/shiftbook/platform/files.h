@@ -11,7 +11,7 @@
 #include "shiftbook/bytes.h"
 #include "shiftbook/status.h"
 
-namespace shiftbook::client {
+namespace shiftbook {
 
 // A Status for the current errno: not_found, permission_denied, resource_exhausted or internal.
 Status errno_status(const std::string& what);
@@ -23,4 +23,4 @@ Result<Bytes> read_file_bytes(const std::string& path);
 Status write_file_atomic(const std::string& path, unsigned mode, const std::function<Status(std::ostream&)>& write);
 Status write_file_atomic(const std::string& path, ByteView data, unsigned mode);
 
-}  // namespace shiftbook::client
+}  // namespace shiftbook

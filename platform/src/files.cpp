@@ -1,4 +1,4 @@
-#include "files.h"
+#include "shiftbook/platform/files.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <streambuf>
 
-namespace shiftbook::client {
+namespace shiftbook {
 namespace {
 
 // An ostream target that writes straight to a file descriptor, so an export of any size never
@@ -130,4 +130,4 @@ Status write_file_atomic(const std::string& path, ByteView data, unsigned mode) 
   });
 }
 
-}  // namespace shiftbook::client
+}  // namespace shiftbook

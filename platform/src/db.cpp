@@ -1,9 +1,9 @@
-#include "db.h"
+#include "shiftbook/platform/db.h"
 
 #include <algorithm>
 #include <utility>
 
-namespace shiftbook::client {
+namespace shiftbook {
 
 Status sqlite_status(int rc, sqlite3* db, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -246,4 +246,4 @@ ReadSnapshot::ReadSnapshot(ReadSnapshot&& other) noexcept : db_(std::exchange(ot
 ReadSnapshot::~ReadSnapshot() {
   if (db_) (void)db_->exec("ROLLBACK");
 }
-}  // namespace shiftbook::client
+}  // namespace shiftbook

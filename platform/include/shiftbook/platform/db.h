@@ -17,7 +17,7 @@
 #include "shiftbook/bytes.h"
 #include "shiftbook/status.h"
 
-namespace shiftbook::client {
+namespace shiftbook {
 
 class Stmt {
  public:
@@ -133,4 +133,4 @@ class ReadSnapshot {
   Db* db_ = nullptr;
 };
 
-}  // namespace shiftbook::client
+}  // namespace shiftbook

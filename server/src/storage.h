@@ -1,0 +1,139 @@
+// The server's storage interface: everything head office keeps, behind a narrow set of calls so
+// that the SQL dialect stays inside a backend. SQLite (storage_sqlite.cpp) is the embedded
+// default; a PostgreSQL backend will implement the same interface. Domain rules (what a push may
+// contain, who may see what) live in the service, not here: a backend stores and finds.
+//
+// Invariants every backend keeps:
+// - Events are stored whole (their canonical bytes) and never changed. Each gets a position
+//   (`pos`), strictly increasing in commit order: appends are serialized, so a reader that has
+//   seen position p has seen every event committed before it.
+// - One append is one transaction: the events, the head at its last event, and the receipt land
+//   together or not at all.
+// - A device's events are stored in seq order, gapless from 1.
+// Thread-safe: the service calls it from many request threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shiftbook/canonical.h"
+#include "shiftbook/crypto.h"
+#include "shiftbook/event.h"
+#include "shiftbook/protocol.h"
+#include "shiftbook/status.h"
+
+namespace shiftbook::server {
+
+struct DeviceRecord {
+  PublicKey key{};
+  std::string site;
+  std::vector<std::string> units;
+  std::int64_t enrolled_ms = 0;
+  std::string flag;                 // empty, or why the device is flagged (an equivocation)
+  std::int64_t flagged_ms = 0;
+  std::uint64_t seq = 0;            // the last seq held of its chain (0: none)
+  Hash head{};                      // the hash of that event
+  std::int64_t last_sync_ms = 0;    // server time of its last sync (0: never)
+  std::int64_t last_client_ms = 0;  // the terminal's own clock, as it said in that sync
+};
+
+struct CodeRecord {
+  Hash secret_hash{};               // BLAKE2b-256 of the code's 8-byte secret; never the secret
+  std::string site;
+  std::vector<std::string> units;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::int64_t used_ms = 0;         // 0 while unused
+  PublicKey used_by{};
+};
+
+// What the service needs to know about a stored event to check what refers to it.
+struct EventInfo {
+  PublicKey device{};
+  std::uint64_t seq = 0;
+  std::string kind;
+  std::string unit;  // the production unit the event belongs to; empty for head-office events
+  std::string site;  // the site it belongs to (of its unit, or of its site signer)
+};
+
+// One event to append, with what the service derived about it.
+struct NewEvent {
+  Event event;       // decoded, hash set
+  Bytes raw;         // its canonical bytes
+  std::string unit;  // as EventInfo
+  std::string site;
+  // For head-office reference events (ref_*): the key of the thing it defines ("U1"; for a quota
+  // "U1/2026-11/P1"), so the backend can keep the current value of each. Empty otherwise.
+  std::string ref_key;
+};
+
+struct AppendBatch {
+  PublicKey device{};
+  std::uint64_t expected_seq = 0;   // the first event's seq; aborted if the device holds another
+  std::vector<NewEvent> events;     // consecutive, non-empty
+  SignedHead head;                  // at the last event
+  Receipt receipt;                  // for the new head
+};
+
+struct PulledEvent {
+  std::uint64_t pos = 0;
+  Bytes raw;
+};
+struct PullBatch {
+  std::vector<PulledEvent> events;  // in pos order
+  std::vector<SignedHead> heads;    // one per device in `events`, at its last event in them
+  std::uint64_t cursor = 0;         // the pos to ask after next time
+  bool more = false;                // more visible events exist after `cursor`
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // ---- devices and enrollment
+  virtual Result<std::optional<DeviceRecord>> device(const PublicKey& key) = 0;
+  virtual Result<std::vector<DeviceRecord>> devices() = 0;
+  virtual Status add_code(const CodeRecord& code) = 0;
+  virtual Result<std::vector<CodeRecord>> codes() = 0;
+  // In one transaction: finds the unused, unexpired code with this secret hash, marks it used by
+  // `device`, and enrolls the device with the code's site and units. not_found for an unknown
+  // code; failed_precondition for a used or expired one (the message says which);
+  // already_exists when the device is enrolled already.
+  virtual Result<DeviceRecord> redeem_code(const Hash& secret_hash, const PublicKey& device, std::int64_t now_ms) = 0;
+  virtual Status flag_device(const PublicKey& key, const std::string& reason, std::int64_t now_ms) = 0;
+  virtual Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms) = 0;
+
+  // ---- chains
+  // Hashes of `device`'s events from..to (inclusive, both within what is held), in seq order.
+  virtual Result<std::vector<Hash>> hashes(const PublicKey& device, std::uint64_t from, std::uint64_t to) = 0;
+  virtual Result<std::optional<EventInfo>> event_info(const Hash& hash) = 0;
+  // Appends a batch (see the invariants). aborted when the device's chain no longer ends at
+  // expected_seq - 1 (a concurrent sync of the same device won); nothing is written then.
+  virtual Status append(const AppendBatch& batch) = 0;
+  // The latest receipt given to `device`, if any.
+  virtual Result<std::optional<Receipt>> receipt(const PublicKey& device) = 0;
+
+  // ---- pull
+  // Events after `cursor` of the given devices, in pos order, whole pushes only (a batch ends
+  // right after an event that carries a stored head), stopping before `max_bytes` of raw events
+  // would be exceeded, except that the first push is always included whole.
+  virtual Result<PullBatch> pull(const std::vector<PublicKey>& devices, std::uint64_t cursor, std::size_t max_bytes) = 0;
+  // Devices enrolled with at least one of `units`.
+  virtual Result<std::vector<PublicKey>> devices_in_units(const std::vector<std::string>& units) = 0;
+
+  // ---- head-office reference data: the current value of each ref_* event's ref_key
+  // Bodies of the current ref events of `kind` (all sites when `site` is empty), by ref_key order.
+  virtual Result<std::vector<Json>> reference(const std::string& kind, const std::string& site) = 0;
+  // The current body for (kind, ref_key), if any.
+  virtual Result<std::optional<Json>> reference_item(const std::string& kind, const std::string& ref_key) = 0;
+  // The last seq and hash of a chain (for the site signers that head office appends to).
+  virtual Result<std::pair<std::uint64_t, Hash>> chain_end(const PublicKey& device) = 0;
+};
+
+// The embedded default: one SQLite database file (created by init, migrated by open).
+Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path, bool create);
+
+}  // namespace shiftbook::server
