@@ -17,6 +17,44 @@ Hash blake2b_256(ByteView data) {
   return out;
 }
 
+void random_bytes(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+
+Result<X25519Key> x25519_from_ed25519(const PublicKey& key) {
+  X25519Key out{};
+  if (crypto_sign_ed25519_pk_to_curve25519(out.data(), key.data()) != 0) {
+    return invalid_argument("key " + to_hex(ByteView(key).first(4)) +
+                            " is not a usable Ed25519 public key (not a point of the main subgroup)");
+  }
+  return out;
+}
+
+Result<X25519Key> x25519_public(ByteView secret32) {
+  if (secret32.size() != crypto_scalarmult_SCALARBYTES) {
+    return invalid_argument("an X25519 secret has 32 bytes, not " + std::to_string(secret32.size()));
+  }
+  X25519Key out{};
+  if (crypto_scalarmult_base(out.data(), secret32.data()) != 0) {
+    return invalid_argument("the X25519 secret gives no usable public key");
+  }
+  return out;
+}
+
+Result<X25519Key> x25519_shared(ByteView secret32, const X25519Key& peer) {
+  if (secret32.size() != crypto_scalarmult_SCALARBYTES) {
+    return invalid_argument("an X25519 secret has 32 bytes, not " + std::to_string(secret32.size()));
+  }
+  X25519Key out{};
+  // libsodium refuses an all-zero result itself; check again so the rule does not hang on a
+  // library version.
+  if (crypto_scalarmult(out.data(), secret32.data(), peer.data()) != 0 || sodium_is_zero(out.data(), out.size())) {
+    sodium_memzero(out.data(), out.size());
+    return invalid_argument("X25519 with a low-order public key gives no shared secret");
+  }
+  Result<X25519Key> shared(out);
+  sodium_memzero(out.data(), out.size());  // the caller's copy is the only one left
+  return shared;
+}
+
 DeviceKey DeviceKey::generate() {
   DeviceKey k;
   crypto_sign_keypair(k.public_.data(), k.secret_.data());
@@ -44,6 +82,16 @@ Result<DeviceKey> DeviceKey::from_secret(ByteView secret) {
   return k;
 }
 
+Result<DeviceKey> DeviceKey::from_seed(ByteView seed32) {
+  if (seed32.size() != crypto_sign_SEEDBYTES) {
+    return invalid_argument("a key seed has " + std::to_string(crypto_sign_SEEDBYTES) + " bytes, not " +
+                            std::to_string(seed32.size()));
+  }
+  DeviceKey k;
+  crypto_sign_seed_keypair(k.public_.data(), k.secret_.data(), seed32.data());
+  return k;
+}
+
 DeviceKey::DeviceKey(DeviceKey&& other) noexcept : public_(other.public_), secret_(other.secret_) {
   sodium_memzero(other.secret_.data(), other.secret_.size());
 }
@@ -63,6 +111,14 @@ Signature DeviceKey::sign(ByteView message) const {
   Signature sig{};
   crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_.data());
   return sig;
+}
+
+Result<X25519Key> DeviceKey::x25519_shared(const X25519Key& peer) const {
+  std::array<std::uint8_t, crypto_scalarmult_SCALARBYTES> mine{};
+  crypto_sign_ed25519_sk_to_curve25519(mine.data(), secret_.data());
+  auto shared = shiftbook::x25519_shared(mine, peer);
+  sodium_memzero(mine.data(), mine.size());
+  return shared;
 }
 
 bool verify_signature(const PublicKey& key, ByteView message, const Signature& sig) {

@@ -1,6 +1,7 @@
 // Golden vectors: the bytes in tests/sync/golden/*.hex (written by tools/golden.cpp and shown in
-// docs/EVENTS.md) are what this build encodes, hashes and signs, byte for byte. The inputs are
-// spelled out here again on purpose, so a change to the tool alone cannot move the goldens.
+// docs/EVENTS.md and docs/PROTOCOL.md) are what this build encodes, hashes, signs and seals, byte
+// for byte. The inputs are spelled out here again on purpose, so a change to the tool alone cannot
+// move the goldens.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,8 +11,10 @@
 #include <string>
 
 #include "shiftbook/clock.h"
+#include "shiftbook/envelope.h"
 #include "shiftbook/event.h"
 #include "shiftbook/kinds.h"
+#include "shiftbook/protocol.h"
 
 using namespace shiftbook;
 
@@ -175,4 +178,191 @@ TEST_CASE("event: docs/EVENTS.md shows every golden vector") {
     INFO(stem);
     CHECK(doc.find("`" + golden_hex(stem) + "`") != std::string::npos);
   }
+}
+
+// ---- docs/PROTOCOL.md ------------------------------------------------------------------------
+
+namespace {
+
+Bytes counting(std::uint8_t first, std::size_t n) {
+  Bytes out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(first + i));
+  return out;
+}
+
+// The server of the protocol examples: seed bytes 0x20..0x3f.
+DeviceKey golden_server() {
+  auto key = DeviceKey::from_seed(counting(0x20, 32));
+  REQUIRE(key.is_ok());
+  CHECK(to_hex(key->public_key()) == golden_hex("server_public"));
+  return std::move(key).value();
+}
+
+constexpr std::int64_t kClientMs = 1'794'839'400'000;  // 2026-11-16T14:30:00Z
+constexpr std::int64_t kServerMs = 1'794'839'401'234;
+
+// The pushed event: shift_open of U1 on 2026-11-16 at 14:00:00Z, seq 1.
+SealedEvent golden_shift_open(const DeviceKey& device) {
+  Event e;
+  e.device = device.public_key();
+  e.seq = 1;
+  e.hlc = hlc_pack(1'794'837'600'000, 0);
+  e.author = "L1";
+  e.kind = "shift_open";
+  e.body = Json::parse(R"({"unit": "U1", "date": "2026-11-16"})");
+  auto sealed = seal_event(e);
+  REQUIRE(sealed.is_ok());
+  return std::move(sealed).value();
+}
+
+std::string protocol_doc_examples() {
+  std::string doc = read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/docs/PROTOCOL.md");
+  auto begin = doc.find("<!-- golden:begin -->");
+  auto end = doc.find("<!-- golden:end -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  REQUIRE(begin < end);
+  return without_space(doc.substr(begin, end - begin));
+}
+
+}  // namespace
+
+TEST_CASE("protocol: the golden sync request seals byte for byte and opens at the golden server") {
+  DeviceKey device = golden_key();
+  DeviceKey server = golden_server();
+  SealedEvent event = golden_shift_open(device);
+  CHECK(to_hex(event.bytes) == golden_hex("push_event_shift_open"));
+  CHECK(to_hex(event.event.hash) == golden_hex("push_event_hash"));
+  SignedHead head = sign_head(device, 1, event.event.hash);
+  CHECK(to_hex(head.signature) == golden_hex("push_head_signature"));
+
+  Message m;
+  m.header = {{"type", "sync"},       {"v", 1},
+              {"cursor", 0},          {"pull_max", 1048576},
+              {"client_ms", kClientMs}, {"head", {{"seq", 1}, {"hash", to_hex(head.hash)}, {"sig", to_hex(head.signature)}}}};
+  m.events = {event.bytes};
+  auto plain = encode_message(m);
+  REQUIRE(plain.is_ok());
+  CHECK(to_hex(*plain) == golden_hex("request_plaintext"));
+
+  auto sealed = detail::seal_request_with(device, server.public_key(), *plain, counting(0x40, 32), counting(0x60, 24));
+  REQUIRE(sealed.is_ok());
+  CHECK(to_hex(sealed->context.key) == golden_hex("envelope_key"));
+  CHECK(to_hex(sealed->wire) == golden_hex("request_envelope"));
+
+  auto opened = open_request(server, golden("request_envelope"));
+  REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+  CHECK(opened->device == device.public_key());
+  CHECK(to_hex(opened->plaintext) == golden_hex("request_plaintext"));
+  auto decoded = decode_message(opened->plaintext);
+  REQUIRE(decoded.is_ok());
+  CHECK(decoded->header == m.header);
+  REQUIRE(decoded->events.size() == 1);
+  CHECK(decode_event(decoded->events[0]).is_ok());
+}
+
+TEST_CASE("protocol: the golden key agreement steps give the golden values") {
+  DeviceKey device = golden_key();
+  DeviceKey server = golden_server();
+  auto server_x = x25519_from_ed25519(server.public_key());
+  auto device_x = x25519_from_ed25519(device.public_key());
+  REQUIRE(server_x.is_ok());
+  REQUIRE(device_x.is_ok());
+  CHECK(to_hex(*server_x) == golden_hex("server_x25519_public"));
+  CHECK(to_hex(*device_x) == golden_hex("device_x25519_public"));
+  Bytes e = counting(0x40, 32);
+  auto ephemeral = x25519_public(e);
+  REQUIRE(ephemeral.is_ok());
+  CHECK(to_hex(*ephemeral) == golden_hex("ephemeral_public"));
+  auto dh1 = x25519_shared(e, *server_x);
+  auto dh2 = device.x25519_shared(*server_x);
+  REQUIRE(dh1.is_ok());
+  REQUIRE(dh2.is_ok());
+  CHECK(to_hex(*dh1) == golden_hex("dh_ephemeral"));
+  CHECK(to_hex(*dh2) == golden_hex("dh_static"));
+  // The server reaches the same two secrets from its side.
+  CHECK(server.x25519_shared(*ephemeral).value() == *dh1);
+  CHECK(server.x25519_shared(*device_x).value() == *dh2);
+  Bytes input(std::string_view("shiftbook envelope v1").begin(), std::string_view("shiftbook envelope v1").end());
+  for (ByteView part : {ByteView(*dh1), ByteView(*dh2), ByteView(device.public_key()), ByteView(*ephemeral),
+                        ByteView(server.public_key())}) {
+    input.insert(input.end(), part.begin(), part.end());
+  }
+  CHECK(to_hex(blake2b_256(input)) == golden_hex("envelope_key"));
+}
+
+TEST_CASE("protocol: the golden response seals byte for byte and opens with the request's context") {
+  DeviceKey device = golden_key();
+  DeviceKey server = golden_server();
+  SealedEvent event = golden_shift_open(device);
+  Receipt r = sign_receipt(server, device.public_key(), 1, event.event.hash, kServerMs);
+  CHECK(to_hex(receipt_message(server.public_key(), r)) == golden_hex("receipt_message"));
+  CHECK(to_hex(r.signature) == golden_hex("receipt_signature"));
+  CHECK(verify_receipt(server.public_key(), r));
+
+  Message m;
+  m.header = {{"type", "sync"},
+              {"receipt", {{"seq", 1}, {"hash", to_hex(r.hash)}, {"server_ms", kServerMs}, {"sig", to_hex(r.signature)}}},
+              {"cursor", 0},
+              {"more", false},
+              {"heads", Json::array()}};
+  auto plain = encode_message(m);
+  REQUIRE(plain.is_ok());
+  CHECK(to_hex(*plain) == golden_hex("response_plaintext"));
+
+  auto opened = open_request(server, golden("request_envelope"));
+  REQUIRE(opened.is_ok());
+  auto wire = detail::seal_response_with(opened->context, *plain, counting(0x78, 24));
+  REQUIRE(wire.is_ok());
+  CHECK(to_hex(*wire) == golden_hex("response_envelope"));
+
+  auto sealed = detail::seal_request_with(device, server.public_key(), golden("request_plaintext"),
+                                          counting(0x40, 32), counting(0x60, 24));
+  REQUIRE(sealed.is_ok());
+  auto answer = open_response(sealed->context, golden("response_envelope"));
+  REQUIRE_MESSAGE(answer.is_ok(), answer.status().to_string());
+  CHECK(to_hex(*answer) == golden_hex("response_plaintext"));
+}
+
+TEST_CASE("protocol: the golden delegation, site signer and enrollment code") {
+  DeviceKey server = golden_server();
+  DeviceKey signer = derive_site_signer(server, "S1");
+  CHECK(to_hex(signer.public_key()) == golden_hex("site_signer_public"));
+  Delegation d = sign_delegation(server, "S1", signer.public_key());
+  CHECK(to_hex(delegation_message(server.public_key(), d)) == golden_hex("delegation_message"));
+  CHECK(to_hex(d.signature) == golden_hex("delegation_signature"));
+  CHECK(verify_delegation(server.public_key(), d));
+
+  CHECK(to_hex(server_fingerprint(server.public_key())) == golden_hex("server_fingerprint"));
+  EnrollCode code;
+  Bytes secret = counting(0xa0, 8);
+  std::copy(secret.begin(), secret.end(), code.secret.begin());
+  Hash fp = server_fingerprint(server.public_key());
+  std::copy(fp.begin(), fp.begin() + 10, code.fingerprint.begin());
+  CHECK(format_enroll_code(code) == "M2GT-58X4-MPKA-F4RT-DRBJ-RV07-J8Q5-XTFH");
+  Bytes twenty = golden("enroll_code_bytes");
+  REQUIRE(twenty.size() == 20);
+  CHECK(to_hex(ByteView(twenty).first(8)) == to_hex(code.secret));
+  CHECK(to_hex(ByteView(twenty).subspan(8, 10)) == to_hex(code.fingerprint));
+  CHECK(to_hex(ByteView(twenty).subspan(18)) == to_hex(ByteView(blake2b_256(ByteView(twenty).first(18))).first(2)));
+  auto parsed = parse_enroll_code("m2gt 58x4 mpka f4rt drbj rv07 j8q5 xtfh");
+  REQUIRE(parsed.is_ok());
+  CHECK(parsed->secret == code.secret);
+  CHECK(code_matches_server(*parsed, server.public_key()));
+}
+
+TEST_CASE("protocol: docs/PROTOCOL.md shows every golden vector between its golden markers") {
+  std::string examples = protocol_doc_examples();
+  const char* const stems[] = {
+      "device_public",      "server_public",        "server_fingerprint",  "push_event_shift_open",
+      "push_event_hash",    "push_head_signature",  "request_plaintext",   "server_x25519_public",
+      "device_x25519_public", "ephemeral_public",   "dh_ephemeral",        "dh_static",
+      "envelope_key",       "request_envelope",     "response_plaintext",  "response_envelope",
+      "receipt_message",    "receipt_signature",    "site_signer_public",  "delegation_message",
+      "delegation_signature", "enroll_code_bytes"};
+  for (const char* stem : stems) {
+    INFO(stem);
+    CHECK(examples.find(golden_hex(stem)) != std::string::npos);
+  }
+  CHECK(examples.find("M2GT-58X4-MPKA-F4RT-DRBJ-RV07-J8Q5-XTFH") != std::string::npos);
 }

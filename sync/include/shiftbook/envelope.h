@@ -74,7 +74,9 @@ Result<Bytes> open_response(const EnvelopeContext& context, ByteView wire);
 
 // The device key a request names, read without any cryptography (to refuse an unknown device
 // before doing work). invalid_argument when the bytes are not a request envelope;
-// failed_precondition, naming both versions, when the envelope version is not kEnvelopeVersion.
+// failed_precondition, naming both versions, when the envelope version is not kEnvelopeVersion;
+// resource_exhausted when they are longer than kMaxEnvelopeBytes. (open_response and the sealing
+// functions refuse the same sizes the same way.)
 Result<PublicKey> request_device(ByteView wire);
 
 // Server side: opens a request sealed for `server`. Errors as request_device, plus
@@ -88,5 +90,14 @@ struct OpenedRequest {
 Result<OpenedRequest> open_request(const DeviceKey& server, ByteView wire);
 // Seals the response to the request `context` came from.
 Result<Bytes> seal_response(const EnvelopeContext& context, ByteView plaintext);
+
+namespace detail {
+// The sealing functions with the ephemeral X25519 secret (32 bytes) and the nonce (24 bytes) given
+// instead of drawn at random, for golden vectors and tests. Never use them to send: a nonce or an
+// ephemeral secret used twice breaks the envelope's secrecy. invalid_argument for wrong lengths.
+Result<SealedRequest> seal_request_with(const DeviceKey& device, const PublicKey& server, ByteView plaintext,
+                                        ByteView ephemeral_secret, ByteView nonce);
+Result<Bytes> seal_response_with(const EnvelopeContext& context, ByteView plaintext, ByteView nonce);
+}  // namespace detail
 
 }  // namespace shiftbook

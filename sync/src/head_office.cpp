@@ -1,0 +1,223 @@
+// Head-office kinds and the shape of their bodies (protocol.h, docs/PROTOCOL.md "Head-office
+// events"). Checks one body on its own: fields, types, ranges. Whether what it names exists (a
+// unit's site, a quota's product) is for the server that holds the reference data. Messages are
+// written for a head-office clerk: they name the item ("worker 'W3'"), the field and the rule,
+// and never repeat a PIN hash.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shiftbook/kinds.h"
+#include "shiftbook/protocol.h"
+
+namespace shiftbook {
+namespace {
+
+constexpr std::size_t kMaxNameBytes = 64;
+constexpr std::size_t kMaxUnitNameBytes = 16;
+constexpr std::size_t kMaxTzBytes = 64;
+
+struct Shape {
+  std::string_view kind;
+  const char* noun;  // what a clerk calls it
+  std::vector<std::string_view> fields;
+};
+
+const Shape kShapes[] = {
+    {"ref_site", "site", {"id", "name", "tz"}},
+    {"ref_unit", "production unit", {"id", "site", "name"}},
+    {"ref_period", "period", {"id", "start", "end"}},
+    {"ref_product", "product", {"id", "name", "unit", "decimals"}},
+    {"ref_worker", "worker", {"id", "site", "name", "pin_hash", "active"}},
+    {"ref_leader", "shift leader", {"id", "site", "name", "pin_hash", "active"}},
+    {"ref_quota", "quota", {"unit", "period", "product", "quantity", "version"}},
+};
+constexpr std::string_view kReserved[] = {"resolution", "approval", "period_lock", "device_revoke"};
+
+// Reads one body's fields; every error names the item and the field.
+class Item {
+ public:
+  Item(const Json& body, const Shape& shape) : body_(body), shape_(shape), name_(shape.noun) {
+    // Name the item by its id (a quota by what it is for) when that is presentable, so a clerk
+    // can find it.
+    if (shape.kind == "ref_quota") {
+      if (presentable("unit") && presentable("period") && presentable("product")) {
+        name_ += " for unit '" + body.at("unit").get<std::string>() + "', period '" +
+                 body.at("period").get<std::string>() + "' and product '" + body.at("product").get<std::string>() +
+                 "'";
+      }
+    } else if (presentable("id")) {
+      name_ += " '" + body.at("id").get<std::string>() + "'";
+    }
+  }
+
+  Status shape() const {
+    std::string list;
+    for (std::string_view f : shape_.fields) list += (list.empty() ? "" : ", ") + std::string(f);
+    for (auto it = body_.begin(); it != body_.end(); ++it) {
+      bool known = false;
+      for (std::string_view f : shape_.fields) known = known || it.key() == f;
+      if (!known) {
+        return invalid_argument(name_ + ": unknown field '" + it.key() + "'; a " + shape_.noun + " has " + list);
+      }
+    }
+    for (std::string_view f : shape_.fields) {
+      if (!body_.contains(std::string(f))) {
+        return invalid_argument(name_ + ": field '" + std::string(f) + "' is missing; a " + shape_.noun + " has " +
+                                list);
+      }
+    }
+    return Status::ok();
+  }
+
+  Result<std::string> text(const char* f) const {
+    const Json& v = body_.at(f);
+    if (!v.is_string()) return invalid_argument(at(f) + " must be text");
+    return v.get<std::string>();
+  }
+  Status id(const char* f) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    return check_id(at(f), v);
+  }
+  Status name(const char* f, std::size_t max = kMaxNameBytes) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    return check_text(at(f), v, max);
+  }
+  Result<std::int64_t> date(const char* f) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    auto day = parse_date(v);
+    if (!day.is_ok()) return day.status().with_context(at(f) + ": ");
+    return *day;
+  }
+  Result<std::int64_t> integer(const char* f, std::int64_t lo, std::int64_t hi) const {
+    const Json& v = body_.at(f);
+    bool fits = v.is_number_integer() &&
+                (!v.is_number_unsigned() || v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)) &&
+                v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
+    if (!fits) {
+      std::string range = hi == INT64_MAX ? std::to_string(lo) + " or more"
+                                          : "from " + std::to_string(lo) + " to " + std::to_string(hi);
+      return invalid_argument(at(f) + " must be a whole number " + range);
+    }
+    return v.get<std::int64_t>();
+  }
+  Status boolean(const char* f) const {
+    if (!body_.at(f).is_boolean()) return invalid_argument(at(f) + " must be true or false");
+    return Status::ok();
+  }
+  Status pin_hash(const char* f) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    if (!is_pin_hash(v)) {
+      return invalid_argument(at(f) + " is not an Argon2id PIN hash a terminal can check (make one with "
+                                      "'shiftbook ref hash-pin')");
+    }
+    return Status::ok();
+  }
+  Status tz(const char* f) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    if (!is_tz_name(v)) {
+      return invalid_argument(at(f) + " is not a time zone name (give a tz database name such as "
+                                      "'Europe/Berlin', or 'UTC')");
+    }
+    return Status::ok();
+  }
+
+  std::string at(const char* f) const { return name_ + ": field '" + f + "'"; }
+  const std::string& name() const { return name_; }
+
+ private:
+  // "UTC", or parts of letters, digits, '_', '-' and '+' joined by single '/'. Syntax only: a
+  // terminal looks the name up in its own tz database.
+  bool presentable(const char* f) const {
+    auto v = body_.find(f);
+    return v != body_.end() && v->is_string() && check_id(f, v->get<std::string>()).is_ok();
+  }
+
+  static bool is_tz_name(const std::string& tz) {
+    if (tz.empty() || tz.size() > kMaxTzBytes) return false;
+    bool part_start = true;
+    for (char c : tz) {
+      bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                   c == '-' || c == '+';
+      if (c == '/' && !part_start) {
+        part_start = true;
+      } else if (plain) {
+        part_start = false;
+      } else {
+        return false;
+      }
+    }
+    return !part_start;
+  }
+
+  const Json& body_;
+  const Shape& shape_;
+  std::string name_;
+};
+
+Status validate(const Shape& shape, const Json& body) {
+  if (!body.is_object()) return invalid_argument(std::string("a ") + shape.noun + " must be a map of fields");
+  Item item(body, shape);
+  SB_RETURN_IF_ERROR(item.shape());
+  const std::string_view k = shape.kind;
+  if (k == "ref_quota") {
+    SB_RETURN_IF_ERROR(item.id("unit"));
+    SB_RETURN_IF_ERROR(item.id("period"));
+    SB_RETURN_IF_ERROR(item.id("product"));
+    SB_RETURN_IF_ERROR(item.integer("quantity", 0, kMaxQuantity).status());
+    return item.integer("version", 1, INT64_MAX).status();
+  }
+  SB_RETURN_IF_ERROR(item.id("id"));
+  if (k == "ref_period") {
+    SB_ASSIGN_OR_RETURN(std::int64_t start, item.date("start"));
+    SB_ASSIGN_OR_RETURN(std::int64_t end, item.date("end"));
+    if (end < start) {
+      return invalid_argument(item.name() + ": it ends (" + format_date(end) + ") before it starts (" +
+                              format_date(start) + ")");
+    }
+    return Status::ok();
+  }
+  SB_RETURN_IF_ERROR(item.name("name"));
+  if (k == "ref_site") return item.tz("tz");
+  if (k == "ref_unit") return item.id("site");
+  if (k == "ref_product") {
+    SB_RETURN_IF_ERROR(item.name("unit", kMaxUnitNameBytes));
+    std::int64_t decimals = body.at("decimals").is_number_integer() ? body.at("decimals").get<std::int64_t>() : -1;
+    if (!body.at("decimals").is_number_integer() || (decimals != 0 && decimals != 3)) {
+      return invalid_argument(item.at("decimals") + " must be 0 (counted in whole units) or 3 (kept to thousandths)");
+    }
+    return Status::ok();
+  }
+  // ref_worker and ref_leader
+  SB_RETURN_IF_ERROR(item.id("site"));
+  SB_RETURN_IF_ERROR(item.pin_hash("pin_hash"));
+  return item.boolean("active");
+}
+
+}  // namespace
+
+bool is_head_office_kind(std::string_view kind) {
+  for (const Shape& s : kShapes) {
+    if (s.kind == kind) return true;
+  }
+  for (std::string_view r : kReserved) {
+    if (r == kind) return true;
+  }
+  return false;
+}
+
+Status validate_head_office_body(std::string_view kind, const Json& body) {
+  for (const Shape& s : kShapes) {
+    if (s.kind == kind) return validate(s, body);
+  }
+  for (std::string_view r : kReserved) {
+    if (r == kind) {
+      return invalid_argument("'" + std::string(kind) + "' is reserved for head office and not defined yet: no " +
+                              "body of it is accepted");
+    }
+  }
+  return invalid_argument("'" + std::string(kind) + "' is not a head-office kind");
+}
+
+}  // namespace shiftbook
