@@ -3,7 +3,7 @@
 set(content "// Generated from schema/${NAME}/*.sql by schema/embed.cmake. Do not edit.\n#pragma once\n#include <array>\n#include <string_view>\n\nnamespace shiftbook::schema {\n\nstruct Migration {\n  int version;\n  std::string_view name;\n  std::string_view sql;\n};\n\n")
 set(entries "")
 set(count 0)
-string(REPLACE " " ";" FILES "${FILES}")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f IN LISTS FILES)
   get_filename_component(base ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" num ${base})

@@ -1,4 +1,5 @@
-// Shift leaders, logins and PIN checks with lockout.
+// Shift leaders, logins and PIN checks with lockout. An enrolled terminal's leaders come from head
+// office by sync (reference_events.cpp); adding and removing them here is for terminals without.
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
 
@@ -88,10 +89,13 @@ Status Store::add_leader(const std::string& id, const std::string& name, const s
   SB_RETURN_IF_ERROR(check_id("leader id", id));
   SB_RETURN_IF_ERROR(check_text("leader name", name, 64));
   SB_RETURN_IF_ERROR(check_pin_text(pin));
+  SB_RETURN_IF_ERROR(impl_->refuse_if_enrolled("add shift leaders"));
   // Hash before taking the write lock: Argon2id is deliberately slow.
   SB_ASSIGN_OR_RETURN(std::string pin_hash, hash_pin(pin, impl_->options.pin_cost));
   Db& db = impl_->db;
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  // Checked again under the write lock: an enrollment may have landed while the PIN was hashed.
+  SB_RETURN_IF_ERROR(impl_->refuse_if_enrolled("add shift leaders"));
   SB_ASSIGN_OR_RETURN(std::int64_t count, db.query_int("SELECT count(*) FROM leaders"));
   if (count > 0) {
     auto s = impl_->require_session(true);
@@ -109,6 +113,7 @@ Status Store::add_leader(const std::string& id, const std::string& name, const s
 Status Store::remove_leader(const std::string& id) {
   Db& db = impl_->db;
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_RETURN_IF_ERROR(impl_->refuse_if_enrolled("remove shift leaders"));
   SB_ASSIGN_OR_RETURN(Session s, impl_->require_session(true));
   if (s.leader == id) {
     return failed_precondition("shift leader " + id + " is logged in and cannot remove themselves; "

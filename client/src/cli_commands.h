@@ -21,6 +21,10 @@ struct Context {
   bool json = false;               // --json of the chosen subcommand
   std::function<Status()> action;  // set by the chosen subcommand's callback
   SystemClock clock;
+  // Set by enroll and sync when they failed because the server could not be reached: the exit
+  // status is then kExitUnreachable, which the code alone (unavailable) does not tell apart from
+  // a busy store.
+  bool server_unreachable = false;
 
   Result<std::unique_ptr<client::Store>> open_store() const {
     return client::Store::open(store_dir, clock, {});
@@ -53,5 +57,7 @@ void add_setup_commands(CLI::App& app, Context& ctx);
 void add_record_commands(CLI::App& app, Context& ctx);
 // list, show, summary, status, verify, export
 void add_read_commands(CLI::App& app, Context& ctx);
+// enroll, sync
+void add_sync_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::cli

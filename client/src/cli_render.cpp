@@ -1,6 +1,7 @@
 // Text renderings of the read commands' JSON documents (docs/READING.md).
 #include "cli_render.h"
 
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <utility>
@@ -225,11 +226,41 @@ void render_summary(const Json& doc, std::ostream& out) {
   }
 }
 
+std::string utc_time_text(std::int64_t ms) {
+  if (ms <= 0) return "-";
+  constexpr std::int64_t kDayMs = 86'400'000;
+  const std::int64_t in_day = ms % kDayMs;
+  char clock[16];
+  std::snprintf(clock, sizeof clock, "%02lld:%02lld:%02lld", static_cast<long long>(in_day / 3'600'000),
+                static_cast<long long>(in_day / 60'000 % 60), static_cast<long long>(in_day / 1000 % 60));
+  return format_date(ms / kDayMs) + " " + clock + " UTC";
+}
+
 void render_status(const Json& doc, std::ostream& out) {
   Table t({"device", str_of(doc, "device_short")});
   t.add({"store", str_of(doc, "store")});
   t.add({"schema", num(doc, "schema_version")});
-  t.add({"events", num(doc, "events") + " (" + num(doc, "unsynced_events") + " not synced)"});
+  const Json* enrollment = doc.is_object() && doc.contains("enrollment") ? &doc["enrollment"] : nullptr;
+  const bool enrolled = enrollment && enrollment->is_object();
+  t.add({"events", num(doc, "events") + " (" + num(doc, "unsynced_events") +
+                       (enrolled ? " of this terminal not yet acknowledged by head office)" : " not synced)")});
+  if (enrolled) {
+    std::string units;
+    for (const Json& u : array_of(*enrollment, "units")) units += (units.empty() ? "" : ", ") + u.get<std::string>();
+    t.add({"head office", str_of(*enrollment, "server") + " (key " + str_of(*enrollment, "fingerprint") + ")"});
+    t.add({"enrolled", "site " + str_of(*enrollment, "site") + ", units " + units});
+    const Json* last = doc.contains("last_sync") ? &doc["last_sync"] : nullptr;
+    if (last && last->is_object()) {
+      const std::int64_t held = int_of(*last, "receipt_seq");
+      t.add({"last sync", utc_time_text(int_of(*last, "server_ms")) + " (server time); head office holds " +
+                              (held == 0 ? std::string("none of this terminal's events")
+                                         : "this terminal's events 1 to " + std::to_string(held))});
+    } else {
+      t.add({"last sync", "never"});
+    }
+  } else {
+    t.add({"head office", "not enrolled ('shiftbook enroll' with a code from head office)"});
+  }
   const Json* leader = doc.is_object() && doc.contains("leader") ? &doc["leader"] : nullptr;
   if (leader && leader->is_object()) {
     t.add({"leader", str_of(*leader, "id") + " " + str_of(*leader, "name") + ", login ends in " +

@@ -3,6 +3,7 @@
 // field that is missing shows as blank. Pure functions of their input; one thread.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 
@@ -15,6 +16,9 @@ namespace shiftbook::cli {
 std::string entry_text(const Json& entry);
 // "3 (U1 2026-11-16 night)" for a Shift object.
 std::string shift_text(const Json& shift);
+
+// "2026-11-16 08:00:05 UTC" for milliseconds since 1970 (UTC); "-" for 0.
+std::string utc_time_text(std::int64_t ms);
 
 void render_reference(const Json& doc, std::ostream& out);  // ref show
 void render_leaders(const Json& doc, std::ostream& out);    // leader list

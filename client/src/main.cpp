@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   ctx.store_dir = client::default_store_dir();
 
   CLI::App app{"shiftbook: record shifts, hours, output and bonuses on this terminal, offline,\n"
-               "in a signed, hash-chained log.",
+               "in a signed, hash-chained log, and sync it with head office.",
                "shiftbook"};
   app.fallthrough();  // --store (and --help) may follow the subcommand
   app.require_subcommand(1);
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cli::add_setup_commands(app, ctx);
   cli::add_record_commands(app, ctx);
   cli::add_read_commands(app, ctx);
+  cli::add_sync_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
     std::cout.flush();
     if (s.is_ok()) return cli::kExitOk;
     cli::print_error(s.message());
-    return cli::exit_code(s.code());
+    return ctx.server_unreachable ? cli::kExitUnreachable : cli::exit_code(s.code());
   } catch (const std::exception& e) {
     cli::print_error(std::string("internal error: ") + e.what());
     return cli::kExitInternal;

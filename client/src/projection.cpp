@@ -1,5 +1,10 @@
 // The derived tables (shifts, entries, versions) as a function of the events: apply_event folds
-// one event in. The projection is the only writer of those tables.
+// one event in, project_event decides who folds which event (the site signer's go to the
+// reference tables), and replay_events rebuilds everything in the order the events were stored.
+// The projection is the only writer of those tables.
+#include <utility>
+#include <vector>
+
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
 
@@ -189,19 +194,69 @@ Status Store::Impl::apply_event(const Event& e) {
 
 namespace shiftbook::client {
 
+Result<bool> Store::Impl::project_event(const Event& e, const SiteScope* scope) {
+  if (scope && e.device == scope->signer) {
+    SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
+    return true;
+  }
+  if (e.device == key.public_key()) {
+    SB_RETURN_IF_ERROR(apply_event(e));
+    return true;
+  }
+  // Another terminal's event may rightly name what this terminal never receives (an entry of a
+  // unit it is not enrolled for) or supersede a version another correction superseded first (a
+  // fork, for the merge rules). It stays in the log; a savepoint undoes whatever it half did.
+  SB_ASSIGN_OR_RETURN(Stmt begin, db.prepare("SAVEPOINT project_foreign"));
+  SB_RETURN_IF_ERROR(begin.run());
+  Status applied = apply_event(e);
+  if (applied.is_ok()) {
+    SB_ASSIGN_OR_RETURN(Stmt release, db.prepare("RELEASE project_foreign"));
+    SB_RETURN_IF_ERROR(release.run());
+    return true;
+  }
+  SB_ASSIGN_OR_RETURN(Stmt undo, db.prepare("ROLLBACK TO project_foreign"));
+  SB_RETURN_IF_ERROR(undo.run());
+  SB_ASSIGN_OR_RETURN(Stmt release, db.prepare("RELEASE project_foreign"));
+  SB_RETURN_IF_ERROR(release.run());
+  if (applied.code() == Code::kFailedPrecondition) return false;
+  return applied;
+}
+
+Status Store::Impl::replay_events(const SiteScope* scope) {
+  SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts;"));
+  if (scope) SB_RETURN_IF_ERROR(clear_reference());
+  // The order of storing: what an event names (a shift, a corrected entry of another terminal)
+  // was stored before it, whatever the order of the devices' keys. Read in chunks with no query
+  // open while they are projected: rolling back a savepoint (project_event) aborts open reads.
+  constexpr int kChunk = 512;
+  std::int64_t after = 0;
+  for (;;) {
+    std::vector<std::pair<std::int64_t, Bytes>> chunk;
+    {
+      SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT arrival, raw FROM events WHERE arrival > ? ORDER BY arrival LIMIT " +
+                                              std::to_string(kChunk)));
+      st.bind(1, after);
+      for (;;) {
+        SB_ASSIGN_OR_RETURN(bool row, st.step());
+        if (!row) break;
+        chunk.emplace_back(st.int64(0), st.blob(1));
+      }
+    }
+    if (chunk.empty()) return Status::ok();
+    for (const auto& [arrival, raw] : chunk) {
+      auto e = decode_event(raw);
+      if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
+      SB_RETURN_IF_ERROR(project_event(*e, scope).status());
+      after = arrival;
+    }
+  }
+}
+
 Status Store::rebuild_derived() {
   Db& db = impl_->db;
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
-  SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts;"));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY device, seq"));
-  for (;;) {
-    SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) break;
-    Bytes raw = st.blob(0);
-    auto e = decode_event(raw);
-    if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
-    SB_RETURN_IF_ERROR(impl_->apply_event(*e));
-  }
+  SB_ASSIGN_OR_RETURN(std::optional<SiteScope> scope, impl_->site_scope());
+  SB_RETURN_IF_ERROR(impl_->replay_events(scope ? &*scope : nullptr));
   return tx.commit();
 }
 

@@ -1,7 +1,8 @@
 // Reference data from head office (docs/REFERENCE.md): the whole document is checked first, with
 // every error naming the place in the file ("workers[3].site: unknown site 'S9'"), and only then
 // are the six reference tables replaced, in one transaction, by a logged-in leader (or by anyone
-// on a terminal that has no leader yet). Nothing else in the store changes.
+// on a terminal that has no leader yet). Nothing else in the store changes. An enrolled terminal
+// takes its reference data from head office by sync instead (reference_events.cpp).
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
@@ -341,6 +342,7 @@ Status Store::import_reference(const Json& doc) {
   SB_ASSIGN_OR_RETURN(Reference ref, parse_reference(doc));
   Db& db = impl_->db;
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_RETURN_IF_ERROR(impl_->refuse_if_enrolled("import reference data"));
   // The roster carries the workers' PIN hashes: replacing it would let anyone at the terminal set
   // the PIN that confirms a worker's hours. Only a terminal without leaders, being set up, is open.
   SB_ASSIGN_OR_RETURN(std::int64_t leaders, db.query_int("SELECT count(*) FROM leaders"));

@@ -197,8 +197,9 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
   SB_ASSIGN_OR_RETURN(SealedEvent sealed, seal_event(std::move(e)));
   const Event& ev = sealed.event;
   {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms) "
-                                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms, "
+                                            "arrival) VALUES(?, ?, ?, ?, ?, ?, ?, ?, "
+                                            "(SELECT coalesce(max(arrival), 0) + 1 FROM events))"));
     st.bind_blob(1, ev.device)
         .bind(2, static_cast<std::int64_t>(ev.seq))
         .bind(3, static_cast<std::int64_t>(ev.hlc))

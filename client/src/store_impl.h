@@ -1,10 +1,11 @@
 // Private to the store: its state and the internal steps shared by the store's source files
 // (store.cpp opens and appends, reference.cpp, auth.cpp, record.cpp, projection.cpp, views.cpp,
-// verify.cpp). One Impl per connection, used from one thread at a time.
+// verify.cpp, sync_state.cpp). One Impl per connection, used from one thread at a time.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "shiftbook/platform/db.h"
 #include "shiftbook/platform/files.h"
@@ -12,6 +13,14 @@
 #include "shiftbook/event.h"
 
 namespace shiftbook::client {
+
+// What an enrolled terminal trusts for reference data: its site's head-office signer, and the
+// units it may record for.
+struct SiteScope {
+  PublicKey signer{};
+  std::string site;
+  std::vector<std::string> units;  // sorted
+};
 
 struct Store::Impl {
   std::string dir;
@@ -30,6 +39,35 @@ struct Store::Impl {
   // Updates the derived tables (shifts, entries, versions) for one stored event (projection.cpp).
   // Events must arrive in each device's seq order; the event's references must already be known.
   Status apply_event(const Event& e);
+
+  // Folds one stored event into what the terminal shows (projection.cpp): the site signer's
+  // events into the reference tables and leaders (`scope` set on an enrolled terminal), this
+  // device's and other terminals' events through apply_event. Another terminal's event that
+  // names something this terminal does not hold, or supersedes a version that is no longer
+  // current, changes nothing and gives false (it stays in the log); any other failure is returned.
+  Result<bool> project_event(const Event& e, const SiteScope* scope);
+  // Empties the derived tables (and, with `scope`, the reference tables and leaders) and projects
+  // every event again in the order the terminal stored them. Call inside a transaction.
+  Status replay_events(const SiteScope* scope);
+
+  // Applies one event of the site signer (ref_*) to the reference tables and leaders
+  // (reference.cpp). The body was checked with validate_head_office_body when it was pulled.
+  Status apply_reference_event(const Event& e, const SiteScope& scope);
+  // Empties the reference tables and the leaders (reference.cpp).
+  Status clear_reference();
+
+  // The enrollment and sync position (sync_state.cpp); nullopt when the terminal is not enrolled.
+  Result<std::optional<SyncState>> load_sync_state() const;
+  // The same, failed_precondition (saying how to enroll) when the terminal is not enrolled.
+  Result<SyncState> enrolled_state() const;
+  // The enrolled terminal's signer and units (sync_state.cpp); nullopt when not enrolled.
+  Result<std::optional<SiteScope>> site_scope() const;
+  // failed_precondition naming `what` when the terminal is enrolled (sync_state.cpp): reference
+  // data and leaders then come from head office only.
+  Status refuse_if_enrolled(std::string_view what) const;
+  // The enrollment and last receipt for `status` (sync_state.cpp): {"enrollment": ..., "sync":
+  // ...}, both null on a terminal that is not enrolled; and the own events not yet acknowledged.
+  Result<Json> sync_status(std::int64_t own_events) const;
 
   // Replays every event into the derived tables inside a rolled-back transaction and compares
   // the result with what they hold (verify.cpp). data_loss names the first entry that differs.

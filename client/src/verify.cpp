@@ -154,33 +154,47 @@ Result<std::string> first_difference(Db& db, const std::string& table, const cha
 
 }  // namespace
 
-// The derived tables (what list and summary read) must be exactly what replaying the events
-// gives: a copy of them is kept, the events are replayed inside a savepoint, the two are compared
-// row by row, and everything is rolled back. Nothing is written.
+// The derived tables (what list and summary read; on an enrolled terminal also the reference data
+// and leaders, which come from the site signer's events) must be exactly what replaying the
+// events gives: a copy of them is kept, the events are replayed, the two are compared row by row,
+// and everything is rolled back. Nothing is written.
 Status Store::Impl::check_derived() {
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  SB_ASSIGN_OR_RETURN(std::optional<SiteScope> scope, site_scope());
   static constexpr const char* kTables[][2] = {{"shifts", "shift"}, {"entries", "entry"}, {"versions", "version"}};
+  static constexpr const char* kReferenceTables[] = {"sites", "units", "periods", "products", "workers", "quotas",
+                                                     "leaders"};
   for (const auto& t : kTables) {
     SB_RETURN_IF_ERROR(db.exec(std::string("CREATE TEMP TABLE kept_") + t[0] + " AS SELECT * FROM main." + t[0]));
   }
-  SB_RETURN_IF_ERROR(db.exec("DELETE FROM main.versions; DELETE FROM main.entries; DELETE FROM main.shifts;"));
-  {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY device, seq"));
-    for (;;) {
-      SB_ASSIGN_OR_RETURN(bool row, st.step());
-      if (!row) break;
-      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(0)));
-      // The chains verified, so an event that does not replay was signed with the device key by
-      // something other than shiftbook.
-      Status applied = apply_event(e);
-      if (!applied.is_ok()) return data_loss("the signed log does not replay: " + applied.message());
+  if (scope) {
+    for (const char* t : kReferenceTables) {
+      SB_RETURN_IF_ERROR(db.exec(std::string("CREATE TEMP TABLE kept_") + t + " AS SELECT * FROM main." + t));
     }
   }
+  // The chains verified, so an event that does not replay was signed with its device's key by
+  // something other than shiftbook.
+  Status replayed = replay_events(scope ? &*scope : nullptr);
+  if (!replayed.is_ok()) return data_loss("the signed log does not replay: " + replayed.message());
   for (const auto& t : kTables) {
     SB_ASSIGN_OR_RETURN(std::string diff, first_difference(db, t[0], t[1]));
     if (!diff.empty()) {
       return data_loss(diff + ": what the terminal shows (list, summary) does not match its signed events; "
                        "the store was changed outside shiftbook. 'shiftbook rebuild' restores it from the events");
+    }
+  }
+  if (scope) {
+    for (const char* t : kReferenceTables) {
+      const std::string main_table = std::string("main.") + t, kept = std::string("temp.kept_") + t;
+      SB_ASSIGN_OR_RETURN(std::int64_t differ,
+                          db.query_int("SELECT count(*) FROM (SELECT * FROM (SELECT * FROM " + main_table +
+                                       " EXCEPT SELECT * FROM " + kept + ") UNION ALL SELECT * FROM (SELECT * FROM " +
+                                       kept + " EXCEPT SELECT * FROM " + main_table + "))"));
+      if (differ > 0) {
+        return data_loss(std::string("the terminal's ") + (std::string_view(t) == "leaders" ? "shift leaders" : t) +
+                         " do not match head office's signed reference events; the store was changed outside "
+                         "shiftbook. 'shiftbook rebuild' restores them from the events");
+      }
     }
   }
   return Status::ok();  // the transaction rolls back: the replay and the copies vanish

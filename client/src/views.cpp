@@ -221,14 +221,18 @@ Result<Json> Store::status() {
     SB_ASSIGN_OR_RETURN(reference[table], db.query_int(std::string("SELECT count(*) FROM ") + table));
   }
   SB_ASSIGN_OR_RETURN(Json open, list_shifts(true));
+  SB_ASSIGN_OR_RETURN(Json sync, impl_->sync_status(own_events));
   SB_RETURN_IF_ERROR(tx.commit());
   return Json{{"device", to_hex(me)},
               {"device_short", short_device(me)},
               {"store", impl_->dir},
               {"schema_version", known_schema_version()},
               {"events", events},
-              // Until sync exists nothing has left the terminal: all of its own events are unsynced.
-              {"unsynced_events", own_events},
+              // Own events the server has not acknowledged with a receipt (all of them before
+              // enrollment), the enrollment and the last sync: null until there are any.
+              {"unsynced_events", std::move(sync["unsynced_events"])},
+              {"enrollment", std::move(sync["enrollment"])},
+              {"last_sync", std::move(sync["last_sync"])},
               {"leader", std::move(leader)},
               {"open_shifts", std::move(open["shifts"])},
               {"reference", std::move(reference)}};

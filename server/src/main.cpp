@@ -1,1 +1,165 @@
-int main() { return 1; }
+// `shiftbook-server`: head office's command. Parses arguments, runs the one chosen command
+// (init, key, serve, or an administration command of admin.h), and turns its Status into an exit
+// status and one line on standard error.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "admin.h"
+#include "http.h"
+#include "server_dir.h"
+#include "shiftbook/platform/console.h"
+#include "shiftbook/protocol.h"
+
+namespace {
+
+using namespace shiftbook;
+using namespace shiftbook::server;
+
+void print_error(const std::string& message) { std::cerr << "shiftbook-server: " << message << '\n'; }
+
+std::string exit_codes_help() {
+  return "Every command takes --dir DIR (default $SHIFTBOOK_SERVER_DIR), before or after it, and --help.\n"
+         "Exit status:\n"
+         "  0   ok\n"
+         "  1   internal error\n"
+         "  2   usage error (unknown command or option, missing argument, no --dir)\n"
+         "  3   invalid input (a bad date, time zone, quantity, PIN, listen address...)\n"
+         "  4   not found (no server in DIR, unknown site, unit, product, worker...)\n"
+         "  5   already exists (a server in DIR, a site or worker with that id...)\n"
+         "  6   not allowed now (a person removed already, a product before any site...)\n"
+         "  9   the server's files are damaged\n"
+         "  10  busy, or the address cannot be bound (in use); try again\n"
+         "  11  a limit was reached (disk full...)\n"
+         "PINs are never taken from the command line: they are read without echo from the terminal,\n"
+         "or as one line of standard input.";
+}
+
+Json key_json(const PublicKey& key) {
+  return Json{{"server_key", to_hex(key)}, {"fingerprint", format_fingerprint(key)}};
+}
+
+void print_key(const PublicKey& key) {
+  std::cout << "fingerprint " << format_fingerprint(key) << '\n' << "key         " << to_hex(key) << '\n';
+}
+
+void add_init(CLI::App& app, cli::Context& ctx) {
+  auto* init = app.add_subcommand(
+      "init", "Create a server in DIR (mode 0700): its key (server.key, mode 0600; terminals pin it) and store "
+              "(server.db)");
+  cli::add_json_flag(init, ctx);
+  cli::on_run(init, ctx, [](cli::Context& c) -> Status {
+    SB_ASSIGN_OR_RETURN(PublicKey key, init_server_dir(c.dir));
+    if (c.json) {
+      Json doc = key_json(key);
+      doc["dir"] = c.dir;
+      console::print_json(doc);
+      return Status::ok();
+    }
+    std::cout << "created a server in " << c.dir << '\n';
+    print_key(key);
+    return Status::ok();
+  });
+}
+
+void add_key(CLI::App& app, cli::Context& ctx) {
+  auto* key = app.add_subcommand("key", "Print the server's public key and its fingerprint (enrollment codes carry it)");
+  cli::add_json_flag(key, ctx);
+  cli::on_run(key, ctx, [](cli::Context& c) -> Status {
+    SB_ASSIGN_OR_RETURN(DeviceKey k, read_server_key(c.dir));
+    if (c.json) {
+      console::print_json(key_json(k.public_key()));
+    } else {
+      print_key(k.public_key());
+    }
+    return Status::ok();
+  });
+}
+
+struct ServeOpts {
+  std::string listen;
+  int threads = HttpOptions{}.threads;
+};
+
+void add_serve(CLI::App& app, cli::Context& ctx) {
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "Serve terminals over HTTP until SIGTERM or SIGINT; prints 'listening on URL', one line per request, "
+               "and 'stopped'");
+  auto o = std::make_shared<ServeOpts>();
+  serve_cmd->add_option("--listen", o->listen, "HOST:PORT to listen on, such as 127.0.0.1:8080 (port 0: any free one)")
+      ->required();
+  serve_cmd->add_option("--threads", o->threads,
+                        "Connections served at once (default " + std::to_string(o->threads) + ", at most " +
+                            std::to_string(kMaxThreads) + ")")
+      ->check(CLI::Range(1, kMaxThreads));
+  cli::on_run(serve_cmd, ctx, o, [](cli::Context& c, const ServeOpts& opts) -> Status {
+    // A malformed address is refused before anything is opened.
+    SB_RETURN_IF_ERROR(parse_listen_address(opts.listen).status());
+    SB_ASSIGN_OR_RETURN(auto service, c.open());
+    HttpOptions options;
+    options.threads = opts.threads;
+    return serve(*service, opts.listen, options, std::cout);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cli::Context ctx;
+  CLI::App app{"shiftbook-server: head office. Keeps the sites' reference data, enrolls terminals, and\n"
+               "syncs their signed logs over HTTP.",
+               "shiftbook-server"};
+  app.fallthrough();  // --dir (and --help) may follow the subcommand
+  app.require_subcommand(1);
+  app.add_option("--dir", ctx.dir, "Folder of the server (default: $SHIFTBOOK_SERVER_DIR)")
+      ->type_name("DIR")
+      ->envname("SHIFTBOOK_SERVER_DIR");
+  app.footer(exit_codes_help());
+  add_init(app, ctx);
+  add_key(app, ctx);
+  add_serve(app, ctx);
+  cli::add_reference_commands(app, ctx);
+  cli::add_access_commands(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    const CLI::App* deepest = &app;
+    std::string path = "shiftbook-server";
+    while (!deepest->get_subcommands().empty()) {
+      deepest = deepest->get_subcommands().front();
+      path += " " + deepest->get_name();
+    }
+    // CLI11 checks for a missing subcommand before it complains about words it did not know, so a
+    // misspelt command would read "A subcommand is required"; name the word instead.
+    std::string what = e.what();
+    const auto unknown = app.remaining(true);
+    if (deepest->get_require_subcommand_min() > 0 && !unknown.empty() && unknown.front().rfind('-', 0) != 0) {
+      what = "unknown command '" + unknown.front() + "'";
+    }
+    print_error(what + " (see '" + path + " --help')");
+    return console::kExitUsage;
+  }
+  if (ctx.dir.empty()) {
+    print_error("no server folder: give --dir DIR or set SHIFTBOOK_SERVER_DIR");
+    return console::kExitUsage;
+  }
+
+  try {
+    if (!crypto_init().is_ok()) {
+      print_error("cannot start the cryptographic library");
+      return console::kExitInternal;
+    }
+    Status s = ctx.action ? ctx.action() : internal_error("no command to run");
+    std::cout.flush();
+    if (s.is_ok()) return console::kExitOk;
+    print_error(s.message());
+    return console::exit_code(s.code());
+  } catch (const std::exception& e) {
+    print_error(std::string("internal error: ") + e.what());
+    return console::kExitInternal;
+  }
+}

@@ -54,6 +54,7 @@ struct CodeRecord {
 struct EventInfo {
   PublicKey device{};
   std::uint64_t seq = 0;
+  std::uint64_t hlc = 0;
   std::string kind;
   std::string unit;  // the production unit the event belongs to; empty for head-office events
   std::string site;  // the site it belongs to (of its unit, or of its site signer)
@@ -85,7 +86,9 @@ struct PulledEvent {
 struct PullBatch {
   std::vector<PulledEvent> events;  // in pos order
   std::vector<SignedHead> heads;    // one per device in `events`, at its last event in them
-  std::uint64_t cursor = 0;         // the pos to ask after next time
+  // The pos to ask after next time. When `more` is false it may lie past the last event
+  // returned: the events in between belong to devices that were not asked for.
+  std::uint64_t cursor = 0;
   bool more = false;                // more visible events exist after `cursor`
 };
 
@@ -99,11 +102,17 @@ class Storage {
   virtual Status add_code(const CodeRecord& code) = 0;
   virtual Result<std::vector<CodeRecord>> codes() = 0;
   // In one transaction: finds the unused, unexpired code with this secret hash, marks it used by
-  // `device`, and enrolls the device with the code's site and units. not_found for an unknown
-  // code; failed_precondition for a used or expired one (the message says which);
-  // already_exists when the device is enrolled already.
+  // `device`, and enrolls the device with the code's site and units. Checked in this order, and
+  // nothing is written unless all pass: not_found for an unknown code; already_exists when the
+  // device is enrolled already (also when it redeemed this very code: a retried enrollment);
+  // failed_precondition for a used or an expired code (the message says which). A code expires
+  // at expires_ms (now_ms >= expires_ms is expired).
   virtual Result<DeviceRecord> redeem_code(const Hash& secret_hash, const PublicKey& device, std::int64_t now_ms) = 0;
+  // Flags an enrolled device (not_found otherwise). The first flag stays: a flagged device keeps
+  // the reason and time it was first flagged for.
   virtual Status flag_device(const PublicKey& key, const std::string& reason, std::int64_t now_ms) = 0;
+  // Records the times of a device's sync (not_found when it is not enrolled). Bookkeeping, not
+  // evidence: a backend may make it durable lazily (with its next durable write).
   virtual Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms) = 0;
 
   // ---- chains
@@ -112,6 +121,10 @@ class Storage {
   virtual Result<std::optional<EventInfo>> event_info(const Hash& hash) = 0;
   // Appends a batch (see the invariants). aborted when the device's chain no longer ends at
   // expected_seq - 1 (a concurrent sync of the same device won); nothing is written then.
+  // invalid_argument when the batch is not consecutive from expected_seq, names another device,
+  // or its head or receipt is not at its last event (a caller's bug). Each event's received
+  // time is the receipt's server_ms. Each event with a ref_key replaces the current value of
+  // (its kind, ref_key) with its body and site.
   virtual Status append(const AppendBatch& batch) = 0;
   // The latest receipt given to `device`, if any.
   virtual Result<std::optional<Receipt>> receipt(const PublicKey& device) = 0;
@@ -126,14 +139,26 @@ class Storage {
 
   // ---- head-office reference data: the current value of each ref_* event's ref_key
   // Bodies of the current ref events of `kind` (all sites when `site` is empty), by ref_key order.
+  // An item's site is the site of the event that last set it (for periods and products, which
+  // every site's chain carries, that is whichever site was written last: ask with an empty site).
   virtual Result<std::vector<Json>> reference(const std::string& kind, const std::string& site) = 0;
   // The current body for (kind, ref_key), if any.
   virtual Result<std::optional<Json>> reference_item(const std::string& kind, const std::string& ref_key) = 0;
-  // The last seq and hash of a chain (for the site signers that head office appends to).
+  // The last seq and hash of a chain (for the site signers that head office appends to); (0, all
+  // zero) for a chain with no events.
   virtual Result<std::pair<std::uint64_t, Hash>> chain_end(const PublicKey& device) = 0;
 };
 
 // The embedded default: one SQLite database file (created by init, migrated by open).
-Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path, bool create);
+// create refuses an existing file (already_exists); open refuses a missing one (not_found), one
+// with a newer schema (failed_precondition), and a file that is not a head-office store, such
+// as a terminal's store or another program's database (data_loss).
+struct SqliteOptions {
+  // Events whose hashes are looked up from memory before they are added to the on-disk hash
+  // index in one sorted batch (a tuning knob; tests make it small to exercise the move).
+  std::size_t hash_batch_events = 1 << 18;
+};
+Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path, bool create,
+                                                     const SqliteOptions& options = {});
 
 }  // namespace shiftbook::server

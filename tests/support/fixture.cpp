@@ -109,6 +109,11 @@ std::int64_t query_int(const std::string& db_path, const std::string& sql) {
 
 RunResult run_shiftbook(const std::vector<std::string>& args, const std::string& input,
                         const std::vector<std::string>& env) {
+  return run_program(SHIFTBOOK_BIN, args, input, env);
+}
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& input,
+                      const std::vector<std::string>& env) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
@@ -119,16 +124,16 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
-  std::vector<std::string> argv_s{SHIFTBOOK_BIN};
+  std::vector<std::string> argv_s{program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The child sees this process's environment minus any store default, plus `env`.
+  // The child sees this process's environment minus any store or server folder default, plus `env`.
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
-    if (kv.rfind("SHIFTBOOK_STORE=", 0) == 0) continue;
+    if (kv.rfind("SHIFTBOOK_STORE=", 0) == 0 || kv.rfind("SHIFTBOOK_SERVER_DIR=", 0) == 0) continue;
     env_s.push_back(kv);
   }
   env_s.insert(env_s.end(), env.begin(), env.end());
@@ -137,12 +142,12 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
   envp.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, SHIFTBOOK_BIN, &actions, nullptr, argv.data(), envp.data());
+  int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  REQUIRE_MESSAGE(rc == 0, "cannot start " SHIFTBOOK_BIN);
+  REQUIRE_MESSAGE(rc == 0, (std::string("cannot start ") + program));
 
   // Feed input (small: PINs and files) then close, so the child sees end of input.
   ::signal(SIGPIPE, SIG_IGN);
@@ -163,7 +168,7 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
-      FAIL("shiftbook did not finish within 60 seconds");
+      FAIL((program + " did not finish within 60 seconds"));
       break;
     }
     if (::poll(fds, 2, static_cast<int>(left.count())) < 0) continue;

@@ -62,5 +62,9 @@ struct RunResult {
 };
 RunResult run_shiftbook(const std::vector<std::string>& args, const std::string& input = {},
                         const std::vector<std::string>& env = {});
+// The same for any program (shiftbook-server: SHIFTBOOK_SERVER_BIN). The child never inherits
+// $SHIFTBOOK_STORE or $SHIFTBOOK_SERVER_DIR; `env` may set them.
+RunResult run_program(const std::string& program, const std::vector<std::string>& args,
+                      const std::string& input = {}, const std::vector<std::string>& env = {});
 
 }  // namespace shiftbook::testing

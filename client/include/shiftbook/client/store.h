@@ -8,8 +8,15 @@
 // Entries are named by references: 1 to 7 decimal digits are this terminal's event seq ("12");
 // 8 to 64 hex digits are a prefix of an event hash, also when they are all decimal digits
 // ("00091726"). Either may name any version of an entry.
+//
+// Sync (sync_state.cpp) is the store's side only: it builds what a push carries and accepts what
+// an answer brings, each in one transaction; the network is the driver's (client/src/sync_client.h).
+// An enrolled terminal takes its reference data and shift leaders from its site's head-office
+// signer alone, and holds other terminals' events beside its own; the derived tables are every
+// event replayed in the order the terminal stored them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -21,7 +28,9 @@
 #include "shiftbook/canonical.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/crypto.h"
+#include "shiftbook/envelope.h"
 #include "shiftbook/event.h"
+#include "shiftbook/protocol.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook::client {
@@ -67,6 +76,48 @@ struct ListFilter {
   bool include_void = false;
 };
 
+// What enrollment pinned: the server, the terminal's site and units, and the site's signer.
+struct Enrollment {
+  std::string server_url;
+  PublicKey server_key{};
+  std::string site;
+  std::vector<std::string> units;  // sorted
+  Delegation signer;               // verified with server_key before it was stored
+  std::int64_t enrolled_ms = 0;    // this terminal's clock
+  std::int64_t server_ms = 0;      // the server's clock, as it answered the enrollment
+};
+
+// Where sync stands, for the driver and for status.
+struct SyncState {
+  Enrollment enrollment;
+  std::uint64_t cursor = 0;         // server position of the last event pulled
+  std::optional<Receipt> receipt;   // the last receipt, verified; none before the first sync
+  std::int64_t last_sync_ms = 0;    // this terminal's clock at the last completed round trip (0: never)
+  std::uint64_t own_seq = 0;        // this device's last event (0: none)
+  // Own events the server has not acknowledged: own_seq minus the receipt's seq.
+  std::uint64_t unacknowledged() const { return own_seq - std::min(own_seq, receipt ? receipt->seq : 0); }
+};
+
+// The events of one push: this device's, consecutive, with a head freshly signed at the last.
+struct PushBatch {
+  std::vector<Bytes> events;        // canonical encodings, seq first_seq .. head.seq
+  std::uint64_t first_seq = 0;      // 0 when there is nothing to push
+  std::optional<SignedHead> head;   // present exactly when events is not empty
+  std::size_t bytes = 0;            // sum of the encodings' sizes
+};
+
+// What accepting one answer did.
+struct SyncAccepted {
+  std::uint64_t pushed = 0;     // own events the receipt newly acknowledges
+  std::uint64_t pulled = 0;     // events stored (already-held duplicates are not counted)
+  std::uint64_t unshown = 0;    // pulled events kept in the log but not shown: they name entries or
+                                // shifts this terminal does not hold, or supersede a version that is
+                                // no longer current (forks; the merge rules will show them)
+  Receipt receipt;              // as verified and stored
+  std::uint64_t cursor = 0;
+  bool more = false;            // the server has more to pull
+};
+
 struct VerifyReport {
   std::uint64_t events = 0;
   std::uint64_t devices = 0;
@@ -96,11 +147,13 @@ class Store {
   // docs/REFERENCE.md. Checked whole, then replaces what the store held in one transaction.
   // Needs a logged-in leader once the terminal has one (failed_precondition otherwise): the
   // roster holds the workers' PIN hashes. A terminal without leaders imports freely, for setup.
+  // An enrolled terminal refuses (failed_precondition): its reference data comes by sync.
   Status import_reference(const Json& doc);
   Result<Json> reference() const;
 
   // Shift leaders. The first leader of a terminal may be added by anyone; after that only while
-  // a leader is logged in. PINs are 4 to 64 characters.
+  // a leader is logged in. PINs are 4 to 64 characters. An enrolled terminal refuses add_leader
+  // and remove_leader (failed_precondition): its leaders come from head office by sync.
   Status add_leader(const std::string& id, const std::string& name, const std::string& pin);
   Result<Json> leaders() const;
   // Removes a leader (someone who left, or whose PIN must be replaced: remove, then add again).
@@ -151,10 +204,43 @@ class Store {
   // {"type":"head",...} per device.
   Status export_log(std::ostream& out) const;
 
-  // Throws away the derived tables (shifts, entries, versions) and rebuilds them by replaying
-  // every event in (device, seq) order, in one transaction: the derived state is a function of
-  // the events alone. Used after a migration that changes the projection, and by tests.
+  // Throws away the derived tables (shifts, entries, versions; on an enrolled terminal also the
+  // reference data and shift leaders) and rebuilds them by replaying every event in the order the
+  // terminal stored it, in one transaction: the derived state is a function of the events alone.
+  // Used after a migration that changes the projection, and by tests.
   Status rebuild_derived();
+
+  // ---- Sync (sync_state.cpp). Nothing here touches the network.
+
+  // The enrollment and sync position; failed_precondition when the terminal is not enrolled.
+  Result<SyncState> sync_state() const;
+  // Enrolls the terminal with the server whose key is `server_key` (the driver has checked it
+  // against the enrollment code's fingerprint). Checks that `signer` is the server key's
+  // delegation for `site` (unauthenticated otherwise), then in one transaction: stores the
+  // enrollment, drops the reference data and shift leaders held so far (from now on both come
+  // from head office by sync; the events recorded stay) and ends any login. already_exists when
+  // the terminal is enrolled already; invalid_argument for a malformed url, site or units.
+  Status enroll(const std::string& server_url, const PublicKey& server_key, const std::string& site,
+                const std::vector<std::string>& units, std::int64_t server_ms, const Delegation& signer);
+  // Seals a request for `server` with this terminal's device key (the key never leaves the store).
+  Result<SealedRequest> seal_request_for(const PublicKey& server, ByteView plaintext) const;
+  // The next push: this device's events after `after_seq` (default: the last receipt's seq), as
+  // many whole events as fit in `max_bytes` (at least one), with a head signed at the last.
+  // Empty when there is nothing after. data_loss when `after_seq` is beyond this device's log.
+  Result<PushBatch> next_push(std::optional<std::uint64_t> after_seq = std::nullopt,
+                              std::size_t max_bytes = kDefaultPushBytes) const;
+  // Accepts the server's "sync" answer to a request that pushed `pushed` (decoded, not checked).
+  // In one transaction, or not at all: verifies the receipt with the pinned key (for this device,
+  // at pushed's head, or when nothing was pushed at most this device's last event, with the hash
+  // this terminal holds there), verifies every pulled event (it decodes, is not this device's,
+  // links to what the terminal holds of its device, is covered by the answer's signed head for
+  // that device, ref_* and other head-office kinds only from the site signer, bodies valid) and
+  // every head (one per device in the batch, none for another), then stores the events, heads,
+  // receipt and cursor, and shows the events: terminal events in list and summary, the signer's
+  // reference data in the reference tables and shift leaders. Refused answers store nothing and
+  // are data_loss or (for a signature that does not verify) unauthenticated, naming the event and
+  // device. Already-held events that match are skipped; one that differs is data_loss.
+  Result<SyncAccepted> accept_sync(const PushBatch& pushed, const Message& answer);
 
   // The canonical bytes of every event of `device`, in seq order (tests and tools).
   Result<std::vector<Bytes>> raw_events(const PublicKey& device) const;
