@@ -11,16 +11,14 @@
 #include <string>
 
 #include "shiftbook/client/store.h"
+#include "shiftbook/platform/command.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook::cli {
 
-struct Context {
+struct Context : command::ContextBase {
   std::string store_dir;           // --store, or client::default_store_dir()
-  bool json = false;               // --json of the chosen subcommand
-  std::function<Status()> action;  // set by the chosen subcommand's callback
-  SystemClock clock;
   // Set by enroll and sync when they failed because the server could not be reached: the exit
   // status is then kExitUnreachable, which the code alone (unavailable) does not tell apart from
   // a busy store.
@@ -31,21 +29,8 @@ struct Context {
   }
 };
 
-// Makes `run(ctx, *opts)` the action when `sub` is the subcommand given.
-template <typename Opts, typename Run>
-void on_run(CLI::App* sub, Context& ctx, std::shared_ptr<Opts> opts, Run run) {
-  sub->callback([&ctx, opts, run] { ctx.action = [&ctx, opts, run] { return run(ctx, *opts); }; });
-}
-
-// Makes `run(ctx)` the action when `sub` is the subcommand given (for commands without options).
-template <typename Run>
-void on_run(CLI::App* sub, Context& ctx, Run run) {
-  sub->callback([&ctx, run] { ctx.action = [&ctx, run] { return run(ctx); }; });
-}
-
-inline void add_json_flag(CLI::App* sub, Context& ctx) {
-  sub->add_flag("--json", ctx.json, "Print one JSON document instead of text");
-}
+using command::add_json_flag;
+using command::on_run;
 
 // Prints what a recording call appended: the line `text` ("recorded entry 12: hours W1 ..."), or
 // with --json {"seq":12,"hash":"...","kind":"hours"}.

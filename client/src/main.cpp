@@ -2,12 +2,9 @@
 // command, and turns its Status into an exit status and one line on standard error.
 #include <CLI/CLI.hpp>
 
-#include <exception>
-#include <iostream>
-
 #include "cli_commands.h"
 #include "cli_io.h"
-#include "shiftbook/crypto.h"
+#include "shiftbook/platform/command.h"
 
 int main(int argc, char** argv) {
   using namespace shiftbook;
@@ -29,41 +26,8 @@ int main(int argc, char** argv) {
   cli::add_read_commands(app, ctx);
   cli::add_sync_commands(app, ctx);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help
-  } catch (const CLI::ParseError& e) {
-    // Point at the help of the deepest subcommand that was recognised.
-    const CLI::App* deepest = &app;
-    std::string path = "shiftbook";
-    while (!deepest->get_subcommands().empty()) {
-      deepest = deepest->get_subcommands().front();
-      path += " " + deepest->get_name();
-    }
-    // CLI11 checks for a missing subcommand before it complains about words it did not know, so a
-    // misspelt command would read "A subcommand is required"; name the word instead.
-    std::string what = e.what();
-    const auto unknown = app.remaining(true);
-    if (deepest->get_require_subcommand_min() > 0 && !unknown.empty() && unknown.front().rfind('-', 0) != 0) {
-      what = "unknown command '" + unknown.front() + "'";
-    }
-    cli::print_error(what + " (see '" + path + " --help')");
-    return cli::kExitUsage;
-  }
-
-  try {
-    if (!crypto_init().is_ok()) {
-      cli::print_error("cannot start the cryptographic library");
-      return cli::kExitInternal;
-    }
-    Status s = ctx.action ? ctx.action() : internal_error("no command to run");
-    std::cout.flush();
-    if (s.is_ok()) return cli::kExitOk;
-    cli::print_error(s.message());
+  if (auto done = command::parse(app, argc, argv)) return *done;
+  return command::run("shiftbook", ctx.action, [&ctx](const Status& s) {
     return ctx.server_unreachable ? cli::kExitUnreachable : cli::exit_code(s.code());
-  } catch (const std::exception& e) {
-    cli::print_error(std::string("internal error: ") + e.what());
-    return cli::kExitInternal;
-  }
+  });
 }

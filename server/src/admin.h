@@ -11,37 +11,22 @@
 #include <string>
 
 #include "service.h"
+#include "shiftbook/platform/command.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook::server::cli {
 
-struct Context {
+struct Context : command::ContextBase {
   std::string dir;                 // --dir, or $SHIFTBOOK_SERVER_DIR
-  bool json = false;               // --json of the chosen subcommand
-  std::function<Status()> action;  // set by the chosen subcommand's callback
-  SystemClock clock;
 
   // The Service over the server in `dir`.
   Result<std::unique_ptr<Service>> open() const;
 };
 
-// Makes `run(ctx, *opts)` the action when `sub` is the subcommand given.
-template <typename Opts, typename Run>
-void on_run(CLI::App* sub, Context& ctx, std::shared_ptr<Opts> opts, Run run) {
-  sub->callback([&ctx, opts, run] { ctx.action = [&ctx, opts, run] { return run(ctx, *opts); }; });
-}
-
-// Makes `run(ctx)` the action when `sub` is the subcommand given (for commands without options).
-template <typename Run>
-void on_run(CLI::App* sub, Context& ctx, Run run) {
-  sub->callback([&ctx, run] { ctx.action = [&ctx, run] { return run(ctx); }; });
-}
-
-inline void add_json_flag(CLI::App* sub, Context& ctx) {
-  sub->add_flag("--json", ctx.json, "Print one JSON document instead of text");
-}
+using command::add_json_flag;
+using command::on_run;
 
 // "2026-11-17 08:00 UTC"; "never" for 0.
 std::string format_utc(std::int64_t ms);

@@ -122,44 +122,11 @@ int main(int argc, char** argv) {
   cli::add_reference_commands(app, ctx);
   cli::add_access_commands(app, ctx);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help
-  } catch (const CLI::ParseError& e) {
-    const CLI::App* deepest = &app;
-    std::string path = "shiftbook-server";
-    while (!deepest->get_subcommands().empty()) {
-      deepest = deepest->get_subcommands().front();
-      path += " " + deepest->get_name();
-    }
-    // CLI11 checks for a missing subcommand before it complains about words it did not know, so a
-    // misspelt command would read "A subcommand is required"; name the word instead.
-    std::string what = e.what();
-    const auto unknown = app.remaining(true);
-    if (deepest->get_require_subcommand_min() > 0 && !unknown.empty() && unknown.front().rfind('-', 0) != 0) {
-      what = "unknown command '" + unknown.front() + "'";
-    }
-    print_error(what + " (see '" + path + " --help')");
-    return console::kExitUsage;
-  }
+  if (auto done = command::parse(app, argc, argv)) return *done;
   if (ctx.dir.empty()) {
     print_error("no server folder: give --dir DIR or set SHIFTBOOK_SERVER_DIR");
     return console::kExitUsage;
   }
 
-  try {
-    if (!crypto_init().is_ok()) {
-      print_error("cannot start the cryptographic library");
-      return console::kExitInternal;
-    }
-    Status s = ctx.action ? ctx.action() : internal_error("no command to run");
-    std::cout.flush();
-    if (s.is_ok()) return console::kExitOk;
-    print_error(s.message());
-    return console::exit_code(s.code());
-  } catch (const std::exception& e) {
-    print_error(std::string("internal error: ") + e.what());
-    return console::kExitInternal;
-  }
+  return command::run("shiftbook-server", ctx.action);
 }
