@@ -23,13 +23,14 @@
 #include "crash_check.h"
 #include "support/fixture.h"
 
-extern char** environ;
 
 namespace {
 
 using Steady = std::chrono::steady_clock;
 using Us = std::chrono::microseconds;
 using shiftbook::testing::Terminal;
+using shiftbook::testing::Child;
+using shiftbook::testing::spawn_child;
 
 std::uint64_t base_seed() {
   const char* s = std::getenv("SHIFTBOOK_SEED");
@@ -54,38 +55,16 @@ struct KillPlan {
 // Starts `argv` (standard input closed, outputs captured), kills it with SIGKILL as `plan` says,
 // and reads what it printed until the pipes close. Everything is bounded by a 20-second deadline.
 Killed run_and_kill(std::vector<std::string> argv, KillPlan plan) {
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    if (std::string(*e).rfind("SHIFTBOOK_STORE=", 0) != 0) env_s.emplace_back(*e);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = -1;
   const auto start = Steady::now();
-  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  REQUIRE_MESSAGE(rc == 0, "cannot start " << argv[0]);
+  const Child child = spawn_child(argv);
+  const pid_t pid = child.pid;
 
   Killed result;
   const auto deadline = start + std::chrono::seconds(20);
   std::optional<Steady::time_point> kill_at;
   if (!plan.never && plan.after_lines == 0) kill_at = start + plan.delay;
   bool kill_sent = false;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  pollfd fds[2] = {{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   for (int open_fds = 2; open_fds > 0;) {
     const auto now = Steady::now();

@@ -112,24 +112,26 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
   return run_program(SHIFTBOOK_BIN, args, input, env);
 }
 
-RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& input,
-                      const std::vector<std::string>& env) {
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
+Child spawn_child(const std::vector<std::string>& argv_in, const std::vector<std::string>& env, bool with_input) {
+  REQUIRE(!argv_in.empty());
+  int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2];
+  if (with_input) REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  if (with_input) {
+    posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
-  std::vector<std::string> argv_s{program};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> argv_s = argv_in;
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The child sees this process's environment minus any store or server folder default, plus `env`.
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
@@ -142,25 +144,39 @@ RunResult run_program(const std::string& program, const std::vector<std::string>
   envp.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
+  int rc = ::posix_spawn(&pid, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
+  if (with_input) ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  REQUIRE_MESSAGE(rc == 0, (std::string("cannot start ") + program));
+  if (rc != 0) {
+    if (with_input) ::close(in_pipe[1]);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    FAIL((std::string("cannot start ") + argv_s[0]));
+  }
+  return Child{pid, in_pipe[1], out_pipe[0], err_pipe[0]};
+}
+
+RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& input,
+                      const std::vector<std::string>& env) {
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const Child child = spawn_child(argv, env, true);
+  const pid_t pid = child.pid;
 
   // Feed input (small: PINs and files) then close, so the child sees end of input.
   ::signal(SIGPIPE, SIG_IGN);
   std::size_t written = 0;
   while (written < input.size()) {
-    ssize_t n = ::write(in_pipe[1], input.data() + written, input.size() - written);
+    ssize_t n = ::write(child.in_fd, input.data() + written, input.size() - written);
     if (n <= 0) break;
     written += static_cast<std::size_t>(n);
   }
-  ::close(in_pipe[1]);
+  ::close(child.in_fd);
 
   RunResult result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  pollfd fds[2] = {{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -67,4 +67,17 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
 RunResult run_program(const std::string& program, const std::vector<std::string>& args,
                       const std::string& input = {}, const std::vector<std::string>& env = {});
 
+// A started child process and the parent's ends of its pipes (-1 where there is none).
+struct Child {
+  int pid = -1;
+  int in_fd = -1;   // its standard input, when started with_input; else it reads /dev/null
+  int out_fd = -1;  // its standard output
+  int err_fd = -1;  // its standard error
+};
+// Starts argv[0] with the rest of argv as arguments. The child sees this process's environment
+// minus any store or server folder default (SHIFTBOOK_STORE, SHIFTBOOK_SERVER_DIR), plus `env`.
+// Fails the test if it cannot start.
+Child spawn_child(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                  bool with_input = false);
+
 }  // namespace shiftbook::testing

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 
-extern char** environ;
 
 namespace shiftbook::testing {
 
@@ -56,49 +55,17 @@ std::string ServerProcess::create_code(const std::string& site, const std::vecto
 std::string ServerProcess::start(const std::vector<std::string>& extra) {
   REQUIRE_MESSAGE(pid_ <= 0, "the server is running already");
   if (reader_.joinable()) reader_.join();
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-
-  std::vector<std::string> argv_s{SHIFTBOOK_SERVER_BIN, "--dir", dir(), "serve", "--listen", "127.0.0.1:0"};
-  argv_s.insert(argv_s.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    if (kv.rfind("SHIFTBOOK_SERVER_DIR=", 0) != 0) env_s.push_back(kv);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
   {
     std::lock_guard lock(mu_);
     out_.clear();
     err_.clear();
     ended_ = false;
   }
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, SHIFTBOOK_SERVER_BIN, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    std::lock_guard lock(mu_);
-    ended_ = true;
-    FAIL("cannot start " SHIFTBOOK_SERVER_BIN);
-  }
-  pid_ = pid;
-  reader_ = std::thread([this, out_fd = out_pipe[0], err_fd = err_pipe[0]] { read_output(out_fd, err_fd); });
+  std::vector<std::string> argv{SHIFTBOOK_SERVER_BIN, "--dir", dir(), "serve", "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const Child child = spawn_child(argv);
+  pid_ = child.pid;
+  reader_ = std::thread([this, out_fd = child.out_fd, err_fd = child.err_fd] { read_output(out_fd, err_fd); });
 
   const std::string marker = "listening on ";
   std::unique_lock lock(mu_);
