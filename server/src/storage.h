@@ -1,5 +1,5 @@
 // The server's storage interface: everything head office keeps, behind a narrow set of calls so
-// that the SQL dialect stays inside a backend. SQLite (storage_sqlite.cpp) is the embedded
+// that the SQL dialect stays inside a backend. SQLite (storage_sqlite_impl.h) is the embedded
 // default; a PostgreSQL backend will implement the same interface. Domain rules (what a push may
 // contain, who may see what) live in the service, not here: a backend stores and finds.
 //
@@ -119,6 +119,9 @@ class Storage {
   // Hashes of `device`'s events from..to (inclusive, both within what is held), in seq order.
   virtual Result<std::vector<Hash>> hashes(const PublicKey& device, std::uint64_t from, std::uint64_t to) = 0;
   virtual Result<std::optional<EventInfo>> event_info(const Hash& hash) = 0;
+  // The canonical bytes of the event with this hash (as appended), if held. For the rules that
+  // need an event's body, which EventInfo does not carry (what a correction must keep).
+  virtual Result<std::optional<Bytes>> event_raw(const Hash& hash) = 0;
   // Appends a batch (see the invariants). aborted when the device's chain no longer ends at
   // expected_seq - 1 (a concurrent sync of the same device won); nothing is written then.
   // invalid_argument when the batch is not consecutive from expected_seq, names another device,

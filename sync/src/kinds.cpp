@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <initializer_list>
-#include <set>
 
 namespace shiftbook {
 namespace {
@@ -22,9 +21,10 @@ class Fields {
 
   Status only(std::initializer_list<std::string_view> allowed) const {
     if (!body_.is_object()) return invalid_argument(std::string(kind_) + " entry must be a map of fields");
-    std::set<std::string_view> names(allowed);
+    // A linear scan: the lists hold at most five names, and this runs for every field of every
+    // pushed event (building a set per call showed up as a tenth of the server's push CPU).
     for (auto it = body_.begin(); it != body_.end(); ++it) {
-      if (!names.count(it.key())) {
+      if (!is_one_of(it.key(), allowed)) {
         return invalid_argument(std::string(kind_) + " entry has an unknown field '" + it.key() + "'");
       }
     }
@@ -172,6 +172,17 @@ Status validate_body(std::string_view k, const Json& body, std::string_view corr
     return validate_body(corrected_kind, *it);
   }
   return invalid_argument("'" + std::string(k) + "' is not a kind of entry this terminal records");
+}
+
+Status check_correction_keeps(std::string_view entry_kind, const Json& current, const Json& next) {
+  for (const char* field : {"shift", "product", "quota_version"}) {
+    if (std::string_view(field) != "shift" && entry_kind != kind::kOutput) continue;
+    const bool in_current = current.contains(field);
+    if (in_current != next.contains(field) || (in_current && current.at(field) != next.at(field))) {
+      return invalid_argument(std::string("a correction may not change the ") + field + " of an entry");
+    }
+  }
+  return Status::ok();
 }
 
 Status check_id(std::string_view what, std::string_view id) {

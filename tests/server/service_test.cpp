@@ -574,6 +574,106 @@ TEST_CASE("service: corrections are checked as the kind of the entry they correc
   CHECK(ho.device(a.device()).seq == 5);
 }
 
+// Pushes one correction of `target` as the next event of `a`, then forgets it; its answer as
+// "<code>: <text after the event's name>".
+std::string push_correction(HeadOffice& ho, Terminal& a, const Hash& target, const Json& entry) {
+  a.record("correction", {{"target", hash_ref(target)}, {"reason", "fix"}, {"entry", entry}});
+  Answer r = push(ho, a, a.chain.size(), a.chain.size());
+  a.chain.pop_back();
+  if (r.type() == "sync") return "sync";
+  const std::string text = r.text();
+  return r.error() + ": " + text.substr(text.find(": ") + 2);
+}
+
+TEST_CASE("service: a correction that moves an entry to another shift, product or quota version is invalid") {
+  HeadOffice ho;
+  Terminal a, b;
+  enroll(ho, a, "S1", {"U1"});
+  enroll(ho, b, "S1", {"U1"});
+  Hash s1 = a.open_shift("U1");
+  Hash s2 = a.open_shift("U1");
+  Hash h = a.hours(s1);
+  const Json out = {{"shift", hash_ref(s1)}, {"product", "P1"}, {"quantity", 5}, {"quota_version", 1}};
+  Hash o = a.record("output", out);
+  REQUIRE(push(ho, a, 1, 4).type() == "sync");
+
+  Json moved = {{"shift", hash_ref(s2)}, {"worker", "W1"}, {"start", 480}, {"end", 540}, {"special", false}};
+  CHECK(push_correction(ho, a, h, moved) == "invalid: a correction may not change the shift of an entry");
+  Json changed = out;
+  changed["shift"] = hash_ref(s2);
+  CHECK(push_correction(ho, a, o, changed) == "invalid: a correction may not change the shift of an entry");
+  changed = out;
+  changed["product"] = "P2";
+  CHECK(push_correction(ho, a, o, changed) == "invalid: a correction may not change the product of an entry");
+  changed = out;
+  changed["quota_version"] = 2;
+  CHECK(push_correction(ho, a, o, changed) == "invalid: a correction may not change the quota_version of an entry");
+  changed.erase("quota_version");
+  CHECK(push_correction(ho, a, o, changed) == "invalid: a correction may not change the quota_version of an entry");
+  // A good correction pushed with a bad one is not stored either; nobody pulls either.
+  changed = out;
+  changed["quantity"] = 6;
+  a.record("correction", {{"target", hash_ref(o)}, {"reason", "recount"}, {"entry", changed}});
+  a.record("correction", {{"target", hash_ref(h)}, {"reason", "fix"}, {"entry", moved}});
+  CHECK(push(ho, a, 5, 6).error() == "invalid");
+  CHECK(ho.device(a.device()).seq == 4);
+  CHECK(kinds_from(pull_all(ho, b).events, a.device()) == std::set<std::string>{"shift_open", "hours", "output"});
+}
+
+TEST_CASE("service: a correction of a correction is checked against the stored or pushed version it supersedes") {
+  HeadOffice ho;
+  Terminal a;
+  enroll(ho, a, "S1", {"U1"});
+  Hash s1 = a.open_shift("U1");
+  Hash s2 = a.open_shift("U1");
+  Hash h = a.hours(s1);
+  Json fixed = {{"shift", hash_ref(s1)}, {"worker", "W1"}, {"start", 480}, {"end", 600}, {"special", false}};
+  Hash c1 = a.record("correction", {{"target", hash_ref(h)}, {"reason", "typo"}, {"entry", fixed}});
+  REQUIRE(push(ho, a, 1, 4).type() == "sync");
+  // The entry is hours, read back through the stored correction, whatever the new body says.
+  const Json output = {{"shift", hash_ref(s1)}, {"product", "P1"}, {"quantity", 5}};
+  CHECK(push_correction(ho, a, c1, output) == "invalid: hours entry has an unknown field 'product'");
+  Json moved = fixed;
+  moved["shift"] = hash_ref(s2);
+  CHECK(push_correction(ho, a, c1, moved) == "invalid: a correction may not change the shift of an entry");
+  // In one push, the second correction is checked against the first, not yet stored.
+  fixed["end"] = 570;
+  Hash c2 = a.record("correction", {{"target", hash_ref(c1)}, {"reason", "again"}, {"entry", fixed}});
+  a.record("correction", {{"target", hash_ref(c2)}, {"reason", "moved"}, {"entry", moved}});
+  Answer both = push(ho, a, 5, 6);
+  CHECK(both.error() == "invalid");
+  CHECK(both.text().find("event 6 of device " + short_device(a.device()) + ": a correction may not change the shift") !=
+        std::string::npos);
+  a.chain.pop_back();
+  REQUIRE(push(ho, a, 5, 5).type() == "sync");
+  // Two stored corrections back to the hours entry.
+  CHECK(push_correction(ho, a, c2, output) == "invalid: hours entry has an unknown field 'product'");
+  fixed["end"] = 560;
+  CHECK(push_correction(ho, a, c2, fixed) == "sync");
+  CHECK(ho.device(a.device()).seq == 6);
+}
+
+TEST_CASE("service: a terminal may correct another terminal's entry of its unit, within that entry's shift") {
+  HeadOffice ho;
+  Terminal a, b;
+  enroll(ho, a, "S1", {"U1"});
+  enroll(ho, b, "S1", {"U1"});
+  Hash b_shift = b.open_shift("U1");
+  Hash theirs = b.hours(b_shift);
+  REQUIRE(push(ho, b, 1, 2).type() == "sync");
+  Hash a_shift = a.open_shift("U1");
+  REQUIRE(push(ho, a, 1, 1).type() == "sync");
+  Json fixed = {{"shift", hash_ref(a_shift)}, {"worker", "W2"}, {"start", 480}, {"end", 540}, {"special", false}};
+  CHECK(push_correction(ho, a, theirs, fixed) == "invalid: a correction may not change the shift of an entry");
+  fixed["shift"] = hash_ref(b_shift);
+  a.record("correction", {{"target", hash_ref(theirs)}, {"reason", "W2 worked it"}, {"entry", fixed}});
+  Answer accepted = push(ho, a, 2, 2);
+  REQUIRE_MESSAGE(accepted.type() == "sync", accepted.text());
+  CHECK(ho.device(a.device()).seq == 2);
+  Pulled pulled = pull_all(ho, b);
+  CHECK(kinds_from(pulled.events, a.device()) == std::set<std::string>{"shift_open", "correction"});
+}
+
 TEST_CASE("service: a head that does not verify, or is not at the last event, is refused as chain") {
   HeadOffice ho;
   Terminal a;

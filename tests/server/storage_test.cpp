@@ -195,6 +195,34 @@ TEST_CASE("storage: events are found by hash before and after their hashes move 
   all_found(**reopened, 13);
 }
 
+TEST_CASE("storage: an event's bytes are found by hash in memory, in the on-disk index and after reopening") {
+  TempDir dir;
+  server::SqliteOptions small;
+  small.hash_batch_events = 4;
+  Chain a;
+  a.grow(6);
+  auto raw_of = [&](Storage& st, const Hash& h) {
+    auto raw = st.event_raw(h);
+    REQUIRE_MESSAGE(raw.is_ok(), raw.status().to_string());
+    return raw->value_or(Bytes{});
+  };
+  {
+    auto st = server::open_sqlite_storage(dir.file("hq.db"), true, small);
+    REQUIRE(st.is_ok());
+    append_ok(**st, batch_of(a, 1, 4));  // moved to the on-disk index
+    append_ok(**st, batch_of(a, 5, 6));  // still in memory
+    for (std::uint64_t s = 1; s <= 6; ++s) CHECK(raw_of(**st, a.hash(s)) == a.events[s - 1].bytes);
+    Hash near = a.hash(6);  // the same first 8 bytes as a stored hash
+    near[31] ^= 1;
+    CHECK(!(*st)->event_raw(near)->has_value());
+    CHECK(!(*st)->event_raw(Hash{})->has_value());
+  }
+  CHECK(query_int(dir.file("hq.db"), "SELECT count(*) FROM hash_index") == 4);
+  auto reopened = server::open_sqlite_storage(dir.file("hq.db"), false);
+  REQUIRE(reopened.is_ok());
+  for (std::uint64_t s = 1; s <= 6; ++s) CHECK(raw_of(**reopened, a.hash(s)) == a.events[s - 1].bytes);
+}
+
 TEST_CASE("storage: two storages on one file (the server and an admin command) see each other's appends") {
   TempDir dir;
   server::SqliteOptions small;

@@ -59,6 +59,13 @@ bool is_voidable_kind(std::string_view kind);
 // corrected (its entry field is checked as that kind); other kinds ignore it.
 Status validate_body(std::string_view kind, const Json& body, std::string_view corrected_kind = {});
 
+// A correction replaces an entry's fields but never moves it: its new body (`next`) keeps the shift
+// of the version it supersedes (`current`), and for output also the product (the quantity is in
+// that product's unit) and the quota_version (in both or in neither, and equal). `entry_kind` is
+// the kind of the corrected entry; both bodies are valid for it. invalid_argument naming the field
+// that changed, otherwise ok.
+Status check_correction_keeps(std::string_view entry_kind, const Json& current, const Json& next);
+
 Status check_id(std::string_view what, std::string_view id);
 Status check_text(std::string_view what, std::string_view text, std::size_t max_bytes = kMaxTextBytes);
 

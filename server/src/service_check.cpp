@@ -1,0 +1,221 @@
+// The checks of one new event of a push (service_check.h): kind, body, references and scope, and
+// the lookups of referenced events they need, from the push itself first, then from storage.
+#include "service_check.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "shiftbook/kinds.h"
+
+namespace shiftbook::server::detail {
+namespace {
+
+// At most this many steps from a stored correction back to the entry it corrects; more means a
+// damaged store (each step goes to an event stored before the one naming it: no cycle is possible).
+constexpr std::size_t kMaxCorrectionSteps = 1'000'000;
+
+bool has_unit(const DeviceRecord& rec, const std::string& unit) {
+  return std::find(rec.units.begin(), rec.units.end(), unit) != rec.units.end();
+}
+
+// The hash a body field names, or nullopt when the field is absent or not a ref (validate_body
+// reports those). The same rule as parse_hash_ref (64 lower-case hex digits), without allocating:
+// it runs for nearly every pushed event.
+std::optional<Hash> ref_field(const Json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || !it->is_string()) return std::nullopt;
+  const std::string& text = it->get_ref<const std::string&>();
+  if (text.size() != 64) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  Hash h{};
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    int hi = digit(text[2 * i]);
+    int lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    h[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return h;
+}
+
+}  // namespace
+
+void RefLookup::add(std::size_t index, std::string entry_kind, std::string unit) {
+  const Event& e = batch_[index].event;
+  RefInfo info;
+  info.device = e.device;
+  info.kind = e.kind;
+  info.entry_kind = std::move(entry_kind);
+  info.unit = std::move(unit);
+  info.batch_index = index;
+  added_.insert_or_assign(e.hash, std::move(info));
+}
+
+Result<RefInfo*> RefLookup::lookup(const Hash& h) {
+  if (auto it = added_.find(h); it != added_.end()) return &it->second;
+  if (auto it = stored_.find(h); it != stored_.end()) return it->second ? &*it->second : nullptr;
+  SB_ASSIGN_OR_RETURN(std::optional<EventInfo> info, storage_.event_info(h));
+  std::optional<RefInfo> ref;
+  if (info) {
+    ref.emplace();
+    ref->device = info->device;
+    ref->kind = std::move(info->kind);
+    if (is_correctable_kind(ref->kind)) ref->entry_kind = ref->kind;
+    ref->unit = std::move(info->unit);
+  }
+  auto it = stored_.emplace(h, std::move(ref)).first;
+  return it->second ? &*it->second : nullptr;
+}
+
+Result<const RefInfo*> RefLookup::find(const Hash& h) {
+  SB_ASSIGN_OR_RETURN(RefInfo* info, lookup(h));
+  return info;
+}
+
+// Storage keeps kinds, not bodies: a stored version's body is read from its bytes, and a stored
+// correction's entry kind is that of the version it superseded, followed back until it is known.
+Result<const RefInfo*> RefLookup::version(const Hash& h) {
+  std::vector<RefInfo*> corrections;  // followed back through, in order; they take the kind found
+  Hash at = h;
+  for (std::size_t step = 0; step < kMaxCorrectionSteps; ++step) {
+    SB_ASSIGN_OR_RETURN(RefInfo* info, lookup(at));
+    if (info == nullptr) {
+      if (corrections.empty()) return nullptr;
+      return data_loss("a stored correction supersedes event " + short_hash(at) + "..., which the store does not hold");
+    }
+    // Anything else cannot be corrected, as validate_body says; its bytes are not needed.
+    const bool version_kind = info->kind == kind::kCorrection || is_correctable_kind(info->kind);
+    if (version_kind && !info->batch_index && !info->loaded) SB_RETURN_IF_ERROR(load(*info, at));
+    if (info->kind != kind::kCorrection || !info->entry_kind.empty()) {
+      for (RefInfo* c : corrections) c->entry_kind = info->entry_kind;
+      return corrections.empty() ? info : corrections.front();
+    }
+    corrections.push_back(info);
+    at = info->target;
+  }
+  return data_loss("event " + short_hash(h) + "... follows more than " + std::to_string(kMaxCorrectionSteps) +
+                   " corrections back; the store is damaged");
+}
+
+Status RefLookup::load(RefInfo& info, const Hash& h) {
+  SB_ASSIGN_OR_RETURN(std::optional<Bytes> raw, storage_.event_raw(h));
+  if (!raw) return data_loss("the store describes event " + short_hash(h) + "... but does not hold its bytes");
+  auto e = decode_event(*raw);
+  if (!e.is_ok()) return data_loss("the stored event " + short_hash(h) + "... does not decode: " + e.status().message());
+  if (e->kind == kind::kCorrection) {
+    auto entry = e->body.find("entry");
+    auto target = ref_field(e->body, "target");
+    if (entry == e->body.end() || !target) {
+      return data_loss("the stored correction " + short_hash(h) + "... has no entry or no target");
+    }
+    info.entry = std::move(*entry);
+    info.target = *target;
+  } else {
+    info.entry = std::move(e->body);
+  }
+  info.loaded = true;
+  return Status::ok();
+}
+
+const Json& RefLookup::entry_of(const RefInfo& version) const {
+  if (!version.batch_index) return version.entry;
+  const Event& e = batch_[*version.batch_index].event;
+  return e.kind == kind::kCorrection ? e.body.at("entry") : e.body;
+}
+
+std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
+                                       RefLookup& refs) {
+  NewEvent& ne = events[index];
+  const Event& e = ne.event;
+  // Named only when refusing: building the name for every event costs more than the checks.
+  auto name = [&e] { return event_name(e.device, e.seq); };
+  if (!is_terminal_kind(e.kind)) {
+    return refuse(ProtocolError::kKind,
+                  name() + ": kind '" + e.kind + "' " +
+                      (is_head_office_kind(e.kind) ? "is written only by head office"
+                                                   : "is not a kind a terminal may write"));
+  }
+  const bool is_correction = e.kind == kind::kCorrection;
+  const bool names_target = is_correction || e.kind == kind::kVoid || e.kind == kind::kConfirm;
+  const char* target_field = e.kind == kind::kConfirm ? "entry" : "target";
+  const RefInfo* target = nullptr;
+  std::string corrected_kind;
+  if (names_target) {
+    if (auto h = ref_field(e.body, target_field)) {
+      // A correction is checked against the whole version it supersedes: its kind and its body.
+      auto found = is_correction ? refs.version(*h) : refs.find(*h);
+      if (!found.is_ok()) return internal_refusal(found.status());
+      target = *found;
+      if (target == nullptr) {
+        return refuse(ProtocolError::kInvalid, name() + ": its " + target_field + " " + short_hash(*h) +
+                                                   "... is not an event the server holds");
+      }
+      if (is_correction) corrected_kind = target->entry_kind;
+    }
+  }
+  if (Status s = validate_body(e.kind, e.body, corrected_kind); !s.is_ok()) {
+    return refuse(ProtocolError::kInvalid, name() + ": " + s.message());
+  }
+  // The rule every terminal applies to a correction it pulls (it refuses the whole answer
+  // otherwise): the entry stays in its shift, and output keeps its product and quota version.
+  if (is_correction && target != nullptr) {
+    if (Status s = check_correction_keeps(corrected_kind, refs.entry_of(*target), e.body.at("entry")); !s.is_ok()) {
+      return refuse(ProtocolError::kInvalid, name() + ": " + s.message());
+    }
+  }
+
+  std::string unit;
+  if (e.kind == kind::kShiftOpen) {
+    unit = e.body.at("unit").get<std::string>();
+  } else if (auto shift = ref_field(e.body, "shift")) {
+    auto found = refs.find(*shift);
+    if (!found.is_ok()) return internal_refusal(found.status());
+    const RefInfo* s = *found;
+    if (s == nullptr || s->kind != kind::kShiftOpen) {
+      return refuse(ProtocolError::kInvalid,
+                    name() + ": its shift " + short_hash(*shift) + "... is not a shift the server holds");
+    }
+    if (s->device != e.device) {
+      return refuse(ProtocolError::kInvalid, name() + ": its shift " + short_hash(*shift) +
+                                                 "... was opened by another terminal (device " +
+                                                 short_device(s->device) + ")");
+    }
+    unit = s->unit;
+  } else if (target != nullptr) {
+    unit = target->unit;
+  }
+  if (is_correction) {
+    // The new version names its shift too; it must be a shift, though possibly another
+    // terminal's (a terminal may correct what a colleague recorded in its unit).
+    auto shift = ref_field(e.body.at("entry"), "shift");
+    const RefInfo* s = nullptr;
+    if (shift) {
+      auto found = refs.find(*shift);
+      if (!found.is_ok()) return internal_refusal(found.status());
+      s = *found;
+    }
+    if (s == nullptr || s->kind != kind::kShiftOpen) {
+      return refuse(ProtocolError::kInvalid, name() + ": the corrected entry's shift is not a shift the server holds");
+    }
+  }
+  if (!has_unit(rec, unit)) {
+    const std::string units = join(rec.units, ", ");
+    return refuse(ProtocolError::kScope,
+                  name() + ": " +
+                      (unit.empty() ? "it belongs to no production unit; this terminal writes only for its units (" +
+                                          units + ")"
+                                    : "unit '" + unit + "' is not one of this terminal's units (" + units + ")"));
+  }
+  ne.unit = unit;
+  ne.site = rec.site;
+  std::string entry_kind;
+  if (is_correctable_kind(e.kind)) entry_kind = e.kind;
+  if (is_correction) entry_kind = corrected_kind;
+  refs.add(index, std::move(entry_kind), std::move(unit));
+  return std::nullopt;
+}
+
+}  // namespace shiftbook::server::detail

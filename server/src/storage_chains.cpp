@@ -1,0 +1,363 @@
+// The SQLite backend of the server's storage (storage.h): the chains. Appends (one transaction:
+// events, head, receipt), lookups by hash (hash_index for older events, an in-memory map of the
+// recent ones) for what storage.h says of an event or for its bytes, receipts, chain ends, and
+// the pull, which walks one row per push. The backend's invariants are in storage_sqlite_impl.h.
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <utility>
+
+#include "storage_sqlite_impl.h"
+
+namespace shiftbook::server::sqlite {
+namespace {
+
+// events.hash_key: the hash's first 8 bytes, big-endian, as SQLite's signed integer.
+std::int64_t hash_key(const Hash& h) { return i64(get_u64(h.data())); }
+
+Result<Signature> signature_column(const Stmt& st, int col, const std::string& what) {
+  Bytes b = st.blob(col);
+  Signature sig{};
+  if (b.size() != sig.size()) return data_loss("the stored signature of " + what + " is damaged");
+  std::copy(b.begin(), b.end(), sig.begin());
+  return sig;
+}
+
+}  // namespace
+
+Result<std::vector<Hash>> SqliteStorage::hashes(const PublicKey& device, std::uint64_t from, std::uint64_t to) {
+  if (from < 1 || from > to) {
+    return invalid_argument("hashes of device " + short_device(device) + ": the range " + std::to_string(from) +
+                            ".." + std::to_string(to) + " is empty or starts before seq 1");
+  }
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT e.hash FROM chains c JOIN events e ON e.chain = c.id "
+                                                  "WHERE c.device = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq"));
+  st.bind_blob(1, view(device)).bind(2, i64(from)).bind(3, i64(to));
+  std::vector<Hash> out;
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(st.blob32(0));
+  }
+  if (out.size() != to - from + 1) {
+    return not_found("device " + short_device(device) + ": events " + std::to_string(from) + ".." +
+                     std::to_string(to) + " are not all held (" + std::to_string(out.size()) + " are)");
+  }
+  return out;
+}
+
+Result<std::optional<Receipt>> SqliteStorage::receipt(const PublicKey& device) {
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT seq, hash, server_ms, signature FROM receipts "
+                                                  "WHERE device = ?"));
+  st.bind_blob(1, view(device));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<Receipt>();
+  Receipt r;
+  r.device = device;
+  r.seq = u64(st.int64(0));
+  r.hash = st.blob32(1);
+  r.server_ms = st.int64(2);
+  SB_ASSIGN_OR_RETURN(r.signature, signature_column(st, 3, "the receipt of device " + short_device(device)));
+  return std::optional<Receipt>(r);
+}
+
+Result<std::pair<std::uint64_t, Hash>> SqliteStorage::chain_end(const PublicKey& device) {
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT seq, hash FROM chains WHERE device = ?"));
+  st.bind_blob(1, view(device));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::pair<std::uint64_t, Hash>(0, Hash{});
+  return std::pair<std::uint64_t, Hash>(u64(st.int64(0)), st.blob32(1));
+}
+
+Status SqliteStorage::check_batch(const AppendBatch& b) const {
+  const std::string who = "append for device " + short_device(b.device) + ": ";
+  if (b.events.empty()) return invalid_argument(who + "the batch has no events");
+  if (b.expected_seq < 1) return invalid_argument(who + "expected_seq must be at least 1");
+  for (std::size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i].event;
+    if (e.device != b.device) return invalid_argument(who + "it holds an event of device " + short_device(e.device));
+    if (e.seq != b.expected_seq + i) {
+      return invalid_argument(who + event_name(e.device, e.seq) + " is not consecutive from seq " +
+                              std::to_string(b.expected_seq));
+    }
+  }
+  const Event& last = b.events.back().event;
+  if (b.head.device != b.device || b.head.seq != last.seq || b.head.hash != last.hash) {
+    return invalid_argument(who + "the head is not at the batch's last event");
+  }
+  if (b.receipt.device != b.device || b.receipt.seq != last.seq || b.receipt.hash != last.hash) {
+    return invalid_argument(who + "the receipt is not for the batch's last event");
+  }
+  return Status::ok();
+}
+
+Status SqliteStorage::append(const AppendBatch& batch) {
+  SB_RETURN_IF_ERROR(check_batch(batch));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+    SB_RETURN_IF_ERROR(write_batch(batch));
+    SB_RETURN_IF_ERROR(tx.commit());
+  }
+  // The append stands whatever happens here: a failed move is simply tried again after the next.
+  (void)index_recent_hashes();
+  return Status::ok();
+}
+
+// Lookups by hash: events up to hash_indexed_upto through hash_index, later ones through
+// recent_, which first catches up with what was appended since (by this process or another).
+// A lookup holds recent_mu_ from before its snapshot to its end, and index_recent_hashes drops
+// moved entries from recent_ only under that mutex and after its commit: every snapshot a
+// lookup reads finds each event in hash_index or in recent_.
+Result<bool> SqliteStorage::read_by_hash(const Hash& hash, const char* select,
+                                         const std::function<void(const Stmt&)>& read) {
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  Db& db = lease.db();
+  SB_ASSIGN_OR_RETURN(ReadSnapshot snap, ReadSnapshot::begin(db));
+  SB_RETURN_IF_ERROR(catch_up_recent(db));
+  const std::int64_t key = hash_key(hash);
+  std::vector<std::uint64_t> candidates;
+  const auto [first, last] = recent_.equal_range(key);
+  for (auto it = first; it != last; ++it) candidates.push_back(it->second);
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT pos FROM hash_index WHERE hash_key = ?"));
+    st.bind(1, key);
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      candidates.push_back(u64(st.int64(0)));
+    }
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(select));
+  for (std::uint64_t pos : candidates) {
+    st.bind(1, i64(pos));
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (row && st.blob32(0) == hash) {
+      read(st);
+      return true;
+    }
+    st.reset();
+  }
+  return false;
+}
+
+Result<std::optional<EventInfo>> SqliteStorage::event_info(const Hash& hash) {
+  std::optional<EventInfo> out;
+  auto read = [&](const Stmt& st) {
+    EventInfo info;
+    info.device = st.blob32(1);
+    info.seq = u64(st.int64(2));
+    info.hlc = u64(st.int64(3));
+    info.kind = st.text(4);
+    info.unit = st.text(5);
+    info.site = st.text(6);
+    out = std::move(info);
+  };
+  auto found = read_by_hash(hash,
+                            "SELECT e.hash, c.device, e.seq, e.hlc, e.kind, e.unit, e.site "
+                            "FROM events e JOIN chains c ON c.id = e.chain WHERE e.pos = ?",
+                            read);
+  if (!found.is_ok()) return found.status();
+  return out;
+}
+
+Result<std::optional<Bytes>> SqliteStorage::event_raw(const Hash& hash) {
+  std::optional<Bytes> out;
+  auto found = read_by_hash(hash, "SELECT e.hash, e.raw FROM events e WHERE e.pos = ?",
+                            [&](const Stmt& st) { out = st.blob(1); });
+  if (!found.is_ok()) return found.status();
+  return out;
+}
+
+Status SqliteStorage::catch_up_recent(Db& db) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT pos, hash_key FROM events WHERE pos > ? ORDER BY pos"));
+  st.bind(1, i64(loaded_upto_));
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    loaded_upto_ = u64(st.int64(0));
+    recent_.emplace(st.int64(1), loaded_upto_);
+  }
+  return Status::ok();
+}
+
+// Moves the hashes of events after hash_indexed_upto into hash_index, in key order, once there
+// are options_.hash_batch_events of them: each page of the index is written once per move.
+Status SqliteStorage::index_recent_hashes() {
+  SB_ASSIGN_OR_RETURN(std::int64_t newest, writer_.query_int("SELECT max(pos) FROM events"));
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    if (u64(newest) < indexed_upto_ + options_.hash_batch_events) return Status::ok();
+  }
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  // Another process (an admin command) may have moved some already.
+  SB_ASSIGN_OR_RETURN(std::int64_t from, writer_.query_int("SELECT value FROM meta WHERE key = 'hash_indexed_upto'"));
+  SB_ASSIGN_OR_RETURN(std::int64_t upto, writer_.query_int("SELECT max(pos) FROM events"));
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO hash_index(hash_key, pos) SELECT hash_key, pos FROM events "
+                                                 "WHERE pos > ? AND pos <= ? ORDER BY hash_key, pos"));
+    SB_RETURN_IF_ERROR(st.bind(1, from).bind(2, upto).run());
+  }
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO meta(key, value) VALUES('hash_indexed_upto', ?) "
+                                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    SB_RETURN_IF_ERROR(st.bind(1, upto).run());
+  }
+  SB_RETURN_IF_ERROR(tx.commit());
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  indexed_upto_ = u64(upto);
+  loaded_upto_ = std::max(loaded_upto_, indexed_upto_);
+  std::erase_if(recent_, [&](const auto& entry) { return entry.second <= indexed_upto_; });
+  return Status::ok();
+}
+
+Status SqliteStorage::write_batch(const AppendBatch& b) {
+  const PublicKey& device = b.device;
+  std::int64_t chain = 0;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("SELECT id, seq FROM chains WHERE device = ?"));
+    st.bind_blob(1, view(device));
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    const std::uint64_t held = row ? u64(st.int64(1)) : 0;
+    if (held + 1 != b.expected_seq) {
+      return aborted("device " + short_device(device) + " now holds events up to seq " + std::to_string(held) +
+                     ", not " + std::to_string(b.expected_seq - 1) + " (another sync of it was stored first); sync again");
+    }
+    if (row) chain = st.int64(0);
+  }
+  if (chain == 0) {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO chains(device, seq, hash, hlc) VALUES(?, 0, ?, 0) "
+                                                 "RETURNING id"));
+    st.bind_blob(1, view(device)).bind_blob(2, view(Hash{}));
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return internal_error("storing the first events of device " + short_device(device) + ": no chain id");
+    chain = st.int64(0);
+  }
+  // Positions are given explicitly, after the last one: an append's events are consecutive.
+  SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int("SELECT max(pos) FROM events"));
+  const std::int64_t first_pos = last_pos + 1;
+  std::int64_t bytes = 0;
+  SB_ASSIGN_OR_RETURN(Stmt insert, writer_.prepare("INSERT INTO events(pos, chain, seq, hash, hash_key, hlc, kind, unit, "
+                                                   "site, raw, received_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (const NewEvent& n : b.events) {
+    const Event& e = n.event;
+    Status s = insert.bind(1, ++last_pos)
+                   .bind(2, chain)
+                   .bind(3, i64(e.seq))
+                   .bind_blob(4, view(e.hash))
+                   .bind(5, hash_key(e.hash))
+                   .bind(6, i64(e.hlc))
+                   .bind(7, e.kind)
+                   .bind(8, n.unit)
+                   .bind(9, n.site)
+                   .bind_blob(10, n.raw)
+                   .bind(11, b.receipt.server_ms)
+                   .run();
+    if (!s.is_ok()) return s.with_context("storing " + event_name(device, e.seq) + ": ");
+    bytes += static_cast<std::int64_t>(n.raw.size());
+    if (!n.ref_key.empty()) SB_RETURN_IF_ERROR(put_reference(n));
+  }
+  const Event& last = b.events.back().event;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE chains SET seq = ?, hash = ?, hlc = ? WHERE id = ?"));
+    SB_RETURN_IF_ERROR(st.bind(1, i64(last.seq)).bind_blob(2, view(last.hash)).bind(3, i64(last.hlc))
+                           .bind(4, chain).run());
+  }
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO heads(last_pos, first_pos, chain, seq, hash, signature, "
+                                                 "bytes) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+    SB_RETURN_IF_ERROR(st.bind(1, last_pos).bind(2, first_pos).bind(3, chain).bind(4, i64(b.head.seq))
+                           .bind_blob(5, view(b.head.hash)).bind_blob(6, view(b.head.signature)).bind(7, bytes).run());
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO receipts(device, seq, hash, server_ms, signature) "
+                                               "VALUES(?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET "
+                                               "seq = excluded.seq, hash = excluded.hash, "
+                                               "server_ms = excluded.server_ms, signature = excluded.signature"));
+  return st.bind_blob(1, view(device)).bind(2, i64(b.receipt.seq)).bind_blob(3, view(b.receipt.hash))
+      .bind(4, b.receipt.server_ms).bind_blob(5, view(b.receipt.signature)).run();
+}
+
+// Walks the heads table (one row per append) from `cursor` in position order, keeps the pushes
+// of the wanted chains while they fit, then reads exactly their events by position. A call
+// never rescans from the start, and reads the events of other devices not at all.
+Result<PullBatch> SqliteStorage::pull(const std::vector<PublicKey>& devices, std::uint64_t cursor,
+                                      std::size_t max_bytes) {
+  PullBatch out;
+  out.cursor = cursor;
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  Db& db = lease.db();
+  SB_ASSIGN_OR_RETURN(ReadSnapshot snap, ReadSnapshot::begin(db));
+  std::map<std::int64_t, PublicKey> wanted;  // chain id -> device
+  for (const auto& key : devices) {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT id FROM chains WHERE device = ?"));
+    st.bind_blob(1, view(key));
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (row) wanted.emplace(st.int64(0), key);
+  }
+  if (wanted.empty()) return out;
+
+  struct Push {
+    std::int64_t first_pos, last_pos;
+  };
+  std::vector<Push> pushes;
+  std::vector<std::int64_t> order;                 // chains in order of first appearance
+  std::map<std::int64_t, SignedHead> last_head;    // chain -> its head at its last push so far
+  std::size_t bytes = 0;
+  std::uint64_t scanned = cursor;                  // every push up to here was looked at
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT last_pos, first_pos, chain, seq, hash, signature, bytes "
+                                            "FROM heads WHERE last_pos > ? ORDER BY last_pos"));
+    st.bind(1, i64(cursor));
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      const auto it = wanted.find(st.int64(2));
+      if (it != wanted.end()) {
+        const auto size = static_cast<std::size_t>(st.int64(6));
+        if (!pushes.empty() && bytes + size > max_bytes) {
+          out.more = true;
+          break;
+        }
+        bytes += size;
+        pushes.push_back(Push{st.int64(1), st.int64(0)});
+        SignedHead h;
+        h.device = it->second;
+        h.seq = u64(st.int64(3));
+        h.hash = st.blob32(4);
+        SB_ASSIGN_OR_RETURN(h.signature, signature_column(st, 5, "the head at " + event_name(h.device, h.seq)));
+        if (last_head.find(it->first) == last_head.end()) order.push_back(it->first);
+        last_head[it->first] = h;
+      }
+      scanned = u64(st.int64(0));
+    }
+  }
+  // Past the last push looked at when nothing more is wanted: the pushes in between are of
+  // devices this caller does not see, and need not be walked again.
+  out.cursor = out.more ? u64(pushes.back().last_pos) : scanned;
+
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT pos, raw FROM events WHERE pos BETWEEN ? AND ? ORDER BY pos"));
+  for (const Push& p : pushes) {
+    st.bind(1, p.first_pos).bind(2, p.last_pos);
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      out.events.push_back(PulledEvent{u64(st.int64(0)), st.blob(1)});
+    }
+    st.reset();
+  }
+  const auto expected = std::accumulate(pushes.begin(), pushes.end(), std::size_t{0}, [](std::size_t n, const Push& p) {
+    return n + static_cast<std::size_t>(p.last_pos - p.first_pos + 1);
+  });
+  if (out.events.size() != expected) {
+    return data_loss("the head-office store is missing events of a stored push (positions after " +
+                     std::to_string(cursor) + "); restore it from a backup");
+  }
+  for (std::int64_t chain : order) out.heads.push_back(last_head[chain]);
+  return out;
+}
+}  // namespace shiftbook::server::sqlite
