@@ -13,8 +13,8 @@ namespace shiftbook::cli {
 namespace {
 
 struct ListOpts {
-  std::string shift, worker, kind;
-  bool all = false;
+  std::string shift, worker, kind, terminal;
+  bool all = false, mine = false;
 };
 struct ShowOpts {
   std::string entry;
@@ -33,6 +33,11 @@ void add_list_show(CLI::App& app, Context& ctx) {
   list->add_option("--worker", lo->worker, "Only entries of this worker");
   list->add_option("--kind", lo->kind, "Only entries of this kind")
       ->check(CLI::IsMember({"hours", "output", "bonus", "confirm"}));
+  auto* mine = list->add_flag("--mine", lo->mine, "Only entries recorded on this terminal");
+  list->add_option("--terminal", lo->terminal, "Only entries of the terminal whose device id starts so (as the "
+                                               "terminal column shows it)")
+      ->type_name("ID")
+      ->excludes(mine);
   list->add_flag("--all", lo->all, "Include void entries");
   add_json_flag(list, ctx);
   on_run(list, ctx, lo, [](Context& c, ListOpts& o) -> Status {
@@ -43,6 +48,10 @@ void add_list_show(CLI::App& app, Context& ctx) {
     }
     if (!o.worker.empty()) filter.worker = o.worker;
     if (!o.kind.empty()) filter.kind = o.kind;
+    if (o.mine) filter.device = store->device();
+    if (!o.terminal.empty()) {
+      SB_ASSIGN_OR_RETURN(filter.device, store->find_device(o.terminal));
+    }
     filter.include_void = o.all;
     SB_ASSIGN_OR_RETURN(Json doc, store->list_entries(filter));
     if (c.json) print_json(doc); else render_entries(doc, std::cout);
@@ -51,7 +60,8 @@ void add_list_show(CLI::App& app, Context& ctx) {
 
   auto* show = app.add_subcommand("show", "Show an entry with every version of it");
   auto so = std::make_shared<ShowOpts>();
-  show->add_option("ENTRY", so->entry, "The entry: its number, or 8+ digits of its hash")->required();
+  show->add_option("ENTRY", so->entry, "The entry: its number on this terminal, or 8+ digits of its hash (as list "
+                                       "shows another terminal's)")->required();
   add_json_flag(show, ctx);
   on_run(show, ctx, so, [](Context& c, ShowOpts& o) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());

@@ -1,6 +1,7 @@
 // Text renderings of the read commands' JSON documents (docs/READING.md).
 #include "cli_render.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -31,12 +32,33 @@ std::string count_text(const Json& obj, const char* key, const std::string& word
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// Whether an Entry, Shift or version is another terminal's ("mine" false; absent reads as ours).
+bool foreign(const Json& obj) { return obj.is_object() && obj.contains("mine") && !bool_of(obj, "mine"); }
+
+// What to type for an Entry, Shift or version: its "ref", else (an older document) its seq.
+std::string ref_of(const Json& obj) { return str_of(obj, "ref", num(obj, "seq")); }
+
+// The terminal column: "this" for this terminal's rows, else the other terminal's short id.
+std::string terminal_of(const Json& obj) { return foreign(obj) ? str_of(obj, "device_short") : "this"; }
+
+bool any_foreign(const Json& doc, const char* key) {
+  const Json& items = array_of(doc, key);
+  return std::any_of(items.begin(), items.end(), [](const Json& item) { return foreign(item); });
+}
+
+// A table's row (or header) with `terminal` inserted after its first cell when `on`: the
+// terminal column appears only in tables that hold another terminal's rows.
+std::vector<std::string> with_terminal(std::vector<std::string> row, bool on, const std::string& terminal) {
+  if (on) row.insert(row.begin() + 1, terminal);
+  return row;
+}
+
 std::string entry_detail(const Json& e) {
   const std::string kind = str_of(e, "kind");
   if (kind == "hours") return hours_span(e);
   if (kind == "output") return str_of(e, "quantity_text", num(e, "quantity"));
   if (kind == "bonus") return str_of(e, "type");
-  if (kind == "confirm") return "of " + str_of(e, "confirms").substr(0, 8);
+  if (kind == "confirm") return "of " + str_of(e, "confirms_ref", str_of(e, "confirms").substr(0, 8));
   return "";
 }
 
@@ -78,8 +100,18 @@ std::string entry_text(const Json& entry) {
 
 std::string shift_text(const Json& shift) {
   std::string name = str_of(shift, "name");
-  return num(shift, "seq") + " (" + str_of(shift, "unit") + " " + str_of(shift, "date") +
-         (name.empty() ? "" : " " + name) + ")";
+  return ref_of(shift) + " (" + str_of(shift, "unit") + " " + str_of(shift, "date") + (name.empty() ? "" : " " + name) +
+         (foreign(shift) ? ", terminal " + str_of(shift, "device_short") : "") + ")";
+}
+
+std::string held_text(std::uint64_t held, std::uint64_t waiting) {
+  std::string text = held == 0 ? "head office holds none of this terminal's events yet"
+                               : "head office holds this terminal's events 1 to " + std::to_string(held);
+  if (waiting > 0) {
+    text += "; " + std::to_string(waiting) + (held == 0 ? "" : " more") + (waiting == 1 ? " waits" : " wait") +
+            " for the next sync";
+  }
+  return text;
 }
 
 void render_reference(const Json& doc, std::ostream& out) {
@@ -123,15 +155,19 @@ void render_leaders(const Json& doc, std::ostream& out) {
 }
 
 void render_shifts(const Json& doc, std::ostream& out) {
-  Table t({"#", "unit", "date", "name", "opened by", "state"});
+  const bool terminals = any_foreign(doc, "shifts");
+  Table t(with_terminal({"#", "unit", "date", "name", "opened by", "state"}, terminals, "terminal"));
   for (const Json& s : array_of(doc, "shifts")) {
     std::string state = "open";
     if (!bool_of(s, "open")) {
       state = "closed";
-      if (!num(s, "closed_seq").empty()) state += " (" + num(s, "closed_seq") + ")";
+      // The closing event's number is only a reference on the terminal that recorded it.
+      if (!num(s, "closed_seq").empty() && !foreign(s)) state += " (" + num(s, "closed_seq") + ")";
       if (!str_of(s, "closed_by").empty()) state += " by " + str_of(s, "closed_by");
     }
-    t.add({num(s, "seq"), str_of(s, "unit"), str_of(s, "date"), str_of(s, "name"), str_of(s, "opened_by"), state});
+    t.add(with_terminal({ref_of(s), str_of(s, "unit"), str_of(s, "date"), str_of(s, "name"), str_of(s, "opened_by"),
+                         state},
+                        terminals, terminal_of(s)));
   }
   if (t.empty()) {
     out << "no shifts\n";
@@ -141,34 +177,47 @@ void render_shifts(const Json& doc, std::ostream& out) {
 }
 
 void render_entries(const Json& doc, std::ostream& out) {
-  Table t({"#", "shift", "kind", "who", "detail", "notes"});
-  std::size_t n = 0;
+  const bool terminals = any_foreign(doc, "entries");
+  Table t(with_terminal({"#", "shift", "kind", "who", "detail", "notes"}, terminals, "terminal"));
+  std::size_t n = 0, theirs = 0;
   for (const Json& e : array_of(doc, "entries")) {
-    t.add({num(e, "seq"), num(e, "shift_seq"), str_of(e, "kind"), entry_who(e), entry_detail(e), entry_flags(e)});
+    t.add(with_terminal({ref_of(e), str_of(e, "shift_ref", num(e, "shift_seq")), str_of(e, "kind"), entry_who(e),
+                         entry_detail(e), entry_flags(e)},
+                        terminals, terminal_of(e)));
     ++n;
+    if (foreign(e)) ++theirs;
   }
   if (n == 0) {
     out << "no entries\n";
     return;
   }
   t.print(out);
-  out << n << (n == 1 ? " entry\n" : " entries\n");
+  out << n << (n == 1 ? " entry" : " entries");
+  if (theirs > 0) {
+    out << " (" << theirs << " from other terminals, named by the start of their hash; plain numbers are this "
+        << "terminal's own)";
+  }
+  out << '\n';
 }
 
 void render_show(const Json& doc, std::ostream& out) {
   const Json empty = Json::object();
   const Json& e = doc.is_object() && doc.contains("entry") ? doc["entry"] : empty;
-  out << "entry " << num(e, "seq") << ": " << entry_text(e) << '\n';
-  Table facts({"shift", num(e, "shift_seq") + " (" + str_of(e, "unit") + " " + str_of(e, "date") + ")"});
-  facts.add({"recorded by", str_of(e, "author")});
+  out << "entry " << ref_of(e) << ": " << entry_text(e) << '\n';
+  Table facts({"shift", str_of(e, "shift_ref", num(e, "shift_seq")) + " (" + str_of(e, "unit") + " " +
+                            str_of(e, "date") + ")"});
+  facts.add({"recorded by", str_of(e, "author") + (foreign(e) ? " on terminal " + str_of(e, "device_short")
+                                                                : " on this terminal")});
   if (!num(e, "quota_version").empty()) facts.add({"quota version", num(e, "quota_version")});
   if (!str_of(e, "note").empty()) facts.add({"note", str_of(e, "note")});
   facts.add({"id", str_of(e, "id")});
   facts.print(out);
-  Table versions({"#", "kind", "by", "time", "reason"});
+  const bool terminals = any_foreign(doc, "versions");
+  Table versions(with_terminal({"#", "kind", "by", "time", "reason"}, terminals, "terminal"));
   for (const Json& v : array_of(doc, "versions")) {
-    versions.add({num(v, "seq"), str_of(v, "kind"), str_of(v, "author"), short_time(str_of(v, "time")),
-                  str_of(v, "reason")});
+    versions.add(with_terminal({ref_of(v), str_of(v, "kind"), str_of(v, "author"), short_time(str_of(v, "time")),
+                                str_of(v, "reason")},
+                               terminals, terminal_of(v)));
   }
   if (!versions.empty()) {
     out << "versions:\n";
@@ -250,13 +299,12 @@ void render_status(const Json& doc, std::ostream& out) {
     t.add({"head office", str_of(*enrollment, "server") + " (key " + str_of(*enrollment, "fingerprint") + ")"});
     t.add({"enrolled", "site " + str_of(*enrollment, "site") + ", units " + units});
     const Json* last = doc.contains("last_sync") ? &doc["last_sync"] : nullptr;
+    const auto waiting = static_cast<std::uint64_t>(std::max<std::int64_t>(0, int_of(doc, "unsynced_events")));
     if (last && last->is_object()) {
-      const std::int64_t held = int_of(*last, "receipt_seq");
-      t.add({"last sync", utc_time_text(int_of(*last, "server_ms")) + " (server time); head office holds " +
-                              (held == 0 ? std::string("none of this terminal's events")
-                                         : "this terminal's events 1 to " + std::to_string(held))});
+      const auto held = static_cast<std::uint64_t>(std::max<std::int64_t>(0, int_of(*last, "receipt_seq")));
+      t.add({"last sync", utc_time_text(int_of(*last, "server_ms")) + " (server time); " + held_text(held, waiting)});
     } else {
-      t.add({"last sync", "never"});
+      t.add({"last sync", "never; " + held_text(0, waiting)});
     }
   } else {
     t.add({"head office", "not enrolled ('shiftbook enroll' with a code from head office)"});

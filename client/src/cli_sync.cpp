@@ -115,10 +115,9 @@ void add_sync(CLI::App& app, Context& ctx) {
     }
     std::cout << "synced with " << report.server_url << ": pushed " << events_text(report.pushed) << ", pulled "
               << events_text(report.pulled) << " in " << report.round_trips
-              << (report.round_trips == 1 ? " round trip" : " round trips") << "; head office holds "
-              << (report.server_seq == 0 ? std::string("none of this terminal's events")
-                                         : "this terminal's events 1 to " + std::to_string(report.server_seq))
-              << " (server time " << utc_time_text(report.server_ms) << ")";
+              << (report.round_trips == 1 ? " round trip" : " round trips") << "; "
+              << held_text(report.server_seq, report.unsynced) << " (server time " << utc_time_text(report.server_ms)
+              << ")";
     if (report.unshown > 0) {
       std::cout << "; " << events_text(report.unshown)
                 << " pulled name entries this terminal does not hold or versions already superseded, and are kept "

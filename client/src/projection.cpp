@@ -1,9 +1,10 @@
 // The derived tables (shifts, entries, versions) as a function of the events: apply_event folds
 // one event in, project_event decides who folds which event (the site signer's go to the
 // reference tables), and replay_events rebuilds everything in the order the events were stored.
-// The projection is the only writer of those tables.
+// The projection is the only writer of those tables. An event is applied with its canonical
+// bytes beside it, so the body stored for an entry is a slice of them, never encoded again.
+#include <optional>
 #include <utility>
-#include <vector>
 
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
@@ -11,41 +12,45 @@
 namespace shiftbook::client {
 namespace {
 
-struct ShiftInfo {
-  std::int64_t day = 0;
-  std::string unit;
-};
-
-Result<ShiftInfo> shift_info(Db& db, const std::string& shift_ref, const Event& e) {
-  SB_ASSIGN_OR_RETURN(Hash shift, parse_hash_ref(shift_ref));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT day, unit FROM shifts WHERE id = ?"));
-  st.bind_blob(1, shift);
-  SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return failed_precondition(event_name(e.device, e.seq) + " names a shift this terminal does not hold");
-  return ShiftInfo{st.int64(0), st.text(1)};
+// Binds the seven columns of an entry row that come from its current body, in the order worker,
+// start_abs, end_abs, special, product, quantity, bonus_type, from parameter `first` on.
+void bind_entry_fields(Stmt& st, int first, std::string_view kind, const Json& body, std::int64_t day) {
+  if (auto w = body.find("worker"); w != body.end()) st.bind(first, w->get_ref<const std::string&>());
+  else st.bind_null(first);
+  if (kind == kind::kHours) {
+    st.bind(first + 1, day * kMinutesPerDay + body["start"].get<std::int64_t>())
+        .bind(first + 2, day * kMinutesPerDay + body["end"].get<std::int64_t>())
+        .bind(first + 3, body["special"].get<bool>() ? 1 : 0);
+  } else {
+    st.bind_null(first + 1).bind_null(first + 2).bind_null(first + 3);
+  }
+  if (kind == kind::kOutput) {
+    st.bind(first + 4, body["product"].get_ref<const std::string&>()).bind(first + 5, body["quantity"].get<std::int64_t>());
+  } else {
+    st.bind_null(first + 4).bind_null(first + 5);
+  }
+  if (kind == kind::kBonus) st.bind(first + 6, body["type"].get_ref<const std::string&>()); else st.bind_null(first + 6);
 }
 
-// Writes the columns of an entry row that come from its current body (hours, output, bonus).
+// Writes an entry's fields from the body of a correction (its canonical bytes encoded here: a
+// correction's entry is a part of its body).
 Status write_entry_fields(Db& db, const Hash& entry, std::string_view kind, const Json& body, std::int64_t day) {
   SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(body));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ?, start_abs = ?, end_abs = ?, special = ?, "
                                           "product = ?, quantity = ?, bonus_type = ?, body = ? WHERE id = ?"));
-  if (body.contains("worker")) st.bind(1, body["worker"].get<std::string>()); else st.bind_null(1);
-  if (kind == kind::kHours) {
-    st.bind(2, day * kMinutesPerDay + body["start"].get<std::int64_t>())
-        .bind(3, day * kMinutesPerDay + body["end"].get<std::int64_t>())
-        .bind(4, body["special"].get<bool>() ? 1 : 0);
-  } else {
-    st.bind_null(2).bind_null(3).bind_null(4);
-  }
-  if (kind == kind::kOutput) {
-    st.bind(5, body["product"].get<std::string>()).bind(6, body["quantity"].get<std::int64_t>());
-  } else {
-    st.bind_null(5).bind_null(6);
-  }
-  if (kind == kind::kBonus) st.bind(7, body["type"].get<std::string>()); else st.bind_null(7);
+  bind_entry_fields(st, 1, kind, body, day);
   st.bind_blob(8, canonical).bind_blob(9, entry);
   return st.run();
+}
+
+// The canonical bytes of an event's body: the tail of its encoding (event.h), which decode_event
+// or seal_event made sure is exactly the one encoding of e.body.
+Result<ByteView> body_bytes(const Event& e, ByteView raw) {
+  const std::size_t at = 5 + 32 + 8 + 8 + 32 + 4 + e.author.size() + 4 + e.kind.size();
+  if (raw.size() <= at || raw[at] != 0x06) {
+    return internal_error(event_name(e.device, e.seq) + " was applied without its own encoding");
+  }
+  return raw.subspan(at);
 }
 
 Status insert_version(Db& db, const Hash& hash, const Hash& entry, const Event& e, const Hash* supersedes) {
@@ -57,12 +62,13 @@ Status insert_version(Db& db, const Hash& hash, const Hash& entry, const Event& 
 }
 
 Status apply_shift_open(Db& db, const Event& e) {
-  SB_ASSIGN_OR_RETURN(std::int64_t day, parse_date(e.body["date"].get<std::string>()));
+  SB_ASSIGN_OR_RETURN(std::int64_t day, parse_date(e.body["date"].get_ref<const std::string&>()));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO shifts(id, device, seq, unit, day, name, opened_by) "
                                           "VALUES(?, ?, ?, ?, ?, ?, ?)"));
   st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq))
-      .bind(4, e.body["unit"].get<std::string>()).bind(5, day);
-  if (e.body.contains("name")) st.bind(6, e.body["name"].get<std::string>()); else st.bind_null(6);
+      .bind(4, e.body["unit"].get_ref<const std::string&>()).bind(5, day);
+  if (auto name = e.body.find("name"); name != e.body.end()) st.bind(6, name->get_ref<const std::string&>());
+  else st.bind_null(6);
   st.bind(7, e.author);
   return st.run();
 }
@@ -75,42 +81,43 @@ Status apply_shift_close(Db& db, const Event& e) {
   return Status::ok();
 }
 
-Status apply_new_entry(Db& db, const Event& e) {
-  std::string shift_ref;
-  Json confirms;
+// A new entry (hours, output, bonus, confirm): one row written whole. Everything it names is
+// looked up before anything is written, so a refusal (failed_precondition) writes nothing.
+Status apply_new_entry(Db& db, const Event& e, ByteView raw) {
+  Hash shift_id{};
+  std::optional<Hash> confirms;
   if (e.kind == kind::kConfirm) {
     // A confirmation belongs to the shift of the hours it confirms.
-    SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get<std::string>()));
+    SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get_ref<const std::string&>()));
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.shift FROM versions v JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
     st.bind_blob(1, target);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return failed_precondition(event_name(e.device, e.seq) + " confirms an entry this terminal does not hold");
-    shift_ref = to_hex(st.blob32(0));
+    shift_id = st.blob32(0);
+    confirms = target;
   } else {
-    shift_ref = e.body["shift"].get<std::string>();
+    SB_ASSIGN_OR_RETURN(shift_id, parse_hash_ref(e.body["shift"].get_ref<const std::string&>()));
   }
-  SB_ASSIGN_OR_RETURN(ShiftInfo shift, shift_info(db, shift_ref, e));
-  SB_ASSIGN_OR_RETURN(Hash shift_id, parse_hash_ref(shift_ref));
-  SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(e.body));
+  std::int64_t day = 0;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT day FROM shifts WHERE id = ?"));
+    st.bind_blob(1, shift_id);
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return failed_precondition(event_name(e.device, e.seq) + " names a shift this terminal does not hold");
+    day = st.int64(0);
+  }
+  SB_ASSIGN_OR_RETURN(ByteView canonical, body_bytes(e, raw));
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO entries(id, device, seq, kind, head, head_seq, versions, void, "
-                                            "shift, day, confirms, body) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?)"));
+                                            "shift, day, confirms, body, worker, start_abs, end_abs, special, product, "
+                                            "quantity, bonus_type) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, "
+                                            "?, ?, ?, ?, ?, ?, ?)"));
     st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq)).bind(4, e.kind)
-        .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, shift.day);
-    if (e.kind == kind::kConfirm) {
-      SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get<std::string>()));
-      st.bind_blob(9, target);
-    } else {
-      st.bind_null(9);
-    }
+        .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, day);
+    if (confirms) st.bind_blob(9, *confirms); else st.bind_null(9);
     st.bind_blob(10, canonical);
+    bind_entry_fields(st, 11, e.kind, e.body, day);
     SB_RETURN_IF_ERROR(st.run());
-  }
-  if (e.kind == kind::kConfirm) {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ? WHERE id = ?"));
-    SB_RETURN_IF_ERROR(st.bind(1, e.body["worker"].get<std::string>()).bind_blob(2, e.hash).run());
-  } else {
-    SB_RETURN_IF_ERROR(write_entry_fields(db, e.hash, e.kind, e.body, shift.day));
   }
   return insert_version(db, e.hash, e.hash, e, nullptr);
 }
@@ -176,79 +183,65 @@ Status apply_supersede(Db& db, const Event& e) {
 
 }  // namespace
 
-Status Store::Impl::apply_event(const Event& e) {
+Status Store::Impl::apply_event(const Event& e, ByteView raw) {
   // Kinds this version does not know are kept in the log and passed on, but change no state.
   if (!is_terminal_kind(e.kind)) return Status::ok();
-  // Checked here too, so that no event (ours or, later, another terminal's) reaches the tables
-  // with a body of the wrong shape. A correction is checked once its entry's kind is known.
+  // The one check of a terminal event's body, for this terminal's events and pulled ones alike
+  // (accept_sync relies on it): no event reaches the tables with a body of the wrong shape. A
+  // correction is checked once its entry's kind is known.
   if (e.kind != kind::kCorrection) {
-    SB_RETURN_IF_ERROR(validate_body(e.kind, e.body).with_context(event_name(e.device, e.seq) + ": "));
+    // The event's name is made only for a refusal: this runs once for every event pulled.
+    Status body = validate_body(e.kind, e.body);
+    if (!body.is_ok()) return body.with_context(event_name(e.device, e.seq) + ": ");
   }
   if (e.kind == kind::kShiftOpen) return apply_shift_open(db, e);
   if (e.kind == kind::kShiftClose) return apply_shift_close(db, e);
   if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, e);
-  return apply_new_entry(db, e);
+  return apply_new_entry(db, e, raw);
 }
 
 }  // namespace shiftbook::client
 
 namespace shiftbook::client {
 
-Result<bool> Store::Impl::project_event(const Event& e, const SiteScope* scope) {
+Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, const SiteScope* scope) {
   if (scope && e.device == scope->signer) {
     SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
     return true;
   }
   if (e.device == key.public_key()) {
-    SB_RETURN_IF_ERROR(apply_event(e));
+    SB_RETURN_IF_ERROR(apply_event(e, raw));
     return true;
   }
   // Another terminal's event may rightly name what this terminal never receives (an entry of a
   // unit it is not enrolled for) or supersede a version another correction superseded first (a
-  // fork, for the merge rules). It stays in the log; a savepoint undoes whatever it half did.
-  SB_ASSIGN_OR_RETURN(Stmt begin, db.prepare("SAVEPOINT project_foreign"));
-  SB_RETURN_IF_ERROR(begin.run());
-  Status applied = apply_event(e);
-  if (applied.is_ok()) {
-    SB_ASSIGN_OR_RETURN(Stmt release, db.prepare("RELEASE project_foreign"));
-    SB_RETURN_IF_ERROR(release.run());
-    return true;
+  // fork, for the merge rules). It stays in the log. apply_event refuses those before it writes
+  // (no savepoint needed: one per event made SQLite copy every page it touched to a
+  // sub-journal); the count of changed rows holds it to that.
+  const std::int64_t changes_before = sqlite3_total_changes64(db.handle());
+  Status applied = apply_event(e, raw);
+  if (applied.is_ok()) return true;
+  if (applied.code() != Code::kFailedPrecondition) return applied;
+  if (sqlite3_total_changes64(db.handle()) != changes_before) {
+    return internal_error(event_name(e.device, e.seq) + " was refused after it changed the derived tables (" +
+                          applied.message() + ")");
   }
-  SB_ASSIGN_OR_RETURN(Stmt undo, db.prepare("ROLLBACK TO project_foreign"));
-  SB_RETURN_IF_ERROR(undo.run());
-  SB_ASSIGN_OR_RETURN(Stmt release, db.prepare("RELEASE project_foreign"));
-  SB_RETURN_IF_ERROR(release.run());
-  if (applied.code() == Code::kFailedPrecondition) return false;
-  return applied;
+  return false;
 }
 
 Status Store::Impl::replay_events(const SiteScope* scope) {
   SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts;"));
   if (scope) SB_RETURN_IF_ERROR(clear_reference());
   // The order of storing: what an event names (a shift, a corrected entry of another terminal)
-  // was stored before it, whatever the order of the devices' keys. Read in chunks with no query
-  // open while they are projected: rolling back a savepoint (project_event) aborts open reads.
-  constexpr int kChunk = 512;
-  std::int64_t after = 0;
+  // was stored before it, whatever the order of the devices' keys.
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY arrival"));
   for (;;) {
-    std::vector<std::pair<std::int64_t, Bytes>> chunk;
-    {
-      SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT arrival, raw FROM events WHERE arrival > ? ORDER BY arrival LIMIT " +
-                                              std::to_string(kChunk)));
-      st.bind(1, after);
-      for (;;) {
-        SB_ASSIGN_OR_RETURN(bool row, st.step());
-        if (!row) break;
-        chunk.emplace_back(st.int64(0), st.blob(1));
-      }
-    }
-    if (chunk.empty()) return Status::ok();
-    for (const auto& [arrival, raw] : chunk) {
-      auto e = decode_event(raw);
-      if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
-      SB_RETURN_IF_ERROR(project_event(*e, scope).status());
-      after = arrival;
-    }
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return Status::ok();
+    const Bytes raw = st.blob(0);
+    auto e = decode_event(raw);
+    if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
+    SB_RETURN_IF_ERROR(project_event(*e, raw, scope).status());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <cstdlib>
 
+#include "event_ref.h"
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
 
@@ -63,9 +64,10 @@ Result<ShiftRow> load_shift(Db& db, const Hash& id) {
 }
 
 // The rules for one worker's hours on this terminal: no overlap with their other hours, and no
-// more than 24 hours on one shift date. `except` is the entry being corrected.
-Status check_hours(Db& db, const std::string& worker, std::int64_t day, std::int64_t start, std::int64_t end,
-                   const Hash* except) {
+// more than 24 hours on one shift date. `except` is the entry being corrected; `me` this terminal,
+// for naming an overlapping entry the way list does.
+Status check_hours(Db& db, const PublicKey& me, const std::string& worker, std::int64_t day, std::int64_t start,
+                   std::int64_t end, const Hash* except) {
   const std::int64_t abs_start = day * kMinutesPerDay + start;
   const std::int64_t abs_end = day * kMinutesPerDay + end;
   Hash none{};
@@ -73,17 +75,21 @@ Status check_hours(Db& db, const std::string& worker, std::int64_t day, std::int
   {
     // Hours last at most a day, so hours that end after abs_start started less than a day before
     // it: both bounds on start_abs keep the search to a range of entries_worker_time.
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq, day, start_abs, end_abs FROM entries WHERE kind = 'hours' "
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq, day, start_abs, end_abs, device, id FROM entries WHERE kind = 'hours' "
                                             "AND void = 0 AND worker = ? AND start_abs > ? AND start_abs < ? "
                                             "AND end_abs > ? AND id != ? ORDER BY start_abs LIMIT 1"));
     st.bind(1, worker).bind(2, abs_start - kMinutesPerDay).bind(3, abs_end).bind(4, abs_start).bind_blob(5, skip);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (row) {
       std::int64_t other_day = st.int64(1);
+      EventRefs refs(db, me);
+      const PublicKey device = st.blob32(4);
+      SB_ASSIGN_OR_RETURN(std::string ref, refs.ref(device, st.int64(0), st.blob32(5)));
+      if (!refs.mine(device)) ref += " of terminal " + short_device(device);
       return invalid_argument("worker '" + worker + "' already has hours from " +
                               clock_text(st.int64(2) - other_day * kMinutesPerDay) + " to " +
                               clock_text(st.int64(3) - other_day * kMinutesPerDay) + " on " +
-                              format_date(other_day) + " (entry " + std::to_string(st.int64(0)) +
+                              format_date(other_day) + " (entry " + ref +
                               ") that overlap these; correct that entry instead");
     }
   }
@@ -121,11 +127,13 @@ Result<std::optional<std::int64_t>> quota_version(Db& db, const std::string& uni
 }
 
 // Domain checks of a body against the reference data and the terminal's other entries.
-Status check_entry(Db& db, std::string_view kind, const Json& body, const ShiftRow& shift, const Hash* except) {
+Status check_entry(Db& db, const PublicKey& me, std::string_view kind, const Json& body, const ShiftRow& shift,
+                   const Hash* except) {
   if (kind == kind::kHours) {
     const std::string worker = body["worker"].get<std::string>();
     SB_RETURN_IF_ERROR(require_worker(db, worker, shift.unit));
-    return check_hours(db, worker, shift.day, body["start"].get<std::int64_t>(), body["end"].get<std::int64_t>(), except);
+    return check_hours(db, me, worker, shift.day, body["start"].get<std::int64_t>(), body["end"].get<std::int64_t>(),
+                       except);
   }
   if (kind == kind::kOutput) return product_decimals(db, body["product"].get<std::string>()).status();
   if (kind == kind::kBonus) return require_worker(db, body["worker"].get<std::string>(), shift.unit);
@@ -179,7 +187,7 @@ Result<Recorded> Store::open_shift(const std::string& unit, std::optional<std::i
     st.bind_blob(1, impl_->key.public_key()).bind(2, unit);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (row) {
-      return failed_precondition("a shift of unit " + unit + " is already open (entry " + std::to_string(st.int64(0)) +
+      return failed_precondition("a shift of unit " + unit + " is already open (shift " + std::to_string(st.int64(0)) +
                                  "); close it with 'shiftbook shift close' first");
     }
   }
@@ -214,7 +222,7 @@ Result<Recorded> record_entry(Store::Impl& impl, const std::string& shift_ref, s
     if (version) body["quota_version"] = *version;
   }
   SB_RETURN_IF_ERROR(validate_body(kind, body));
-  SB_RETURN_IF_ERROR(check_entry(impl.db, kind, body, shift, nullptr));
+  SB_RETURN_IF_ERROR(check_entry(impl.db, impl.key.public_key(), kind, body, shift, nullptr));
   SB_ASSIGN_OR_RETURN(Recorded r, impl.append_local(s.leader, kind, std::move(body)));
   SB_RETURN_IF_ERROR(tx.commit());
   return r;
@@ -270,12 +278,16 @@ Result<Recorded> Store::confirm(const std::string& entry_ref, const std::string&
   SB_ASSIGN_OR_RETURN(Session s, impl_->require_session(true));
   SB_ASSIGN_OR_RETURN(EntryRow e, check_target());
   {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq FROM entries WHERE kind = 'confirm' AND void = 0 AND confirms = ?"));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq, device, id FROM entries WHERE kind = 'confirm' AND void = 0 "
+                                            "AND confirms = ?"));
     st.bind_blob(1, e.head);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (row) {
-      return already_exists("worker '" + worker + "' already confirmed these hours (entry " +
-                            std::to_string(st.int64(0)) + ")");
+      EventRefs refs(db, impl_->key.public_key());
+      const PublicKey device = st.blob32(1);
+      SB_ASSIGN_OR_RETURN(std::string ref, refs.ref(device, st.int64(0), st.blob32(2)));
+      if (!refs.mine(device)) ref += " of terminal " + short_device(device);
+      return already_exists("worker '" + worker + "' already confirmed these hours (entry " + ref + ")");
     }
   }
   SB_ASSIGN_OR_RETURN(Recorded r, impl_->append_local(s.leader, kind::kConfirm,
@@ -316,7 +328,7 @@ Result<Recorded> Store::correct(const std::string& entry_ref, const Json& change
   if (body == e.body) return invalid_argument("the correction changes nothing; the entry already says that");
   SB_RETURN_IF_ERROR(validate_body(e.kind, body));
   SB_ASSIGN_OR_RETURN(ShiftRow shift, load_shift(db, e.shift));
-  SB_RETURN_IF_ERROR(check_entry(db, e.kind, body, shift, &e.id));
+  SB_RETURN_IF_ERROR(check_entry(db, impl_->key.public_key(), e.kind, body, shift, &e.id));
   Json correction{{"target", hash_ref(e.head)}, {"reason", reason}, {"entry", body}};
   SB_RETURN_IF_ERROR(validate_body(kind::kCorrection, correction, e.kind));
   SB_ASSIGN_OR_RETURN(Recorded r, impl_->append_local(s.leader, kind::kCorrection, std::move(correction)));

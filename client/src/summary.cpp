@@ -190,7 +190,9 @@ Result<Json> Store::summary_shift(const std::string& shift_ref) const {
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("'" + shift_ref + "' is not a shift ('shiftbook shift list' shows them)");
   Scope scope{id, st.text(0), st.int64(1), st.int64(1)};
-  Json out{{"shift", shift_json(st, 2)},
+  EventRefs refs(db, impl_->key.public_key());
+  SB_ASSIGN_OR_RETURN(Json shift, shift_json(st, 2, refs));
+  Json out{{"shift", std::move(shift)},
            {"unit", scope.unit},
            {"from", format_date(scope.from)},
            {"to", format_date(scope.to)},

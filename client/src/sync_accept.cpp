@@ -165,58 +165,74 @@ Status check_receipt(Db& db, const SyncState& state, const PushBatch& pushed, co
   return Status::ok();
 }
 
-// One pulled event, checked and ready to store.
-struct Pulled {
-  Event event;
-  const Bytes* raw = nullptr;
-};
-
 // The devices of the batch: what the terminal held of each, and its last event in the batch.
 struct DeviceInBatch {
-  std::optional<Event> held;   // the terminal's last event of it before this answer
+  std::optional<Event> held;   // the terminal's last event of it (stored before or by this answer)
   std::uint64_t last_seq = 0;  // its last event in the batch (duplicates included)
   Hash last_hash{};
   bool added = false;          // a new event of it is in the batch
 };
 
-// Checks everything the answer pulled, without writing: each event decodes, is not this
-// terminal's, is of a kind its author may write, and links to what came before it; then each
-// device's events end exactly at the answer's signed head for it. Already-held events that match
-// are dropped from `out`.
-Status check_pulled(Db& db, const PublicKey& me, const SiteScope& scope, const Message& answer,
-                    const std::map<PublicKey, SignedHead>& heads, std::vector<Pulled>& out) {
+// Checks one pulled event on its own: not this terminal's, of a kind its author may write, with
+// a body of the shape that kind has (a correction's is checked against its entry when shown).
+Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& scope) {
+  if (e.device == me) {
+    return data_loss("the answer holds " + event_name(e.device, e.seq) +
+                     ", an event of this terminal itself; nothing was stored");
+  }
+  if (e.device == scope.signer) {
+    if (!is_head_office_kind(e.kind)) {
+      return data_loss(event_name(e.device, e.seq) + " (the site signer's) is of kind '" + e.kind +
+                       "', not a head-office kind; nothing from the answer was stored");
+    }
+    Status body = validate_head_office_body(e.kind, e.body);
+    if (!body.is_ok()) {
+      return data_loss(event_name(e.device, e.seq) + ": " + body.message() + "; nothing from the answer was stored");
+    }
+    return Status::ok();
+  }
+  if (is_head_office_kind(e.kind)) {
+    return data_loss(event_name(e.device, e.seq) + " is head-office data (" + e.kind + ") from a device that is not "
+                     "site " + scope.site + "'s signer; nothing from the answer was stored");
+  }
+  if (!is_terminal_kind(e.kind)) {
+    return data_loss(event_name(e.device, e.seq) + " is of kind '" + e.kind +
+                     "', which a terminal does not write; nothing was stored");
+  }
+  // The body is checked by apply_event, which every terminal event goes through (project_event).
+  return Status::ok();
+}
+
+// Takes the answer's events in one pass, in their order of arrival: each is decoded, checked,
+// linked to what the terminal holds of its device, stored and shown as it comes (so that an event
+// naming an earlier one of the same answer finds it); then each device's events must end exactly
+// at the answer's signed head for it. Any failure is returned and the caller's transaction rolls
+// back everything this wrote: one pass holds one decoded event at a time, not the whole answer.
+// The heads' signatures were verified before (verify_heads), so a forged answer fails before
+// anything is written.
+Status take_pulled(Store::Impl& impl, const PublicKey& me, const SiteScope& scope, const Message& answer,
+                   const std::map<PublicKey, SignedHead>& heads, std::int64_t now_ms, SyncAccepted& out) {
+  Db& db = impl.db;
   std::map<PublicKey, DeviceInBatch> devices;
+  // arrival, the rowid, is numbered by SQLite: after every event stored before.
+  SB_ASSIGN_OR_RETURN(Stmt insert, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, "
+                                              "recorded_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
   for (std::size_t i = 0; i < answer.events.size(); ++i) {
-    auto decoded = decode_event(answer.events[i]);
+    const Bytes& raw = answer.events[i];
+    auto decoded = decode_event(raw);
     if (!decoded.is_ok()) {
       return data_loss("pulled event " + std::to_string(i + 1) + " of the answer does not decode (" +
                        decoded.status().message() + "); nothing from the answer was stored");
     }
     Event& e = decoded.value();
-    const std::string name = event_name(e.device, e.seq);
-    if (e.device == me) {
-      return data_loss("the answer holds " + name + ", an event of this terminal itself; nothing was stored");
-    }
-    if (e.device == scope.signer) {
-      if (!is_head_office_kind(e.kind)) {
-        return data_loss(name + " (the site signer's) is of kind '" + e.kind + "', not a head-office kind; "
-                         "nothing from the answer was stored");
-      }
-      Status body = validate_head_office_body(e.kind, e.body);
-      if (!body.is_ok()) return data_loss(name + ": " + body.message() + "; nothing from the answer was stored");
-    } else if (is_head_office_kind(e.kind)) {
-      return data_loss(name + " is head-office data (" + e.kind + ") from a device that is not site " + scope.site +
-                       "'s signer; nothing from the answer was stored");
-    } else if (!is_terminal_kind(e.kind)) {
-      return data_loss(name + " is of kind '" + e.kind + "', which a terminal does not write; nothing was stored");
-    } else if (e.kind != kind::kCorrection) {
-      // A correction is checked against the kind of the entry it corrects when it is shown.
-      Status body = validate_body(e.kind, e.body);
-      if (!body.is_ok()) return data_loss(name + ": " + body.message() + "; nothing from the answer was stored");
-    }
+    SB_RETURN_IF_ERROR(check_pulled_event(e, me, scope));
     auto [it, fresh] = devices.try_emplace(e.device);
     DeviceInBatch& d = it->second;
     if (fresh) {
+      if (!heads.count(e.device)) {
+        return data_loss("the answer carries events of device " + short_device(e.device) +
+                         " without a signed head that covers them; nothing was stored");
+      }
       SB_ASSIGN_OR_RETURN(d.held, last_event(db, e.device));
     }
     const std::uint64_t held_seq = d.held ? d.held->seq : 0;
@@ -227,31 +243,46 @@ Status check_pulled(Db& db, const PublicKey& me, const SiteScope& scope, const M
       // Held already (an answer repeated after a lost commit): it must be the very same event.
       SB_ASSIGN_OR_RETURN(std::optional<Hash> have, stored_hash(db, e.device, e.seq));
       if (!have || *have != e.hash) {
-        return data_loss(name + " differs from the one this terminal holds: the device wrote two different "
-                         "events with one number; nothing from the answer was stored");
+        return data_loss(event_name(e.device, e.seq) + " differs from the one this terminal holds: the device wrote "
+                         "two different events with one number; nothing from the answer was stored");
       }
       continue;
     }
     Status link = check_link(d.held ? &*d.held : nullptr, e);
     if (!link.is_ok()) return data_loss(link.message() + " (pulled); nothing from the answer was stored");
-    out.push_back(Pulled{e, &answer.events[i]});
+    insert.bind_blob(1, e.device)
+        .bind(2, static_cast<std::int64_t>(e.seq))
+        .bind(3, static_cast<std::int64_t>(e.hlc))
+        .bind(4, e.author)
+        .bind(5, e.kind)
+        .bind_blob(6, e.hash)
+        .bind_blob(7, raw)
+        .bind(8, now_ms);
+    Status inserted = insert.run();
+    if (!inserted.is_ok()) {
+      // The hash is unique: the same event under another (device, seq) cannot be, but say so.
+      return inserted.code() == Code::kInternal
+                 ? data_loss("cannot store pulled " + event_name(e.device, e.seq) + ": " + inserted.message())
+                 : inserted;
+    }
+    auto shown = impl.project_event(e, raw, &scope);
+    if (!shown.is_ok()) {
+      if (shown.status().code() != Code::kInvalidArgument && shown.status().code() != Code::kDataLoss) {
+        return shown.status();
+      }
+      return data_loss("pulled " + shown.status().message() + "; nothing from the answer was stored");
+    }
+    ++out.pulled;
+    if (!*shown) ++out.unshown;
     d.added = true;
     d.held = std::move(e);
   }
   for (const auto& [device, d] : devices) {
-    auto h = heads.find(device);
-    if (h == heads.end()) {
-      return data_loss("the answer carries events of device " + short_device(device) +
-                       " without a signed head that covers them; nothing was stored");
-    }
-    if (h->second.seq != d.last_seq || h->second.hash != d.last_hash) {
-      return data_loss("the signed head of device " + short_device(device) + " names event " +
-                       std::to_string(h->second.seq) + ", but its events in the answer end at " +
-                       event_name(device, d.last_seq) + " or differ from it; nothing was stored");
-    }
-    if (!verify_head(h->second)) {
-      return unauthenticated("the signed head of device " + short_device(device) + " at event " +
-                             std::to_string(d.last_seq) + " does not verify; nothing from the answer was stored");
+    const SignedHead& h = heads.at(device);
+    if (h.seq != d.last_seq || h.hash != d.last_hash) {
+      return data_loss("the signed head of device " + short_device(device) + " names event " + std::to_string(h.seq) +
+                       ", but its events in the answer end at " + event_name(device, d.last_seq) +
+                       " or differ from it; nothing was stored");
     }
   }
   for (const auto& [device, head] : heads) {
@@ -263,39 +294,13 @@ Status check_pulled(Db& db, const PublicKey& me, const SiteScope& scope, const M
   return Status::ok();
 }
 
-// Stores the checked events in their order of arrival and shows each as it lands, so that an
-// event naming an earlier one of the same answer finds it.
-Status store_pulled(Store::Impl& impl, const SiteScope& scope, const std::vector<Pulled>& pulled, std::int64_t now_ms,
-                    SyncAccepted& out) {
-  Db& db = impl.db;
-  SB_ASSIGN_OR_RETURN(std::int64_t arrival, db.query_int("SELECT coalesce(max(arrival), 0) FROM events"));
-  for (const Pulled& p : pulled) {
-    const Event& e = p.event;
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms, "
-                                            "arrival) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    st.bind_blob(1, e.device)
-        .bind(2, static_cast<std::int64_t>(e.seq))
-        .bind(3, static_cast<std::int64_t>(e.hlc))
-        .bind(4, e.author)
-        .bind(5, e.kind)
-        .bind_blob(6, e.hash)
-        .bind_blob(7, *p.raw)
-        .bind(8, now_ms)
-        .bind(9, ++arrival);
-    Status inserted = st.run();
-    if (!inserted.is_ok()) {
-      // The hash is unique: the same event under another (device, seq) cannot be, but say so.
-      return inserted.code() == Code::kInternal
-                 ? data_loss("cannot store pulled " + event_name(e.device, e.seq) + ": " + inserted.message())
-                 : inserted;
+// Every head of the answer must be signed by its device, whatever its events turn out to be.
+Status verify_heads(const std::map<PublicKey, SignedHead>& heads) {
+  for (const auto& [device, h] : heads) {
+    if (!verify_head(h)) {
+      return unauthenticated("the signed head of device " + short_device(device) + " at event " +
+                             std::to_string(h.seq) + " does not verify; nothing from the answer was stored");
     }
-    auto shown = impl.project_event(e, &scope);
-    if (!shown.is_ok()) {
-      if (shown.status().code() != Code::kInvalidArgument && shown.status().code() != Code::kDataLoss) return shown.status();
-      return data_loss("pulled " + shown.status().message() + "; nothing from the answer was stored");
-    }
-    ++out.pulled;
-    if (!*shown) ++out.unshown;
   }
   return Status::ok();
 }
@@ -325,8 +330,7 @@ Result<SyncAccepted> Store::accept_sync(const PushBatch& pushed, const Message& 
   SB_ASSIGN_OR_RETURN(Answer a, read_answer(answer.header, me));
   SB_RETURN_IF_ERROR(check_receipt(db, state, pushed, a.receipt));
   const SiteScope scope{state.enrollment.signer.signer, state.enrollment.site, state.enrollment.units};
-  std::vector<Pulled> pulled;
-  SB_RETURN_IF_ERROR(check_pulled(db, me, scope, answer, a.heads, pulled));
+  SB_RETURN_IF_ERROR(verify_heads(a.heads));
 
   SyncAccepted out;
   const std::uint64_t before = state.receipt ? state.receipt->seq : 0;
@@ -335,7 +339,7 @@ Result<SyncAccepted> Store::accept_sync(const PushBatch& pushed, const Message& 
   out.cursor = a.cursor;
   out.more = a.more;
   const std::int64_t now = impl_->clock->now_ms();
-  SB_RETURN_IF_ERROR(store_pulled(*impl_, scope, pulled, now, out));
+  SB_RETURN_IF_ERROR(take_pulled(*impl_, me, scope, answer, a.heads, now, out));
   SB_RETURN_IF_ERROR(store_heads(db, a.heads));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE enrollment SET cursor = ?, last_sync_ms = ?, receipt_seq = ?, "
                                           "receipt_hash = ?, receipt_server_ms = ?, receipt_sig = ?"));

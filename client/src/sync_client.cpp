@@ -62,7 +62,10 @@ Status protocol_refusal(const std::string& url, const Json& header) {
     case ProtocolError::kInternal:
       return unavailable(said + "; entries stay on this terminal and go with the next sync");
     case ProtocolError::kCode:
-      return failed_precondition(said + "; ask head office for a new enrollment code");
+      // The server's message says what to do (check the code, or ask for a new one): advice is
+      // added here only when it gave none, so that it reads once.
+      return failed_precondition("head office (" + url + ") refused the enrollment code: " +
+                                 (message.empty() ? "ask head office for a new one" : message));
     case ProtocolError::kForeignDevice:
     case ProtocolError::kKind:
     case ProtocolError::kInvalid:
@@ -79,10 +82,14 @@ Status protocol_refusal(const std::string& url, const Json& header) {
 // Seals `m` for the pinned server, posts it, and opens and decodes the answer.
 Result<Message> round_trip(Store& store, Transport& t, const PublicKey& server, const std::string& path,
                            const Message& m, bool& unreachable) {
-  SB_ASSIGN_OR_RETURN(Bytes plain, encode_message(m));
-  SB_ASSIGN_OR_RETURN(SealedRequest sealed, store.seal_request_for(server, plain));
-  plain.clear();
+  // Each copy of a batch is let go as soon as the next one is made: memory holds at most two.
+  SealedRequest sealed;
+  {
+    SB_ASSIGN_OR_RETURN(Bytes plain, encode_message(m));
+    SB_ASSIGN_OR_RETURN(sealed, store.seal_request_for(server, plain));
+  }
   auto reply = t.post(path, sealed.wire);
+  Bytes().swap(sealed.wire);
   if (!reply.is_ok()) {
     unreachable = reply.status().code() == Code::kUnavailable;
     return reply.status();
@@ -94,8 +101,9 @@ Result<Message> round_trip(Store& store, Transport& t, const PublicKey& server, 
                            format_fingerprint(server) + "); nothing from it was stored. Check that " + t.url() +
                            " is still head office's server");
   }
-  reply->body.clear();
+  std::string().swap(reply->body);
   auto answer = decode_message(*opened);
+  Bytes().swap(*opened);
   if (!answer.is_ok()) {
     return data_loss("the server's answer does not follow the protocol (" + answer.status().message() +
                      "); nothing from it was stored");

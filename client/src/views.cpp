@@ -1,6 +1,7 @@
 // The store's read commands other than summaries: list, show, shift list and status, in the JSON
 // shapes of docs/READING.md. Everything here is read from the derived tables and the events; the
-// only write is status clearing a login that has gone idle.
+// only write is status clearing a login that has gone idle. Every entry, shift and version carries
+// the reference a person types for it (event_ref.h): a number only for this terminal's own.
 #include "views.h"
 
 #include <algorithm>
@@ -38,14 +39,20 @@ std::string iso_time(std::uint64_t ms) {
   return format_date(day) + buf;
 }
 
-// The columns entry_json reads, in its order; a query adds its WHERE and ORDER BY.
+// The columns entry_json reads, in its order; a query adds its WHERE and ORDER BY. `cv` is the
+// version a confirmation confirms, when the terminal holds it (for its reference).
 const std::string kEntrySelect = std::string(
     "SELECT e.id, e.seq, e.device, e.kind, ev.author, e.head, e.head_seq, e.versions, e.void, e.shift, "
-    "s.seq, s.unit, e.day, e.body, cf.target IS NOT NULL, coalesce(p.decimals, 0) "
+    "s.seq, s.unit, e.day, e.body, cf.target IS NOT NULL, coalesce(p.decimals, 0), s.device, "
+    "e.confirms, cv.device, cv.seq "
     "FROM entries e JOIN events ev ON ev.hash = e.id JOIN shifts s ON s.id = e.shift "
-    "LEFT JOIN products p ON p.id = e.product") + kConfirmedJoin;
+    "LEFT JOIN products p ON p.id = e.product LEFT JOIN versions cv ON cv.hash = e.confirms") + kConfirmedJoin;
 
-Result<Json> entry_json(const Stmt& st) {
+// Within a date, this terminal's entries (or shifts) first, then each other terminal's together,
+// each in its own order: numbers of different terminals do not interleave.
+const std::string kByTerminal = " = ? DESC, ";
+
+Result<Json> entry_json(const Stmt& st, EventRefs& refs) {
   const PublicKey device = st.blob32(2);
   const auto seq = static_cast<std::uint64_t>(st.int64(1));
   const Bytes raw = st.blob(13);
@@ -60,6 +67,8 @@ Result<Json> entry_json(const Stmt& st) {
            {"head_seq", st.int64(6)},  {"versions", st.int64(7)},      {"void", st.int64(8) != 0},
            {"shift", to_hex(st.blob32(9))}, {"shift_seq", st.int64(10)}, {"unit", st.text(11)},
            {"date", format_date(st.int64(12))}};
+  SB_RETURN_IF_ERROR(add_ref_fields(out, refs, device, st.int64(1), st.blob32(0)));
+  SB_ASSIGN_OR_RETURN(out["shift_ref"], refs.ref(st.blob32(16), st.int64(10), st.blob32(9)));
   if (entry_kind == kind::kHours) {
     const std::int64_t start = int_field(body, "start");
     const std::int64_t end = int_field(body, "end");
@@ -85,6 +94,9 @@ Result<Json> entry_json(const Stmt& st) {
   } else if (entry_kind == kind::kConfirm) {
     out["worker"] = text_field(body, "worker");
     out["confirms"] = text_field(body, "entry");
+    if (!st.is_null(18)) {
+      SB_ASSIGN_OR_RETURN(out["confirms_ref"], refs.ref(st.blob32(18), st.int64(19), st.blob32(17)));
+    }
   }
   return out;
 }
@@ -95,14 +107,24 @@ bool is_entry_kind(const std::string& k) {
 
 }  // namespace
 
-Json shift_json(const Stmt& st, int first) {
+Status add_ref_fields(Json& out, EventRefs& refs, const PublicKey& device, std::int64_t seq, const Hash& hash) {
+  SB_ASSIGN_OR_RETURN(out["ref"], refs.ref(device, seq, hash));
+  out["device_short"] = short_device(device);
+  out["mine"] = refs.mine(device);
+  return Status::ok();
+}
+
+Result<Json> shift_json(const Stmt& st, int first, EventRefs& refs) {
   const bool open = st.is_null(first + 6);
+  const PublicKey device = st.blob32(first + 8);
   Json out{{"seq", st.int64(first + 1)},
            {"id", to_hex(st.blob32(first))},
+           {"device", to_hex(device)},
            {"unit", st.text(first + 2)},
            {"date", format_date(st.int64(first + 3))},
            {"opened_by", st.text(first + 5)},
            {"open", open}};
+  SB_RETURN_IF_ERROR(add_ref_fields(out, refs, device, st.int64(first + 1), st.blob32(first)));
   if (!st.is_null(first + 4)) out["name"] = st.text(first + 4);
   if (!open) {
     out["closed_seq"] = st.int64(first + 6);
@@ -120,21 +142,50 @@ Result<Json> Store::list_entries(const ListFilter& filter) const {
   if (filter.shift) sql += " AND e.shift = ?";
   if (filter.worker) sql += " AND e.worker = ?";
   if (filter.kind) sql += " AND e.kind = ?";
+  if (filter.device) sql += " AND e.device = ?";
   if (!filter.include_void) sql += " AND e.void = 0";
-  sql += " ORDER BY e.day, e.seq, e.device";
+  sql += " ORDER BY e.day, e.device" + kByTerminal + "e.device, e.seq";
+  const PublicKey& me = impl_->key.public_key();
   SB_ASSIGN_OR_RETURN(Stmt st, impl_->db.prepare(sql));
   int n = 0;
   if (filter.shift) st.bind_blob(++n, *filter.shift);
   if (filter.worker) st.bind(++n, *filter.worker);
   if (filter.kind) st.bind(++n, *filter.kind);
+  if (filter.device) st.bind_blob(++n, *filter.device);
+  st.bind_blob(++n, me);
+  EventRefs refs(impl_->db, me);
   Json entries = Json::array();
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    SB_ASSIGN_OR_RETURN(Json entry, entry_json(st));
+    SB_ASSIGN_OR_RETURN(Json entry, entry_json(st, refs));
     entries.push_back(std::move(entry));
   }
   return Json{{"entries", std::move(entries)}};
+}
+
+Result<PublicKey> Store::find_device(const std::string& prefix) const {
+  const auto bad = [&](const std::string& why) {
+    return invalid_argument("'" + prefix + "' names no terminal (" + why + "); give 8 or more hex digits of its "
+                            "device id, as 'shiftbook list' shows it");
+  };
+  if (prefix.size() < 8 || prefix.size() > 64) return bad("it is not 8 to 64 hex digits");
+  std::string lower = prefix;
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+  auto lo = from_hex(lower + std::string(64 - lower.size(), '0'));
+  auto hi = from_hex(lower + std::string(64 - lower.size(), 'f'));
+  if (!lo.is_ok() || !hi.is_ok()) return bad("it is not 8 to 64 hex digits");
+  const PublicKey& me = impl_->key.public_key();
+  if (to_hex(me).rfind(lower, 0) == 0) return me;
+  // Every device whose events the store holds has a signed head.
+  SB_ASSIGN_OR_RETURN(Stmt st, impl_->db.prepare("SELECT device FROM heads WHERE device BETWEEN ? AND ? LIMIT 2"));
+  st.bind_blob(1, *lo).bind_blob(2, *hi);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return not_found("no terminal whose events this one holds has a device id starting " + prefix);
+  const PublicKey device = st.blob32(0);
+  SB_ASSIGN_OR_RETURN(bool second, st.step());
+  if (second) return bad("several terminals' ids start so; give more digits");
+  return device;
 }
 
 Result<Json> Store::show_entry(const std::string& entry_ref) const {
@@ -142,17 +193,20 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
   SB_ASSIGN_OR_RETURN(ReadSnapshot snapshot, ReadSnapshot::begin(db));
   SB_ASSIGN_OR_RETURN(Hash version, impl_->resolve_event(entry_ref));
   SB_ASSIGN_OR_RETURN(Hash entry_id, impl_->entry_of(version));
+  EventRefs refs(db, impl_->key.public_key());
   Json out;
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(kEntrySelect + "WHERE e.id = ?"));
     st.bind_blob(1, entry_id);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return not_found("entry " + entry_ref + " is not on this terminal");
-    SB_ASSIGN_OR_RETURN(out["entry"], entry_json(st));
+    SB_ASSIGN_OR_RETURN(out["entry"], entry_json(st, refs));
   }
+  // In the order the terminal stored them, which puts the original first and every correction
+  // after the version it names, also when the versions come from several terminals.
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT v.device, v.seq, ev.raw FROM versions v "
                                           "JOIN events ev ON ev.hash = v.hash WHERE v.entry = ? "
-                                          "ORDER BY v.seq, v.device"));
+                                          "ORDER BY ev.arrival, v.device, v.seq"));
   st.bind_blob(1, entry_id);
   Json versions = Json::array();
   for (;;) {
@@ -166,11 +220,13 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
     }
     Json v{{"seq", e->seq},
            {"hash", to_hex(e->hash)},
+           {"device", to_hex(e->device)},
            {"kind", e->kind},
            {"author", e->author},
            {"hlc", e->hlc},
            {"time", iso_time(hlc_ms(e->hlc))},
            {"body", e->body}};
+    SB_RETURN_IF_ERROR(add_ref_fields(v, refs, e->device, static_cast<std::int64_t>(e->seq), e->hash));
     if (e->body.contains("reason")) v["reason"] = text_field(e->body, "reason");
     versions.push_back(std::move(v));
   }
@@ -179,14 +235,18 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
 }
 
 Result<Json> Store::list_shifts(bool open_only) const {
+  const PublicKey& me = impl_->key.public_key();
   SB_ASSIGN_OR_RETURN(Stmt st, impl_->db.prepare(std::string("SELECT ") + kShiftColumns + " FROM shifts s" +
                                                   (open_only ? " WHERE s.closed_seq IS NULL" : "") +
-                                                  " ORDER BY s.seq, s.device"));
+                                                  " ORDER BY s.day, s.device" + kByTerminal + "s.device, s.seq"));
+  st.bind_blob(1, me);
+  EventRefs refs(impl_->db, me);
   Json shifts = Json::array();
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    shifts.push_back(shift_json(st, 0));
+    SB_ASSIGN_OR_RETURN(Json shift, shift_json(st, 0, refs));
+    shifts.push_back(std::move(shift));
   }
   return Json{{"shifts", std::move(shifts)}};
 }

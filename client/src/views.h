@@ -3,6 +3,7 @@
 // computed from one state of the store. Used from the store's one thread, like the Db it borrows.
 #pragma once
 
+#include "event_ref.h"
 #include "shiftbook/platform/db.h"
 #include "shiftbook/canonical.h"
 
@@ -10,7 +11,7 @@ namespace shiftbook::client {
 
 // The columns of the shifts table (alias s) that shift_json reads, in its order.
 inline constexpr const char* kShiftColumns =
-    "s.id, s.seq, s.unit, s.day, s.name, s.opened_by, s.closed_seq, s.closed_by";
+    "s.id, s.seq, s.unit, s.day, s.name, s.opened_by, s.closed_seq, s.closed_by, s.device";
 
 // Joins `cf` to entries e: cf.target is not null when e is an hours entry that is confirmed, that is
 // when an active (not void) confirmation names its current version, so a correction unconfirms it.
@@ -22,8 +23,13 @@ inline constexpr const char* kConfirmedJoin =
     " WHERE kind = 'confirm' AND void = 0 AND confirms IS NOT NULL) cf"
     " ON e.kind = 'hours' AND cf.target = e.head ";
 
-// A Shift of docs/READING.md from a row whose columns from `first` on are kShiftColumns.
-Json shift_json(const Stmt& st, int first);
+// A Shift of docs/READING.md from a row whose columns from `first` on are kShiftColumns; `refs`
+// names it (its "ref") for people.
+Result<Json> shift_json(const Stmt& st, int first, EventRefs& refs);
+
+// The fields that say whose an event is and how to name it, added to an Entry, Shift or version:
+// "ref" (what to type: this terminal's number, or a hash prefix), "device_short" and "mine".
+Status add_ref_fields(Json& out, EventRefs& refs, const PublicKey& device, std::int64_t seq, const Hash& hash);
 
 
 }  // namespace shiftbook::client

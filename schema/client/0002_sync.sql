@@ -27,15 +27,43 @@ CREATE TABLE enrollment (
 -- The production units the terminal is enrolled for.
 CREATE TABLE enrolled_units (unit TEXT PRIMARY KEY) WITHOUT ROWID;
 
-ALTER TABLE events ADD COLUMN arrival INTEGER;
+-- Events gain `arrival`, the order this terminal stored them in, as the table's rowid (INTEGER
+-- PRIMARY KEY): a row stored without a number (by another program) is numbered after every other
+-- by SQLite itself, so the order stays total. No trigger does it, as any trigger on events would
+-- make SQLite keep a statement journal for every insert, which pulling many events pays dearly
+-- for. (device, seq) stays unique, as the key it was.
+CREATE TABLE events_v2 (
+  device      BLOB NOT NULL,
+  seq         INTEGER NOT NULL,
+  hlc         INTEGER NOT NULL,
+  author      TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  hash        BLOB NOT NULL UNIQUE,
+  raw         BLOB NOT NULL,
+  recorded_ms INTEGER NOT NULL,  -- this terminal's wall clock when stored (not signed)
+  arrival     INTEGER PRIMARY KEY,
+  UNIQUE (device, seq)
+);
 -- Before sync a terminal held only its own events, replayed in (device, seq) order.
-UPDATE events SET arrival = r.n
-  FROM (SELECT rowid AS id, row_number() OVER (ORDER BY device, seq) AS n FROM events) AS r
-  WHERE events.rowid = r.id;
-CREATE UNIQUE INDEX events_arrival ON events (arrival);
--- The store numbers the events it stores itself; a row written without a number (by another
--- program) is numbered after every other, so the order stays total.
-CREATE TRIGGER events_number_arrival AFTER INSERT ON events WHEN NEW.arrival IS NULL
-BEGIN
-  UPDATE events SET arrival = (SELECT coalesce(max(arrival), 0) + 1 FROM events) WHERE rowid = NEW.rowid;
-END;
+INSERT INTO events_v2(device, seq, hlc, author, kind, hash, raw, recorded_ms)
+  SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms FROM events ORDER BY device, seq;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+
+-- Versions become a rowid table: a row is appended where the next one goes, and only the lookups
+-- by hash and by entry are b-trees in hash order. Keyed by hash (WITHOUT ROWID), every new version
+-- landed on a random page of the table's widest b-tree, and a sync that pulls many events wrote
+-- most of the table again at each commit.
+CREATE TABLE versions_v2 (
+  hash   BLOB PRIMARY KEY,
+  entry  BLOB NOT NULL,
+  device BLOB NOT NULL,
+  seq    INTEGER NOT NULL,
+  kind   TEXT NOT NULL,            -- the event kind: hours/output/bonus/confirm/correction/void
+  supersedes BLOB                 -- the version a correction or void names
+);
+INSERT INTO versions_v2(hash, entry, device, seq, kind, supersedes)
+  SELECT hash, entry, device, seq, kind, supersedes FROM versions ORDER BY device, seq;
+DROP TABLE versions;
+ALTER TABLE versions_v2 RENAME TO versions;
+CREATE INDEX versions_entry ON versions (entry);

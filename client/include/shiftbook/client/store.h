@@ -7,7 +7,8 @@
 //
 // Entries are named by references: 1 to 7 decimal digits are this terminal's event seq ("12");
 // 8 to 64 hex digits are a prefix of an event hash, also when they are all decimal digits
-// ("00091726"). Either may name any version of an entry.
+// ("00091726"). Either may name any version of an entry. The read calls give each entry, shift
+// and version the reference to type for it ("ref"): a number only for this terminal's events.
 //
 // Sync (sync_state.cpp) is the store's side only: it builds what a push carries and accepts what
 // an answer brings, each in one transaction; the network is the driver's (client/src/sync_client.h).
@@ -73,6 +74,7 @@ struct ListFilter {
   std::optional<Hash> shift;
   std::optional<std::string> worker;
   std::optional<std::string> kind;
+  std::optional<PublicKey> device;  // only the entries this device (terminal) first recorded
   bool include_void = false;
 };
 
@@ -186,6 +188,10 @@ class Store {
 
   // The shift a reference names (this terminal's number, or a hash prefix), open or closed.
   Result<Hash> find_shift(const std::string& shift_ref) const;
+  // The terminal (device) whose key starts with `prefix`, 8 to 64 hex digits (the short id that
+  // list and status show is the first 8), among this one and those whose events the store holds.
+  // invalid_argument for a malformed or ambiguous prefix; not_found when none matches.
+  Result<PublicKey> find_device(const std::string& prefix) const;
 
   // Reading (shapes in docs/READING.md).
   Result<Json> list_entries(const ListFilter& filter) const;
