@@ -136,15 +136,9 @@ Result<Hash> target_of(const Event& e) {
 
 // A correction replaces an entry's fields but never moves it to another shift, nor output to
 // another product (its quantity is in that product's unit) or quota version.
+// The one rule of what a correction keeps (kinds.h), which the server checks too.
 Status check_kept_fields(const Event& e, std::string_view entry_kind, const Json& current) {
-  const Json& next = e.body.at("entry");
-  for (const char* field : {"shift", "product", "quota_version"}) {
-    if (std::string_view(field) != "shift" && entry_kind != kind::kOutput) continue;
-    if (current.contains(field) != next.contains(field) || (current.contains(field) && current.at(field) != next.at(field))) {
-      return invalid_argument(event_name(e.device, e.seq) + ": a correction may not change the " + field + " of an entry");
-    }
-  }
-  return Status::ok();
+  return check_correction_keeps(entry_kind, current, e.body.at("entry")).with_context(event_name(e.device, e.seq) + ": ");
 }
 
 Status apply_supersede(Db& db, const Event& e) {
