@@ -32,12 +32,6 @@ Status configure(Db& db, const StoreOptions& options) {
   if (!row.is_ok()) return row.status();
   // FULL: every commit of the WAL is fsynced, so an entry is on disk when the command returns.
   SB_RETURN_IF_ERROR(db.exec(options.relaxed_durability ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL"));
-  // Up to 16 MiB of page cache (SQLite's default is 2 MiB), taken only as pages are read: a sync
-  // that stores a batch of events inserts into indexes in hash order (events, entries and
-  // versions by hash), and with a small cache every insert reads its page back from the file and
-  // writes pages out to the WAL before the commit. With the largest pull batch the terminal stays
-  // under 64 MiB (docs/SYNC_FIGURES.md).
-  SB_RETURN_IF_ERROR(db.exec("PRAGMA cache_size = -16384"));
   return Status::ok();
 }
 
@@ -48,14 +42,7 @@ Status migrate(Db& db) {
                                ", newer than this shiftbook knows (" + std::to_string(known_schema_version()) +
                                "); install a newer shiftbook to open it");
   }
-  for (const auto& m : schema::k_client_migrations) {
-    if (m.version <= current) continue;
-    SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
-    SB_RETURN_IF_ERROR(db.exec(m.sql).with_context("migration " + std::string(m.name) + ": "));
-    SB_RETURN_IF_ERROR(db.exec("PRAGMA user_version = " + std::to_string(m.version)));
-    SB_RETURN_IF_ERROR(tx.commit());
-  }
-  return Status::ok();
+  return apply_migrations(db, current, schema::k_client_migrations);
 }
 
 Result<Bytes> meta_blob(Db& db, const char* key) {

@@ -48,14 +48,7 @@ Status configure_writer(Db& db) {
 }
 
 Status migrate(Db& db, std::int64_t current) {
-  for (const auto& m : schema::k_server_migrations) {
-    if (m.version <= current) continue;
-    SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
-    SB_RETURN_IF_ERROR(db.exec(m.sql).with_context("migration " + std::string(m.name) + ": "));
-    SB_RETURN_IF_ERROR(db.exec("PRAGMA user_version = " + std::to_string(m.version)));
-    SB_RETURN_IF_ERROR(tx.commit());
-  }
-  return Status::ok();
+  return apply_migrations(db, current, schema::k_server_migrations);
 }
 
 }  // namespace

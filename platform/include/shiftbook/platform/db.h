@@ -133,4 +133,19 @@ class ReadSnapshot {
   Db* db_ = nullptr;
 };
 
+// Applies, in order, every migration (with .version, .name and .sql, as schema/embed.cmake writes
+// them) newer than `current`, each in its own transaction that also sets PRAGMA user_version, so
+// a store is always at exactly one schema version.
+template <typename Migrations>
+Status apply_migrations(Db& db, std::int64_t current, const Migrations& migrations) {
+  for (const auto& m : migrations) {
+    if (m.version <= current) continue;
+    SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+    SB_RETURN_IF_ERROR(db.exec(m.sql).with_context("migration " + std::string(m.name) + ": "));
+    SB_RETURN_IF_ERROR(db.exec("PRAGMA user_version = " + std::to_string(m.version)));
+    SB_RETURN_IF_ERROR(tx.commit());
+  }
+  return Status::ok();
+}
+
 }  // namespace shiftbook
