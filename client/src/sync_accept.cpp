@@ -5,11 +5,10 @@
 // delegated at enrollment. Pulled events do not move this terminal's clock stamp (hlc): a terminal
 // whose clock runs days ahead would otherwise drag every other terminal's stamps with it; what an
 // event depends on it names by hash.
-#include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
-#include <vector>
+#include <optional>
 
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
@@ -173,8 +172,9 @@ struct DeviceInBatch {
   bool added = false;          // a new event of it is in the batch
 };
 
-// Checks one pulled event on its own: not this terminal's, of a kind its author may write, with
-// a body of the shape that kind has (a correction's is checked against its entry when shown).
+// Checks one pulled event on its own: not this terminal's, and of a kind its author may write.
+// The site signer's bodies are checked here; a terminal event's body when it is shown
+// (apply_event), a correction's against the kind of the entry it corrects.
 Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& scope) {
   if (e.device == me) {
     return data_loss("the answer holds " + event_name(e.device, e.seq) +
@@ -213,6 +213,14 @@ Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& 
 Status take_pulled(Store::Impl& impl, const PublicKey& me, const SiteScope& scope, const Message& answer,
                    const std::map<PublicKey, SignedHead>& heads, std::int64_t now_ms, SyncAccepted& out) {
   Db& db = impl.db;
+  if (!answer.events.empty()) {
+    // Up to 16 MiB of page cache for this connection from now on (SQLite's default is 2 MiB),
+    // taken only as pages are read: the events land in indexes in hash order (events, entries and
+    // versions by hash), and with a small cache every insert reads its page back from the file
+    // and dirty pages go out to the WAL before the commit. With the largest pull batch the
+    // terminal stays under 64 MiB (docs/SYNC_FIGURES.md).
+    SB_RETURN_IF_ERROR(db.exec("PRAGMA cache_size = -16384"));
+  }
   std::map<PublicKey, DeviceInBatch> devices;
   // arrival, the rowid, is numbered by SQLite: after every event stored before.
   SB_ASSIGN_OR_RETURN(Stmt insert, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, "

@@ -1,0 +1,100 @@
+// Opening a store of schema version 1 (before sync) migrates it to version 2: the events keep
+// their order as their arrival numbers, and the derived tables, rebuilt in the new layout, hold
+// what they held.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "support/fixture.h"
+
+using shiftbook::testing::Terminal;
+using shiftbook::testing::exec_sql;
+using shiftbook::testing::query_int;
+
+namespace {
+
+// The rows `sql` returns, one line each, columns separated by '|'.
+std::string rows(const std::string& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
+  std::string out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const unsigned char* t = sqlite3_column_text(st, c);
+      out += t ? reinterpret_cast<const char*>(t) : "~";
+      out += '|';
+    }
+    out += '\n';
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+constexpr const char* kVersions = "SELECT hex(hash), hex(entry), seq, kind, hex(supersedes) FROM versions ORDER BY seq";
+constexpr const char* kEntries =
+    "SELECT hex(id), seq, kind, hex(head), head_seq, versions, void, worker, start_abs, end_abs, special, product, "
+    "quantity, hex(body) FROM entries ORDER BY seq";
+
+}  // namespace
+
+TEST_CASE("store: a version 1 store migrates, its events in (device, seq) order and its entries as they were") {
+  Terminal t;
+  auto& s = *t.store;
+  REQUIRE(s.open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  auto hours = s.log_hours("", "W1", 360, 840, false);
+  REQUIRE(hours.is_ok());
+  REQUIRE(s.log_output("", "P1", 120).is_ok());
+  REQUIRE(s.correct(std::to_string(hours->seq), shiftbook::Json{{"end", 780}}, "left early").is_ok());
+  const std::string current = t.store_dir() + "/terminal.db";
+  const std::string versions = rows(current, kVersions), entries = rows(current, kEntries);
+  REQUIRE(versions.find("correction") != std::string::npos);
+  t.store.reset();
+
+  // The same store as version 1 wrote it: its own tables only, the events stored newest first so
+  // that their row order is not the order the migration must give them.
+  const std::string v1 = t.dir.file("v1.db");
+  exec_sql(v1, read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/schema/client/0001_init.sql"));
+  exec_sql(v1, "ATTACH '" + current + "' AS now; "
+               "INSERT INTO meta SELECT * FROM now.meta; "
+               "INSERT INTO events SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms FROM now.events "
+               "ORDER BY seq DESC; "
+               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT * FROM now.shifts; "
+               "INSERT INTO entries SELECT * FROM now.entries; INSERT INTO versions SELECT * FROM now.versions; "
+               "INSERT INTO leaders SELECT * FROM now.leaders; INSERT INTO sites SELECT * FROM now.sites; "
+               "INSERT INTO units SELECT * FROM now.units; INSERT INTO periods SELECT * FROM now.periods; "
+               "INSERT INTO products SELECT * FROM now.products; INSERT INTO workers SELECT * FROM now.workers; "
+               "INSERT INTO quotas SELECT * FROM now.quotas; PRAGMA user_version = 1;");
+  std::filesystem::copy_file(v1, current, std::filesystem::copy_options::overwrite_existing);
+  REQUIRE(query_int(current, "PRAGMA user_version") == 1);
+
+  auto reopened = shiftbook::client::Store::open(t.store_dir(), t.clock, shiftbook::testing::fast_options());
+  REQUIRE(reopened.is_ok());
+  CHECK(query_int(current, "PRAGMA user_version") == 2);
+  CHECK(query_int(current, "SELECT count(*) FROM events WHERE arrival IS NOT seq") == 0);
+  CHECK(rows(current, kVersions) == versions);
+  CHECK(rows(current, kEntries) == entries);
+  shiftbook::client::VerifyReport report = (*reopened)->verify().value();
+  CHECK_MESSAGE(report.problem.is_ok(), report.problem.to_string());
+
+  // The next event is numbered after every other.
+  REQUIRE((*reopened)->login("L1", "4321", 30).is_ok());
+  auto next = (*reopened)->log_output("", "P1", 5);
+  REQUIRE(next.is_ok());
+  CHECK(query_int(current, "SELECT arrival FROM events WHERE seq = " + std::to_string(next->seq)) ==
+        static_cast<std::int64_t>(next->seq));
+}
