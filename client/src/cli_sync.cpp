@@ -88,11 +88,17 @@ void add_sync(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand(
       "sync", "Send this terminal's entries to head office and receive its reference data, leaders and the entries "
               "of other terminals in the same units, until neither side has more");
+  auto server = std::make_shared<std::string>();
+  sub->add_option("--server", *server,
+                  "Reach head office at this address this time instead of the one given at enrollment (the pinned "
+                  "server key is still required)")
+      ->type_name("URL");
   add_json_flag(sub, ctx);
-  on_run(sub, ctx, [](Context& c) -> Status {
+  on_run(sub, ctx, [server](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());
     SB_ASSIGN_OR_RETURN(client::SyncState state, store->sync_state());
-    SB_ASSIGN_OR_RETURN(auto transport, client::http_transport(state.enrollment.server_url));
+    SB_ASSIGN_OR_RETURN(auto transport,
+                        client::http_transport(server->empty() ? state.enrollment.server_url : *server));
     client::SyncReport report;
     Status s;
     {

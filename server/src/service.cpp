@@ -108,13 +108,6 @@ Json head_json(const SignedHead& h) {
   return j;
 }
 
-struct SyncRequest {
-  std::uint64_t cursor = 0;
-  std::size_t pull_max = kDefaultPullBytes;
-  std::int64_t client_ms = 0;
-  std::optional<SignedHead> head;
-};
-
 Result<SyncRequest> parse_sync_header(const Json& h, const PublicKey& device) {
   SB_RETURN_IF_ERROR(only_fields(h, {"type", "v", "cursor", "pull_max", "client_ms", "head"}));
   SyncRequest r;
@@ -179,11 +172,8 @@ Reply Service::Impl::sealed(const EnvelopeContext& ctx, const Message& m, std::s
 }
 
 Reply Service::Impl::sealed_refusal(const EnvelopeContext& ctx, const Refusal& refusal, const std::string& prefix) {
-  Message m;
-  m.header = error_header(refusal);
-  std::string line = prefix + " refused: " + std::string(protocol_error_name(refusal.error)) + ": " + refusal.message;
-  if (!refusal.log_detail.empty()) line += " (" + refusal.log_detail + ")";
-  return sealed(ctx, m, std::move(line));
+  SyncAnswer a = refused_answer(refusal, prefix);
+  return sealed(ctx, a.message, std::move(a.log_line));
 }
 
 Reply Service::Impl::envelope_refusal(const Status& s, const std::string& prefix) {
@@ -223,79 +213,98 @@ Reply Service::Impl::sync(ByteView wire, const std::string& peer) {
     std::string m = "device " + short_device(*device) + " is not enrolled with this server; enroll it with a code first";
     return json_error(401, "unknown_device", m, prefix + " refused: unknown_device: " + m);
   }
-  DeviceRecord rec = std::move(**found);
   auto opened = open_request(server_key, wire);
   if (!opened.is_ok()) return envelope_refusal(opened.status(), prefix);
-  const EnvelopeContext& ctx = opened->context;
+  SyncAnswer answer = answer_sync(**found, opened->plaintext, prefix);
+  return sealed(opened->context, answer.message, answer.log_line + " " + elapsed_ms(started));
+}
 
-  auto msg = decode_message(opened->plaintext);
-  if (!msg.is_ok()) return sealed_refusal(ctx, refuse(ProtocolError::kMalformed, msg.status().message()), prefix);
-  if (msg->header.at("type") != "sync") {
-    return sealed_refusal(ctx,
-                          refuse(ProtocolError::kMalformed,
-                                 "expected a sync message, got '" + msg->header.at("type").get<std::string>() + "'"),
-                          prefix);
+SyncAnswer Service::Impl::refused_answer(const Refusal& refusal, const std::string& prefix) {
+  SyncAnswer a;
+  a.message.header = error_header(refusal);
+  a.log_line = prefix + " refused: " + std::string(protocol_error_name(refusal.error)) + ": " + refusal.message;
+  if (!refusal.log_detail.empty()) a.log_line += " (" + refusal.log_detail + ")";
+  return a;
+}
+
+std::variant<SyncRequest, Refusal> Service::Impl::read_sync_request(const Message& msg, const PublicKey& device) {
+  if (msg.header.at("type") != "sync") {
+    return refuse(ProtocolError::kMalformed,
+                  "expected a sync message, got '" + msg.header.at("type").get<std::string>() + "'");
   }
-  if (auto r = check_version(msg->header)) return sealed_refusal(ctx, *r, prefix);
-  auto req = parse_sync_header(msg->header, rec.key);
-  if (!req.is_ok()) return sealed_refusal(ctx, refuse(ProtocolError::kMalformed, req.status().message()), prefix);
-  if (msg->events.empty() != !req->head.has_value()) {
-    return sealed_refusal(ctx,
-                          refuse(ProtocolError::kMalformed, msg->events.empty()
-                                                                ? "a signed head was sent without events"
-                                                                : "events were pushed without a signed head"),
-                          prefix);
+  if (auto r = check_version(msg.header)) return *r;
+  auto req = parse_sync_header(msg.header, device);
+  if (!req.is_ok()) return refuse(ProtocolError::kMalformed, req.status().message());
+  if (msg.events.empty() != !req->head.has_value()) {
+    return refuse(ProtocolError::kMalformed, msg.events.empty() ? "a signed head was sent without events"
+                                                                : "events were pushed without a signed head");
   }
   std::size_t pushed_bytes = 0;
-  for (const Bytes& b : msg->events) pushed_bytes += b.size();
+  for (const Bytes& b : msg.events) pushed_bytes += b.size();
   if (pushed_bytes > kMaxPushBytes) {
-    return sealed_refusal(ctx,
-                          refuse(ProtocolError::kLimit, "the push holds " + std::to_string(pushed_bytes) +
-                                                            " bytes of events, more than " + std::to_string(kMaxPushBytes) +
-                                                            "; push fewer at a time"),
-                          prefix);
+    return refuse(ProtocolError::kLimit, "the push holds " + std::to_string(pushed_bytes) +
+                                             " bytes of events, more than " + std::to_string(kMaxPushBytes) +
+                                             "; push fewer at a time");
   }
+  return std::move(*req);
+}
+
+SyncAnswer Service::Impl::answer_sync(const DeviceRecord& rec, ByteView plaintext, const std::string& prefix,
+                                      std::uint64_t cursor_floor) {
+  auto msg = decode_message(plaintext);
+  if (!msg.is_ok()) return refused_answer(refuse(ProtocolError::kMalformed, msg.status().message()), prefix);
+  auto read = read_sync_request(*msg, rec.key);
+  if (auto* r = std::get_if<Refusal>(&read)) return refused_answer(*r, prefix);
+  const SyncRequest* req = &std::get<SyncRequest>(read);
 
   auto pushed = msg->events.empty() ? stored_receipt(rec) : push(rec, msg->events, *req->head);
-  if (auto* r = std::get_if<Refusal>(&pushed)) return sealed_refusal(ctx, *r, prefix);
+  if (auto* r = std::get_if<Refusal>(&pushed)) return refused_answer(*r, prefix);
   const PushOutcome& outcome = std::get<PushOutcome>(pushed);
 
-  // The pull: the site's head-office chain and every other terminal sharing a unit.
-  std::vector<PublicKey> visible{signer(rec.site)->key.public_key()};
-  auto peers = storage->devices_in_units(rec.units);
-  if (!peers.is_ok()) return sealed_refusal(ctx, internal_refusal(peers.status()), prefix);
-  for (const PublicKey& k : *peers) {
-    if (k != rec.key) visible.push_back(k);
-  }
-  auto pulled = storage->pull(visible, req->cursor, req->pull_max);
-  if (!pulled.is_ok()) return sealed_refusal(ctx, internal_refusal(pulled.status()), prefix);
-  const std::uint64_t cursor = std::max(req->cursor, pulled->cursor);
-
-  Message out;
-  out.header["type"] = "sync";
-  out.header["receipt"] = receipt_json(outcome.receipt);
-  out.header["cursor"] = static_cast<std::int64_t>(cursor);
-  out.header["more"] = pulled->more;
-  Json heads = Json::array();
-  for (const SignedHead& h : pulled->heads) heads.push_back(head_json(h));
-  out.header["heads"] = std::move(heads);
-  out.events.reserve(pulled->events.size());
-  for (PulledEvent& e : pulled->events) out.events.push_back(std::move(e.raw));
-
-  const std::int64_t now = clock.now_ms();
   std::string line = prefix + " pushed " + std::to_string(outcome.added);
   if (outcome.added > 0) {
     line += " (seq " + std::to_string(outcome.first) + ".." + std::to_string(outcome.last) + ")";
   } else if (!msg->events.empty()) {
     line += " (held already, up to seq " + std::to_string(outcome.receipt.seq) + ")";
   }
-  line += " pulled " + std::to_string(out.events.size()) + " cursor " + std::to_string(cursor);
-  if (pulled->more) line += " more";
-  if (Status s = storage->note_sync(rec.key, now, req->client_ms); !s.is_ok()) {
-    line += " (last sync not noted: " + s.to_string() + ")";
+  SyncAnswer answer =
+      answer_pull(rec, outcome.receipt, std::max(req->cursor, cursor_floor), req->pull_max, line);
+  if (!answer.pulled) return answer;
+  if (Status s = storage->note_sync(rec.key, clock.now_ms(), req->client_ms); !s.is_ok()) {
+    answer.log_line += " (last sync not noted: " + s.to_string() + ")";
   }
-  line += " " + elapsed_ms(started);
-  return sealed(ctx, out, std::move(line));
+  return answer;
+}
+
+SyncAnswer Service::Impl::answer_pull(const DeviceRecord& rec, const Receipt& receipt, std::uint64_t cursor,
+                                      std::size_t pull_max, const std::string& line) {
+  // The site's head-office chain and every other terminal sharing a unit.
+  std::vector<PublicKey> visible{signer(rec.site)->key.public_key()};
+  auto peers = storage->devices_in_units(rec.units);
+  if (!peers.is_ok()) return refused_answer(internal_refusal(peers.status()), line);
+  for (const PublicKey& k : *peers) {
+    if (k != rec.key) visible.push_back(k);
+  }
+  auto pulled = storage->pull(visible, cursor, pull_max);
+  if (!pulled.is_ok()) return refused_answer(internal_refusal(pulled.status()), line);
+
+  SyncAnswer a;
+  a.pulled = true;
+  a.cursor = std::max(cursor, pulled->cursor);
+  a.more = pulled->more;
+  Message& out = a.message;
+  out.header["type"] = "sync";
+  out.header["receipt"] = receipt_json(receipt);
+  out.header["cursor"] = static_cast<std::int64_t>(a.cursor);
+  out.header["more"] = a.more;
+  Json heads = Json::array();
+  for (const SignedHead& h : pulled->heads) heads.push_back(head_json(h));
+  out.header["heads"] = std::move(heads);
+  out.events.reserve(pulled->events.size());
+  for (PulledEvent& e : pulled->events) out.events.push_back(std::move(e.raw));
+  a.log_line = line + " pulled " + std::to_string(out.events.size()) + " cursor " + std::to_string(a.cursor);
+  if (a.more) a.log_line += " more";
+  return a;
 }
 
 // =================================================================================================

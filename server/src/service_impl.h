@@ -110,6 +110,24 @@ std::optional<Refusal> check_version(const Json& header);
 
 bool is_ref_kind(std::string_view k);
 
+// A sync request's header, read (service.cpp).
+struct SyncRequest {
+  std::uint64_t cursor = 0;
+  std::size_t pull_max = kDefaultPullBytes;
+  std::int64_t client_ms = 0;
+  std::optional<SignedHead> head;
+};
+
+// What answering one opened sync request comes to, before it is sealed: the plaintext answer and
+// its log line. Bundles (service_bundle.cpp) answer several requests and seal each themselves.
+struct SyncAnswer {
+  Message message;       // "sync", "revoked" or "error"
+  std::string log_line;  // without the elapsed time
+  bool pulled = false;   // a "sync" answer: cursor and more are set
+  std::uint64_t cursor = 0;
+  bool more = false;
+};
+
 }  // namespace detail
 
 struct Service::Impl {
@@ -139,6 +157,19 @@ struct Service::Impl {
 
   Reply enroll(ByteView wire, const std::string& peer);
   Reply sync(ByteView wire, const std::string& peer);
+  // The sync round trip after the envelope opened: the request read, the push, the pull. The pull
+  // starts after the later of the request's cursor and `cursor_floor` (a bundle's later requests
+  // carry on where the answers to its earlier ones ended).
+  detail::SyncAnswer answer_sync(const DeviceRecord& rec, ByteView plaintext, const std::string& prefix,
+                                 std::uint64_t cursor_floor = 0);
+  // A "sync" answer carrying `receipt` and the events visible to `rec` after `cursor`;
+  // `line` starts its log line.
+  detail::SyncAnswer answer_pull(const DeviceRecord& rec, const Receipt& receipt, std::uint64_t cursor,
+                                 std::size_t pull_max, const std::string& line);
+  static detail::SyncAnswer refused_answer(const Refusal& refusal, const std::string& prefix);
+  // Reads a sync request's header and checks what needs no storage (type, version, fields, head
+  // with events, the push's size).
+  static std::variant<detail::SyncRequest, Refusal> read_sync_request(const Message& msg, const PublicKey& device);
   std::optional<Refusal> enroll_code(const OpenedRequest& req, DeviceRecord& enrolled);
 
   // The push of a sync request; on success the receipt to answer with and what was added.

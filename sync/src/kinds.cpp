@@ -74,13 +74,13 @@ class Fields {
   std::string_view kind_;
 };
 
-Status validate_shift_open(const Fields& f) {
-  SB_RETURN_IF_ERROR(f.only({"unit", "date", "name"}));
+Status validate_shift_open(const Fields& f, const Json& body) {
+  SB_RETURN_IF_ERROR(f.only({"unit", "date", "name", "receipt"}));
   SB_RETURN_IF_ERROR(f.id("unit"));
   SB_ASSIGN_OR_RETURN(std::string date, f.str("date"));
   SB_RETURN_IF_ERROR(parse_date(date).status());
   if (f.has("name")) SB_RETURN_IF_ERROR(f.text("name", 32));
-  return Status::ok();
+  return shift_open_receipt(body, PublicKey{}).status();
 }
 
 Status validate_hours(const Fields& f) {
@@ -142,7 +142,7 @@ bool is_voidable_kind(std::string_view k) {
 Status validate_body(std::string_view k, const Json& body, std::string_view corrected_kind) {
   Fields f(body, k);
   if (!body.is_object()) return invalid_argument(std::string(k) + " entry must be a map of fields");
-  if (k == kind::kShiftOpen) return validate_shift_open(f);
+  if (k == kind::kShiftOpen) return validate_shift_open(f, body);
   if (k == kind::kShiftClose) {
     SB_RETURN_IF_ERROR(f.only({"shift"}));
     return f.ref("shift");
@@ -183,6 +183,50 @@ Status check_correction_keeps(std::string_view entry_kind, const Json& current, 
     }
   }
   return Status::ok();
+}
+
+Result<std::optional<Receipt>> shift_open_receipt(const Json& body, const PublicKey& device) {
+  auto it = body.find("receipt");
+  if (it == body.end()) return std::optional<Receipt>{};
+  const Json& r = *it;
+  const auto bad = [](const std::string& why) {
+    return invalid_argument("shift_open field 'receipt' " + why);
+  };
+  if (!r.is_object() || r.size() != 4 || !r.contains("seq") || !r.contains("hash") || !r.contains("server_ms") ||
+      !r.contains("sig")) {
+    return bad("must be a map of seq, hash, server_ms and sig");
+  }
+  const Json& seq = r["seq"];
+  const Json& ms = r["server_ms"];
+  if (!seq.is_number_integer() || (!seq.is_number_unsigned() && seq.get<std::int64_t>() < 0) ||
+      (seq.is_number_unsigned() && seq.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+    return bad("seq must be a whole number, 0 or more");
+  }
+  if (!ms.is_number_integer() ||
+      (ms.is_number_unsigned() && ms.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+    return bad("server_ms must be a whole number");
+  }
+  if (!r["hash"].is_string() || !r["sig"].is_string()) return bad("hash and sig must be lower-case hex");
+  Receipt out;
+  out.device = device;
+  out.seq = seq.get<std::uint64_t>();
+  out.server_ms = ms.get<std::int64_t>();
+  auto hash = parse_hash_ref(r["hash"].get<std::string>());
+  if (!hash.is_ok()) return bad("hash must be 64 lower-case hex digits");
+  out.hash = *hash;
+  const std::string sig = r["sig"].get<std::string>();
+  auto sig_bytes = array_from_hex<64>(sig);
+  if (!sig_bytes.is_ok() || to_hex(*sig_bytes) != sig) return bad("sig must be 128 lower-case hex digits");
+  out.signature = *sig_bytes;
+  if (out.seq == 0 && out.hash != Hash{}) return bad("for seq 0 must name the all-zero hash");
+  return std::optional<Receipt>(out);
+}
+
+Json receipt_field(const Receipt& r) {
+  return Json{{"seq", static_cast<std::int64_t>(r.seq)},
+              {"hash", to_hex(r.hash)},
+              {"server_ms", r.server_ms},
+              {"sig", to_hex(r.signature)}};
 }
 
 Status check_id(std::string_view what, std::string_view id) {

@@ -168,6 +168,29 @@ bool verify_receipt(const PublicKey& server, const Receipt& r) {
   return verify_signature(server, receipt_message(server, r), r.signature);
 }
 
+Bytes revocation_message(const PublicKey& server, const RevocationNotice& n) {
+  Bytes out;
+  out.reserve(77 + 4 + n.reason.size());
+  put_magic(out, "SBRV");
+  put(out, server);
+  put(out, n.device);
+  put_u64(out, static_cast<std::uint64_t>(n.revoked_ms));
+  put_u32(out, static_cast<std::uint32_t>(n.reason.size()));
+  out.insert(out.end(), n.reason.begin(), n.reason.end());
+  return out;
+}
+
+RevocationNotice sign_revocation(const DeviceKey& server, const PublicKey& device, std::int64_t revoked_ms,
+                                 std::string_view reason) {
+  RevocationNotice n{device, revoked_ms, std::string(reason), {}};
+  n.signature = server.sign(revocation_message(server.public_key(), n));
+  return n;
+}
+
+bool verify_revocation(const PublicKey& server, const RevocationNotice& n) {
+  return verify_signature(server, revocation_message(server, n), n.signature);
+}
+
 Bytes delegation_message(const PublicKey& server, const Delegation& d) {
   Bytes out;
   out.reserve(73 + 4 + d.site.size());

@@ -4,7 +4,10 @@
 // store that has them. Messages are written for a shift leader. Pure functions; thread-safe.
 //
 // Bodies (every field required unless marked optional; no other fields allowed):
-//   shift_open   unit: id, date: "YYYY-MM-DD", name: text (optional)
+//   shift_open   unit: id, date: "YYYY-MM-DD", name: text (optional),
+//                receipt: {seq: int >= 0, hash: 64 hex, server_ms: int, sig: 128 hex} (optional;
+//                the last server receipt the terminal held, for this same device: see
+//                shift_open_receipt)
 //   shift_close  shift: ref
 //   hours        shift: ref, worker: id, start: minute 0..1439, end: start+1 .. start+1440,
 //                special: bool   (minutes from midnight of the shift date, site time zone;
@@ -30,6 +33,7 @@
 
 #include "shiftbook/canonical.h"
 #include "shiftbook/crypto.h"
+#include "shiftbook/protocol.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook {
@@ -65,6 +69,17 @@ Status validate_body(std::string_view kind, const Json& body, std::string_view c
 // the kind of the corrected entry; both bodies are valid for it. invalid_argument naming the field
 // that changed, otherwise ok.
 Status check_correction_keeps(std::string_view entry_kind, const Json& current, const Json& next);
+
+// Trusted time. A shift_open names the last receipt its terminal held (protocol.h, Receipt): the
+// server signed server_ms before the shift was opened, so every event of the device from this one
+// on was made after it, whatever the terminal's clock said. The receipt's device is the event's
+// own device, so the body leaves it out. shift_open_receipt reads the field (nullopt when absent;
+// invalid_argument when malformed; validate_body checks the same shape) and returns the receipt
+// with `device` set; the signature is the caller's to check against the server key, and a valid
+// one names an earlier event of the same chain (seq below the shift_open's, hash equal to the
+// chain's event at that seq; seq 0 with a zero hash before the first event was acknowledged).
+Result<std::optional<Receipt>> shift_open_receipt(const Json& body, const PublicKey& device);
+Json receipt_field(const Receipt& r);  // the "receipt" field's value for a shift_open body
 
 Status check_id(std::string_view what, std::string_view id);
 Status check_text(std::string_view what, std::string_view text, std::size_t max_bytes = kMaxTextBytes);

@@ -22,6 +22,9 @@
 //   sync    (response)  receipt: {seq, hash, server_ms, sig}, cursor: int, more: bool,
 //                       heads: [{device, seq, hash, sig}...] (one per device in the pulled events,
 //                       at that device's last event in them)
+//   revoked (response)  to a sync from a revoked device, whatever it pushed:
+//                       notice: {revoked_ms, reason, sig} (RevocationNotice for the sender),
+//                       quarantined: int (events of this request the server kept in quarantine)
 //   error   (response)  code: a ProtocolError name, message: text,
 //                       expected_seq: int (optional; with "gap" and "equivocation")
 #pragma once
@@ -98,6 +101,22 @@ Bytes receipt_message(const PublicKey& server, const Receipt& r);
 Receipt sign_receipt(const DeviceKey& server, const PublicKey& device, std::uint64_t seq, const Hash& hash,
                      std::int64_t server_ms);
 bool verify_receipt(const PublicKey& server, const Receipt& r);
+
+// Head office's signed word that it revoked `device` at its own time revoked_ms, for `reason`. A
+// terminal that receives one for itself, verifying with its pinned server key, drops the other
+// terminals' events and the reference data it holds (docs/PROTOCOL.md, "Revocation"). Signed
+// message:
+//   "SBRV" 0x01, server key (32), device (32), revoked_ms (u64), u32 length + reason bytes (UTF-8)
+struct RevocationNotice {
+  PublicKey device{};
+  std::int64_t revoked_ms = 0;
+  std::string reason;
+  Signature signature{};
+};
+Bytes revocation_message(const PublicKey& server, const RevocationNotice& n);
+RevocationNotice sign_revocation(const DeviceKey& server, const PublicKey& device, std::int64_t revoked_ms,
+                                 std::string_view reason);
+bool verify_revocation(const PublicKey& server, const RevocationNotice& n);
 
 // Head office writes each site's reference data as the chain of that site's signer, a key the
 // server derives from its own secret key and the site id, and vouches for with a delegation:
