@@ -151,7 +151,10 @@ Result<Session> Store::login(const std::string& id, const std::string& pin, int 
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT name, pin_hash FROM leaders WHERE id = ?"));
     st.bind(1, id);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) return not_found("there is no shift leader '" + id + "' on this terminal ('shiftbook leader add' adds one)");
+    if (!row) {
+      SB_RETURN_IF_ERROR(impl_->refuse_if_revoked());
+      return not_found("there is no shift leader '" + id + "' on this terminal ('shiftbook leader add' adds one)");
+    }
     name = st.text(0);
     pin_hash = st.text(1);
   }
@@ -186,7 +189,10 @@ Result<Session> Store::Impl::require_session(bool touch) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT s.leader, l.name, s.started_ms, s.last_ms, s.idle_minutes "
                                           "FROM session s LEFT JOIN leaders l ON l.id = s.leader"));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return failed_precondition("no shift leader is logged in; run 'shiftbook login LEADER' first");
+  if (!row) {
+    SB_RETURN_IF_ERROR(refuse_if_revoked());
+    return failed_precondition("no shift leader is logged in; run 'shiftbook login LEADER' first");
+  }
   Session s{st.text(0), st.text(1), st.int64(2), st.int64(3), static_cast<int>(st.int64(4))};
   st.reset();
   const std::int64_t now = clock->now_ms();

@@ -23,6 +23,8 @@ struct Context : command::ContextBase {
   // status is then kExitUnreachable, which the code alone (unavailable) does not tell apart from
   // a busy store.
   bool server_unreachable = false;
+  // Set by sync when head office revoked this terminal: the exit status is then kExitRevoked.
+  bool terminal_revoked = false;
 
   Result<std::unique_ptr<client::Store>> open_store() const {
     return client::Store::open(store_dir, clock, {});
@@ -44,5 +46,7 @@ void add_record_commands(CLI::App& app, Context& ctx);
 void add_read_commands(CLI::App& app, Context& ctx);
 // enroll, sync
 void add_sync_commands(CLI::App& app, Context& ctx);
+// bundle export|import: sync by files
+void add_bundle_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::cli

@@ -29,6 +29,7 @@ std::string exit_codes_help() {
          "  10  store busy (another program is using it), or server busy; try again\n"
          "  11  a limit was reached (disk full...)\n"
          "  12  the server cannot be reached (sync, enroll); entries stay here for the next sync\n"
+         "  13  head office revoked this terminal (sync); contact head office\n"
          "PINs are never taken from the command line: they are read without echo from the terminal,\n"
          "or as one line of standard input.";
 }

@@ -29,6 +29,8 @@ using console::wipe;
 // The server could not be reached (enroll, sync): nothing was lost; try again later. Set by the
 // command through Context::server_unreachable, since the code (unavailable) is a busy store's too.
 inline constexpr int kExitUnreachable = 12;
+// Head office revoked this terminal (sync): set through Context::terminal_revoked.
+inline constexpr int kExitRevoked = 13;
 // The table of exit statuses and the PIN rules, for the end of every --help.
 std::string exit_codes_help();
 

@@ -54,7 +54,17 @@ void add_list_show(CLI::App& app, Context& ctx) {
     }
     filter.include_void = o.all;
     SB_ASSIGN_OR_RETURN(Json doc, store->list_entries(filter));
-    if (c.json) print_json(doc); else render_entries(doc, std::cout);
+    if (c.json) {
+      print_json(doc);
+      return Status::ok();
+    }
+    render_entries(doc, std::cout);
+    if (doc.contains("revoked") && doc["revoked"].is_object()) {
+      const Json& r = doc["revoked"];
+      std::cout << "head office revoked this terminal on " << utc_time_text(int_of(r, "revoked_ms"))
+                << (str_of(r, "reason").empty() ? "" : " (" + str_of(r, "reason") + ")")
+                << ": it shows only its own entries\n";
+    }
     return Status::ok();
   });
 
@@ -90,7 +100,8 @@ void add_summary_status(CLI::App& app, Context& ctx) {
     return Status::ok();
   });
 
-  auto* status = app.add_subcommand("status", "This terminal: device, login, open shifts, events, reference data");
+  auto* status = app.add_subcommand("status", "This terminal: device, login, open shifts, events, reference data, "
+                                              "and how syncing with head office goes");
   add_json_flag(status, ctx);
   on_run(status, ctx, [](Context& c) -> Status {
     SB_ASSIGN_OR_RETURN(auto store, c.open_store());

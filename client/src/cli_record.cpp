@@ -29,6 +29,8 @@ Result<Json> find_product(client::Store& store, const std::string& product) {
   for (const Json& p : array_of(ref, "products")) {
     if (str_of(p, "id") == product) return p;
   }
+  // A revoked terminal has no reference data: say that, not that the product is unknown.
+  if (auto sync = store.sync_state(); sync.is_ok() && sync->revoked) SB_RETURN_IF_ERROR(store.session().status());
   return not_found("product '" + product + "' is not in the reference data; check the product id");
 }
 

@@ -285,6 +285,56 @@ std::string utc_time_text(std::int64_t ms) {
   return format_date(ms / kDayMs) + " " + clock + " UTC";
 }
 
+namespace {
+
+// "just now", "5 min ago", "3 h 20 min ago", "2 days ago": how long before `now_ms` `ms` was.
+std::string ago_text(std::int64_t now_ms, std::int64_t ms) {
+  const std::int64_t minutes = (now_ms - ms) / 60'000;
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return std::to_string(minutes) + " min ago";
+  if (minutes < 48 * 60) {
+    return std::to_string(minutes / 60) + " h" + (minutes % 60 ? " " + std::to_string(minutes % 60) + " min" : "") +
+           " ago";
+  }
+  return std::to_string(minutes / (24 * 60)) + " days ago";
+}
+
+// The rows of status about sync's health: the last sync that completed, the failing streak, and
+// head office's revocations (of this terminal, and of others of its site).
+void add_health_rows(Table& t, const Json& doc) {
+  const std::int64_t now = int_of(doc, "now_ms");
+  const Json none;
+  const Json& health = doc.is_object() && doc.contains("sync_health") ? doc["sync_health"] : none;
+  if (health.is_object()) {
+    const std::int64_t success = int_of(health, "last_success_ms");
+    t.add({"last success", success > 0 ? utc_time_text(success) + " (this terminal's clock), " + ago_text(now, success)
+                                       : "never"});
+    const std::int64_t failures = int_of(health, "failures");
+    if (failures > 0) {
+      const std::int64_t since = int_of(health, "failing_since_ms");
+      t.add({"sync failing", "since " + utc_time_text(since) + " (" + ago_text(now, since) + "), " +
+                                 std::to_string(failures) + (failures == 1 ? " attempt" : " attempts") + "; the last, " +
+                                 ago_text(now, int_of(health, "last_attempt_ms")) + ": " +
+                                 str_of(health, "last_error")});
+    }
+  }
+  const Json& revoked = doc.is_object() && doc.contains("revoked") ? doc["revoked"] : none;
+  if (revoked.is_object()) {
+    t.add({"revoked", "by head office on " + utc_time_text(int_of(revoked, "revoked_ms")) +
+                          (str_of(revoked, "reason").empty() ? "" : " (" + str_of(revoked, "reason") + ")") +
+                          ": this terminal holds only its own entries and records nothing more; contact head office"});
+  }
+  std::string others;
+  for (const Json& r : array_of(doc, "revoked_terminals")) {
+    others += (others.empty() ? "" : ", ") + str_of(r, "device_short") + " (" +
+              utc_time_text(int_of(r, "revoked_ms")).substr(0, 10) +
+              (str_of(r, "reason").empty() ? "" : ": " + str_of(r, "reason")) + ")";
+  }
+  if (!others.empty()) t.add({"revoked terminals", others});
+}
+
+}  // namespace
+
 void render_status(const Json& doc, std::ostream& out) {
   Table t({"device", str_of(doc, "device_short")});
   t.add({"store", str_of(doc, "store")});
@@ -306,6 +356,7 @@ void render_status(const Json& doc, std::ostream& out) {
     } else {
       t.add({"last sync", "never; " + held_text(0, waiting)});
     }
+    add_health_rows(t, doc);
   } else {
     t.add({"head office", "not enrolled ('shiftbook enroll' with a code from head office)"});
   }

@@ -25,9 +25,11 @@ int main(int argc, char** argv) {
   cli::add_record_commands(app, ctx);
   cli::add_read_commands(app, ctx);
   cli::add_sync_commands(app, ctx);
+  cli::add_bundle_commands(app, ctx);
 
   if (auto done = command::parse(app, argc, argv)) return *done;
   return command::run("shiftbook", ctx.action, [&ctx](const Status& s) {
+    if (ctx.terminal_revoked) return cli::kExitRevoked;
     return ctx.server_unreachable ? cli::kExitUnreachable : cli::exit_code(s.code());
   });
 }

@@ -203,7 +203,9 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, const Site
     SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
     return true;
   }
-  if (e.device == key.public_key()) {
+  // A revoked terminal has dropped the other terminals' events (sync_revoke.cpp): its own
+  // correction, void or confirmation of one of their entries stays in the log, unshown, like theirs.
+  if (e.device == key.public_key() && !(scope && scope->revoked)) {
     SB_RETURN_IF_ERROR(apply_event(e, raw));
     return true;
   }

@@ -193,6 +193,10 @@ Result<Recorded> Store::open_shift(const std::string& unit, std::optional<std::i
   }
   Json body = {{"unit", unit}, {"date", format_date(day ? *day : local_day(tz, impl_->clock->now_ms()))}};
   if (name) body["name"] = *name;
+  // Trusted time: the server signed this receipt's time before the shift was opened, so the shift
+  // and everything recorded in it come after it, whatever this terminal's clock says.
+  SB_ASSIGN_OR_RETURN(std::optional<SyncState> sync, impl_->load_sync_state());
+  if (sync && sync->receipt) body["receipt"] = receipt_field(*sync->receipt);
   SB_RETURN_IF_ERROR(validate_body(kind::kShiftOpen, body));
   SB_ASSIGN_OR_RETURN(Recorded r, impl_->append_local(s.leader, kind::kShiftOpen, std::move(body)));
   SB_RETURN_IF_ERROR(tx.commit());

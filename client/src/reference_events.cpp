@@ -2,8 +2,10 @@
 // projection of its site signer's ref_* events (bodies in protocol.h), folded in the order they
 // were stored, so a later event for the same key replaces an earlier one and `active: false`
 // removes a worker or leader. Units are kept only when the terminal is enrolled for them: a shift
-// can then be opened only where the server will accept it. Kinds reserved for head office that
-// this version does not know change nothing here and stay in the log.
+// can then be opened only where the server will accept it. A device_revoke (a terminal of the
+// site that head office revoked) changes no table: it stays in the log, and status lists it
+// (sync_state.cpp). Kinds reserved for head office that this version does not know change
+// nothing here either and stay in the log.
 #include "shiftbook/kinds.h"
 #include "store_impl.h"
 

@@ -20,7 +20,15 @@ struct SiteScope {
   PublicKey signer{};
   std::string site;
   std::vector<std::string> units;  // sorted
+  bool revoked = false;            // head office revoked this terminal (sync_revoke.cpp)
 };
+
+// Trusted time (kinds.h, shift_open_receipt): the receipt a shift_open event names, if any, must
+// be signed by `server` (the pinned key; null on a terminal that is not enrolled, which holds no
+// receipt) for the event's own device, at a seq below the event's, naming that device's event at
+// that seq as `db` holds it (seq 0: the zero hash). data_loss naming the event otherwise
+// (sync_state.cpp).
+Status check_shift_open_receipt(Db& db, const Event& e, const PublicKey* server);
 
 struct Store::Impl {
   std::string dir;
@@ -70,6 +78,10 @@ struct Store::Impl {
   // The enrollment and last receipt for `status` (sync_state.cpp): {"enrollment": ..., "sync":
   // ...}, both null on a terminal that is not enrolled; and the own events not yet acknowledged.
   Result<Json> sync_status(std::int64_t own_events) const;
+
+  // failed_precondition saying when and why head office revoked this terminal, if it did
+  // (sync_revoke.cpp): such a terminal records nothing more.
+  Status refuse_if_revoked() const;
 
   // Replays every event into the derived tables inside a rolled-back transaction and compares
   // the result with what they hold (verify.cpp). data_loss names the first entry that differs.

@@ -133,19 +133,18 @@ Result<Answer> read_answer(const Json& header, const PublicKey& me) {
   return a;
 }
 
-// The receipt must be the pinned server's, for this device, and say what this terminal can
-// check: the head it pushed, or (nothing pushed) a point of its own chain.
+// The receipt must be the pinned server's, for this device, and name a point of its own chain
+// that this terminal can check: at or beyond the head it pushed, if it pushed. Beyond is no
+// error: the server may hold more than this push already (a later bundle, or an HTTP sync, got
+// there first), and says so.
 Status check_receipt(Db& db, const SyncState& state, const PushBatch& pushed, const Receipt& r) {
   if (!verify_receipt(state.enrollment.server_key, r)) {
     return unauthenticated("the server's receipt does not verify with the pinned server key (for this terminal, "
                            "event " + std::to_string(r.seq) + "); nothing from the answer was stored");
   }
-  if (pushed.head) {
-    if (r.seq != pushed.head->seq || r.hash != pushed.head->hash) {
-      return data_loss("the server's receipt names event " + std::to_string(r.seq) + " of this terminal, but this "
-                       "sync pushed up to event " + std::to_string(pushed.head->seq) + "; nothing was stored");
-    }
-    return Status::ok();
+  if (pushed.head && r.seq < pushed.head->seq) {
+    return data_loss("the server's receipt names event " + std::to_string(r.seq) + " of this terminal, but this "
+                     "sync pushed up to event " + std::to_string(pushed.head->seq) + "; nothing was stored");
   }
   if (r.seq > state.own_seq) {
     return data_loss("the server holds this terminal's events up to " + std::to_string(r.seq) + ", but the terminal "
@@ -162,6 +161,12 @@ Status check_receipt(Db& db, const SyncState& state, const PushBatch& pushed, co
                      "nothing was stored. Ask head office (the device may be flagged)");
   }
   return Status::ok();
+}
+
+// Whether `r` says more than the receipt the terminal holds: a later point of its chain, or the
+// same point at a later server time. Answers taken out of order never move it backwards.
+bool newer_receipt(const std::optional<Receipt>& held, const Receipt& r) {
+  return !held || r.seq > held->seq || (r.seq == held->seq && r.server_ms > held->server_ms);
 }
 
 // The devices of the batch: what the terminal held of each, and its last event in the batch.
@@ -210,8 +215,9 @@ Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& 
 // back everything this wrote: one pass holds one decoded event at a time, not the whole answer.
 // The heads' signatures were verified before (verify_heads), so a forged answer fails before
 // anything is written.
-Status take_pulled(Store::Impl& impl, const PublicKey& me, const SiteScope& scope, const Message& answer,
-                   const std::map<PublicKey, SignedHead>& heads, std::int64_t now_ms, SyncAccepted& out) {
+Status take_pulled(Store::Impl& impl, const PublicKey& me, const PublicKey& server, const SiteScope& scope,
+                   const Message& answer, const std::map<PublicKey, SignedHead>& heads, std::int64_t now_ms,
+                   SyncAccepted& out) {
   Db& db = impl.db;
   if (!answer.events.empty()) {
     // Up to 16 MiB of page cache for this connection from now on (SQLite's default is 2 MiB),
@@ -258,6 +264,10 @@ Status take_pulled(Store::Impl& impl, const PublicKey& me, const SiteScope& scop
     }
     Status link = check_link(d.held ? &*d.held : nullptr, e);
     if (!link.is_ok()) return data_loss(link.message() + " (pulled); nothing from the answer was stored");
+    // Trusted time: the receipt a shift_open names is the pinned server's, for an earlier event
+    // of the same chain (held, or earlier in this answer).
+    Status receipt = check_shift_open_receipt(db, e, &server);
+    if (!receipt.is_ok()) return data_loss(receipt.message() + " (pulled); nothing from the answer was stored");
     insert.bind_blob(1, e.device)
         .bind(2, static_cast<std::int64_t>(e.seq))
         .bind(3, static_cast<std::int64_t>(e.hlc))
@@ -342,21 +352,21 @@ Result<SyncAccepted> Store::accept_sync(const PushBatch& pushed, const Message& 
 
   SyncAccepted out;
   const std::uint64_t before = state.receipt ? state.receipt->seq : 0;
-  out.pushed = a.receipt.seq > before ? a.receipt.seq - before : 0;
-  out.receipt = a.receipt;
-  out.cursor = a.cursor;
+  out.receipt = newer_receipt(state.receipt, a.receipt) ? a.receipt : *state.receipt;
+  out.pushed = out.receipt.seq - std::min(before, out.receipt.seq);
+  out.cursor = std::max(state.cursor, a.cursor);
   out.more = a.more;
   const std::int64_t now = impl_->clock->now_ms();
-  SB_RETURN_IF_ERROR(take_pulled(*impl_, me, scope, answer, a.heads, now, out));
+  SB_RETURN_IF_ERROR(take_pulled(*impl_, me, state.enrollment.server_key, scope, answer, a.heads, now, out));
   SB_RETURN_IF_ERROR(store_heads(db, a.heads));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE enrollment SET cursor = ?, last_sync_ms = ?, receipt_seq = ?, "
                                           "receipt_hash = ?, receipt_server_ms = ?, receipt_sig = ?"));
-  SB_RETURN_IF_ERROR(st.bind(1, static_cast<std::int64_t>(a.cursor))
+  SB_RETURN_IF_ERROR(st.bind(1, static_cast<std::int64_t>(out.cursor))
                          .bind(2, now)
-                         .bind(3, static_cast<std::int64_t>(a.receipt.seq))
-                         .bind_blob(4, a.receipt.hash)
-                         .bind(5, a.receipt.server_ms)
-                         .bind_blob(6, a.receipt.signature)
+                         .bind(3, static_cast<std::int64_t>(out.receipt.seq))
+                         .bind_blob(4, out.receipt.hash)
+                         .bind(5, out.receipt.server_ms)
+                         .bind_blob(6, out.receipt.signature)
                          .run());
   SB_RETURN_IF_ERROR(tx.commit());
   return out;

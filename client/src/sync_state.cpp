@@ -14,7 +14,7 @@ Result<std::optional<SyncState>> Store::Impl::load_sync_state() const {
   const PublicKey& me = key.public_key();
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT server_url, server_key, site, signer, signer_sig, enrolled_ms, "
                                           "server_enrolled_ms, cursor, last_sync_ms, receipt_seq, receipt_hash, "
-                                          "receipt_server_ms, receipt_sig FROM enrollment"));
+                                          "receipt_server_ms, receipt_sig, revoked_ms, revoked_reason FROM enrollment"));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return std::optional<SyncState>();
   SyncState s;
@@ -45,6 +45,7 @@ Result<std::optional<SyncState>> Store::Impl::load_sync_state() const {
     std::copy(rsig.begin(), rsig.end(), r.signature.begin());
     s.receipt = r;
   }
+  if (!st.is_null(13)) s.revoked = Revocation{st.int64(13), st.text(14)};
   st.reset();
   SB_ASSIGN_OR_RETURN(Stmt units, db.prepare("SELECT unit FROM enrolled_units ORDER BY unit"));
   for (;;) {
@@ -71,7 +72,8 @@ Result<SyncState> Store::Impl::enrolled_state() const {
 Result<std::optional<SiteScope>> Store::Impl::site_scope() const {
   SB_ASSIGN_OR_RETURN(std::optional<SyncState> s, load_sync_state());
   if (!s) return std::optional<SiteScope>();
-  return std::optional<SiteScope>(SiteScope{s->enrollment.signer.signer, s->enrollment.site, s->enrollment.units});
+  return std::optional<SiteScope>(
+      SiteScope{s->enrollment.signer.signer, s->enrollment.site, s->enrollment.units, s->revoked.has_value()});
 }
 
 Status Store::Impl::refuse_if_enrolled(std::string_view what) const {
@@ -83,9 +85,56 @@ Status Store::Impl::refuse_if_enrolled(std::string_view what) const {
                              std::string(what) + " here");
 }
 
+namespace {
+
+// What the last sync attempts came to (the sync_health row); null before the first attempt.
+Result<Json> sync_health(Db& db) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT last_attempt_ms, last_outcome, last_code, last_success_ms, "
+                                          "failing_since_ms, failures, last_error FROM sync_health"));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return Json(nullptr);
+  const auto int_or_null = [&](int col) { return st.is_null(col) ? Json(nullptr) : Json(st.int64(col)); };
+  const auto text_or_null = [&](int col) { return st.is_null(col) ? Json(nullptr) : Json(st.text(col)); };
+  return Json{{"last_attempt_ms", st.int64(0)},         {"last_outcome", st.text(1)},
+              {"last_code", text_or_null(2)},           {"last_success_ms", int_or_null(3)},
+              {"failing_since_ms", int_or_null(4)},     {"failures", st.int64(5)},
+              {"last_error", text_or_null(6)}};
+}
+
+// The terminals of the site that head office revoked, from the device_revoke events of the site
+// signer's chain: [{device, device_short, reason, revoked_ms}], revoked_ms being the signer's
+// stamp. Bodies are read without trusting them further than their shape.
+Result<Json> revoked_terminals(Db& db, const PublicKey& signer) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events WHERE device = ? AND kind = 'device_revoke' "
+                                          "ORDER BY seq"));
+  st.bind_blob(1, signer);
+  Json out = Json::array();
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return out;
+    auto e = decode_event(st.blob(0));
+    if (!e.is_ok()) return data_loss("a stored event of head office is damaged: " + e.status().message() +
+                                     "; run 'shiftbook verify'");
+    const Json& b = e->body;
+    auto device = b.contains("device") && b["device"].is_string() ? array_from_hex<32>(b["device"].get<std::string>())
+                                                                  : Result<PublicKey>(invalid_argument("no device"));
+    if (!device.is_ok()) continue;
+    out.push_back(Json{{"device", to_hex(*device)},
+                       {"device_short", short_device(*device)},
+                       {"reason", b.contains("reason") && b["reason"].is_string() ? b["reason"] : Json("")},
+                       {"revoked_ms", static_cast<std::int64_t>(hlc_ms(e->hlc))}});
+  }
+}
+
+}  // namespace
+
 Result<Json> Store::Impl::sync_status(std::int64_t own_events) const {
   SB_ASSIGN_OR_RETURN(std::optional<SyncState> s, load_sync_state());
-  if (!s) return Json{{"enrollment", nullptr}, {"last_sync", nullptr}, {"unsynced_events", own_events}};
+  SB_ASSIGN_OR_RETURN(Json health, sync_health(db));
+  if (!s) {
+    return Json{{"enrollment", nullptr}, {"last_sync", nullptr}, {"unsynced_events", own_events},
+                {"sync_health", std::move(health)}, {"revoked", nullptr}, {"revoked_terminals", Json::array()}};
+  }
   const Enrollment& en = s->enrollment;
   Json enrollment{{"server", en.server_url},       {"server_key", to_hex(en.server_key)},
                   {"fingerprint", format_fingerprint(en.server_key)},
@@ -99,9 +148,66 @@ Result<Json> Store::Impl::sync_status(std::int64_t own_events) const {
                 {"synced_ms", s->last_sync_ms},
                 {"cursor", s->cursor}};
   }
+  Json revoked = nullptr;
+  if (s->revoked) revoked = Json{{"revoked_ms", s->revoked->revoked_ms}, {"reason", s->revoked->reason}};
+  SB_ASSIGN_OR_RETURN(Json others, revoked_terminals(db, en.signer.signer));
   return Json{{"enrollment", std::move(enrollment)},
               {"last_sync", std::move(last)},
-              {"unsynced_events", static_cast<std::int64_t>(s->unacknowledged())}};
+              {"unsynced_events", static_cast<std::int64_t>(s->unacknowledged())},
+              {"sync_health", std::move(health)},
+              {"revoked", std::move(revoked)},
+              {"revoked_terminals", std::move(others)}};
+}
+
+Status Store::record_sync_attempt(const SyncAttempt& attempt) {
+  Db& db = impl_->db;
+  const std::int64_t now = impl_->clock->now_ms();
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
+  if (attempt.outcome == "ok") {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(
+        "INSERT INTO sync_health(one, last_attempt_ms, last_outcome, last_code, last_success_ms, failing_since_ms, "
+        "failures, last_error) VALUES(1, ?1, 'ok', NULL, ?1, NULL, 0, NULL) ON CONFLICT(one) DO UPDATE SET "
+        "last_attempt_ms = ?1, last_outcome = 'ok', last_code = NULL, last_success_ms = ?1, failing_since_ms = NULL, "
+        "failures = 0, last_error = NULL"));
+    SB_RETURN_IF_ERROR(st.bind(1, now).run());
+  } else {
+    // A failure keeps the last success and the start of the failing streak.
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(
+        "INSERT INTO sync_health(one, last_attempt_ms, last_outcome, last_code, last_success_ms, failing_since_ms, "
+        "failures, last_error) VALUES(1, ?1, ?2, ?3, NULL, ?1, 1, ?4) ON CONFLICT(one) DO UPDATE SET "
+        "last_attempt_ms = ?1, last_outcome = ?2, last_code = ?3, "
+        "failing_since_ms = coalesce(sync_health.failing_since_ms, ?1), failures = sync_health.failures + 1, "
+        "last_error = ?4"));
+    st.bind(1, now).bind(2, attempt.outcome).bind(4, attempt.message);
+    if (attempt.code.empty()) st.bind_null(3); else st.bind(3, attempt.code);
+    SB_RETURN_IF_ERROR(st.run());
+  }
+  return tx.commit();
+}
+
+Status check_shift_open_receipt(Db& db, const Event& e, const PublicKey* server) {
+  if (e.kind != kind::kShiftOpen) return Status::ok();
+  auto named = shift_open_receipt(e.body, e.device);
+  const auto bad = [&](const std::string& why) {
+    return data_loss(event_name(e.device, e.seq) + " (a shift_open) names a server receipt that " + why);
+  };
+  if (!named.is_ok()) return bad("does not read: " + named.status().message());
+  if (!*named) return Status::ok();
+  const Receipt& r = **named;
+  if (!server) return bad("this terminal cannot check: it is not enrolled with head office");
+  if (!verify_receipt(*server, r)) return bad("does not verify with the pinned server key");
+  if (r.seq >= e.seq) {
+    return bad("is for event " + std::to_string(r.seq) + ", not an event before it");
+  }
+  if (r.seq == 0) return Status::ok();  // shift_open_receipt made sure the hash is zero
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT hash FROM events WHERE device = ? AND seq = ?"));
+  st.bind_blob(1, e.device).bind(2, static_cast<std::int64_t>(r.seq));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row || st.blob32(0) != r.hash) {
+    return bad("names event " + std::to_string(r.seq) + " with another hash than that device's event " +
+               std::to_string(r.seq));
+  }
+  return Status::ok();
 }
 
 Result<SyncState> Store::sync_state() const {

@@ -98,8 +98,9 @@ Status check_head(Stmt& heads, const Event& last, Status& problem) {
 
 namespace {
 
-// Every event, chain link and signed head, in one read snapshot.
-Result<VerifyReport> verify_chains(Db& db) {
+// Every event, chain link and signed head, and the receipt each shift_open names (checked with
+// `server`, the pinned key; null when not enrolled), in one read snapshot.
+Result<VerifyReport> verify_chains(Db& db, const PublicKey* server) {
   SB_ASSIGN_OR_RETURN(ReadSnapshot snapshot, ReadSnapshot::begin(db));
   SB_ASSIGN_OR_RETURN(Stmt events, db.prepare("SELECT device, seq, hlc, author, kind, hash, raw FROM events "
                                               "ORDER BY device, seq"));
@@ -123,6 +124,9 @@ Result<VerifyReport> verify_chains(Db& db) {
     }
     Event e;
     report.problem = check_event(events, previous ? &*previous : nullptr, e);
+    if (!report.problem.is_ok()) return report;
+    report.problem = check_shift_open_receipt(db, e, server);
+    if (!report.problem.is_ok() && report.problem.code() != Code::kDataLoss) return report.problem;
     if (!report.problem.is_ok()) return report;
     ++report.events;
     previous = std::move(e);
@@ -201,7 +205,9 @@ Status Store::Impl::check_derived() {
 }
 
 Result<VerifyReport> Store::verify() const {
-  SB_ASSIGN_OR_RETURN(VerifyReport report, verify_chains(impl_->db));
+  SB_ASSIGN_OR_RETURN(std::optional<SyncState> sync, impl_->load_sync_state());
+  const PublicKey* server = sync ? &sync->enrollment.server_key : nullptr;
+  SB_ASSIGN_OR_RETURN(VerifyReport report, verify_chains(impl_->db, server));
   if (!report.problem.is_ok()) return report;
   report.log_ok = true;
   Status derived = impl_->check_derived();

@@ -161,7 +161,13 @@ Result<Json> Store::list_entries(const ListFilter& filter) const {
     SB_ASSIGN_OR_RETURN(Json entry, entry_json(st, refs));
     entries.push_back(std::move(entry));
   }
-  return Json{{"entries", std::move(entries)}};
+  Json out{{"entries", std::move(entries)}};
+  // A revoked terminal holds only its own entries: list says so.
+  SB_ASSIGN_OR_RETURN(std::optional<SyncState> sync, impl_->load_sync_state());
+  if (sync && sync->revoked) {
+    out["revoked"] = Json{{"revoked_ms", sync->revoked->revoked_ms}, {"reason", sync->revoked->reason}};
+  }
+  return out;
 }
 
 Result<PublicKey> Store::find_device(const std::string& prefix) const {
@@ -293,6 +299,13 @@ Result<Json> Store::status() {
               {"unsynced_events", std::move(sync["unsynced_events"])},
               {"enrollment", std::move(sync["enrollment"])},
               {"last_sync", std::move(sync["last_sync"])},
+              // What the last sync attempts came to, head office's revocation of this terminal,
+              // and the terminals of its site head office revoked; `now_ms` (this terminal's
+              // clock) says how long ago each time was.
+              {"sync_health", std::move(sync["sync_health"])},
+              {"revoked", std::move(sync["revoked"])},
+              {"revoked_terminals", std::move(sync["revoked_terminals"])},
+              {"now_ms", impl_->clock->now_ms()},
               {"leader", std::move(leader)},
               {"open_shifts", std::move(open["shifts"])},
               {"reference", std::move(reference)}};

@@ -27,6 +27,12 @@ std::string format_utc(std::int64_t ms) {
 
 std::string short_key(const PublicKey& key) { return to_hex(ByteView(key.data(), 4)); }
 
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
 namespace {
 
 std::string str(const Json& item, const char* field) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "service.h"
 #include "shiftbook/platform/command.h"
@@ -32,10 +33,16 @@ using command::on_run;
 std::string format_utc(std::int64_t ms);
 // The first 8 hex digits of a key, as terminals show their own.
 std::string short_key(const PublicKey& key);
+// The items with `sep` between them.
+std::string join(const std::vector<std::string>& items, const char* sep);
 
 // site, unit, period, product, worker, leader, quota: head office's reference data.
 void add_reference_commands(CLI::App& app, Context& ctx);
-// code create|list, device list: who may enroll, and who did.
+// code create|list, and the device commands below: who may enroll, and who did.
 void add_access_commands(CLI::App& app, Context& ctx);
+// devices, device list|revoke, quarantine, events: the terminals in the field (admin_devices.cpp).
+void add_device_commands(CLI::App& app, Context& ctx);
+// bundle import: sync with a terminal that has no network, by files (admin_bundle.cpp).
+void add_bundle_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::server::cli

@@ -1,6 +1,6 @@
-// Who may enroll and who did: enrollment codes (create, list) and the enrolled devices. A code's
-// secret is shown once, when it is made: the server keeps only its hash, and lists codes by the
-// first digits of that hash.
+// Who may enroll and who did: enrollment codes (create, list), and the enrolled devices
+// (admin_devices.cpp). A code's secret is shown once, when it is made: the server keeps only its
+// hash, and lists codes by the first digits of that hash.
 #include <iostream>
 
 #include "admin.h"
@@ -15,12 +15,6 @@ using console::Table;
 namespace {
 
 constexpr int kMaxValidHours = 30 * 24;
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 std::string code_id(const CodeRecord& c) { return to_hex(ByteView(c.secret_hash.data(), 4)); }
 
@@ -101,46 +95,6 @@ void add_code_commands(CLI::App& app, Context& ctx) {
       std::string state = code_state(r, now);
       if (r.used_ms > 0) state += " by " + short_key(r.used_by) + " at " + format_utc(r.used_ms);
       t.add({code_id(r), r.site, join(r.units, ","), format_utc(r.created_ms), format_utc(r.expires_ms), state});
-    }
-    t.print(std::cout);
-    return Status::ok();
-  });
-}
-
-void add_device_commands(CLI::App& app, Context& ctx) {
-  auto* device = app.add_subcommand("device", "Terminals enrolled with this server");
-  device->require_subcommand(1);
-  auto* list = device->add_subcommand("list", "List the enrolled terminals: scope, what the server holds, last sync");
-  add_json_flag(list, ctx);
-  on_run(list, ctx, [](Context& c) -> Status {
-    SB_ASSIGN_OR_RETURN(auto service, c.open());
-    SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> devices, service->devices());
-    if (c.json) {
-      Json doc = {{"devices", Json::array()}};
-      for (const DeviceRecord& d : devices) {
-        doc["devices"].push_back(Json{{"device", to_hex(d.key)},
-                                      {"short", short_key(d.key)},
-                                      {"site", d.site},
-                                      {"units", d.units},
-                                      {"enrolled_ms", d.enrolled_ms},
-                                      {"seq", d.seq},
-                                      {"head", d.seq > 0 ? to_hex(d.head) : std::string()},
-                                      {"last_sync_ms", d.last_sync_ms},
-                                      {"last_client_ms", d.last_client_ms},
-                                      {"flag", d.flag},
-                                      {"flagged_ms", d.flagged_ms}});
-      }
-      print_json(doc);
-      return Status::ok();
-    }
-    if (devices.empty()) {
-      std::cout << "no terminals enrolled yet (make a code with 'code create')\n";
-      return Status::ok();
-    }
-    Table t({"DEVICE", "SITE", "UNITS", "SEQ", "LAST SYNC", "FLAG"});
-    for (const DeviceRecord& d : devices) {
-      t.add({short_key(d.key), d.site, join(d.units, ","), std::to_string(d.seq), format_utc(d.last_sync_ms),
-             d.flag.empty() ? "-" : d.flag + " (" + format_utc(d.flagged_ms) + ")"});
     }
     t.print(std::cout);
     return Status::ok();

@@ -70,6 +70,13 @@ void listen_socket_options(socket_t sock) {
   ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
 }
 
+// Connections the kernel holds for accept(). cpp-httplib 0.11 listens with a backlog of 5, built
+// into Debian's library: a few dozen terminals connecting at once overflow it, and every dropped
+// connection costs its terminal a 1 s SYN retransmission or a failed request (measured with
+// shiftbook-bench, docs/BENCHMARK.md). listen() again on the bound socket raises it (the kernel
+// caps it at net.core.somaxconn).
+constexpr int kListenBacklog = 1024;
+
 }  // namespace
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
@@ -127,6 +134,7 @@ struct HttpServer::Impl {
   httplib::Server http;
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
+  socket_t listen_sock = INVALID_SOCKET;  // the socket bind() made, seen by the socket options hook
 
   // run() and stop() agree through this: stop() before run() makes run() return at once.
   enum class State { kIdle, kRunning, kStopped };
@@ -168,7 +176,10 @@ void HttpServer::Impl::answer(const httplib::Request& req, httplib::Response& re
 
 void HttpServer::Impl::setup() {
   http.set_tcp_nodelay(true);
-  http.set_socket_options(listen_socket_options);
+  http.set_socket_options([this](socket_t sock) {
+    listen_socket_options(sock);
+    listen_sock = sock;
+  });
   const auto threads = static_cast<std::size_t>(std::clamp(options.threads, 1, kMaxThreads));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_keep_alive_timeout(options.keep_alive_seconds);
@@ -249,6 +260,9 @@ Result<int> HttpServer::bind(const ListenAddress& address) {
     const int e = errno;
     return unavailable("cannot listen on " + where + (e ? std::string(": ") + std::strerror(e) : std::string()) +
                        " (is another server using the port, or is the address not one of this machine's?)");
+  }
+  if (impl_->listen_sock != INVALID_SOCKET && ::listen(impl_->listen_sock, kListenBacklog) != 0) {
+    return unavailable("cannot listen on " + where + ": " + std::strerror(errno));
   }
   return port;
 }

@@ -29,6 +29,7 @@ std::string exit_codes_help() {
          "  4   not found (no server in DIR, unknown site, unit, product, worker...)\n"
          "  5   already exists (a server in DIR, a site or worker with that id...)\n"
          "  6   not allowed now (a person removed already, a product before any site...)\n"
+         "  7   a terminal's bundle does not open with this server's key (changed on its way)\n"
          "  9   the server's files are damaged\n"
          "  10  busy, or the address cannot be bound (in use); try again\n"
          "  11  a limit was reached (disk full...)\n"
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   add_serve(app, ctx);
   cli::add_reference_commands(app, ctx);
   cli::add_access_commands(app, ctx);
+  cli::add_bundle_commands(app, ctx);
 
   if (auto done = command::parse(app, argc, argv)) return *done;
   if (ctx.dir.empty()) {

@@ -81,11 +81,23 @@ std::string elapsed_ms(std::chrono::steady_clock::time_point started) {
   return out.str();
 }
 
+// A refusal's message as the answer carries it: at most 1024 bytes, cut at a character boundary.
+// Messages echo what they refuse (a field name, a type), which may be as long as a canonical
+// string may be; the whole message would then not encode, and the terminal would hear
+// "internal" instead of the refusal (tests/fuzz/regressions/message/).
+std::string bounded_message(const std::string& message) {
+  constexpr std::size_t kMaxBytes = 1024;
+  if (message.size() <= kMaxBytes) return message;
+  std::size_t cut = kMaxBytes - 3;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xc0) == 0x80) --cut;
+  return message.substr(0, cut) + "...";
+}
+
 Json error_header(const Refusal& r) {
   Json h = Json::object();
   h["type"] = "error";
   h["code"] = std::string(protocol_error_name(r.error));
-  h["message"] = r.message;
+  h["message"] = bounded_message(r.message);
   if (r.expected_seq) h["expected_seq"] = static_cast<std::int64_t>(*r.expected_seq);
   return h;
 }
@@ -256,6 +268,7 @@ SyncAnswer Service::Impl::answer_sync(const DeviceRecord& rec, ByteView plaintex
   auto read = read_sync_request(*msg, rec.key);
   if (auto* r = std::get_if<Refusal>(&read)) return refused_answer(*r, prefix);
   const SyncRequest* req = &std::get<SyncRequest>(read);
+  if (rec.revoked_ms != 0) return answer_revoked(rec, *msg, *req, prefix);
 
   auto pushed = msg->events.empty() ? stored_receipt(rec) : push(rec, msg->events, *req->head);
   if (auto* r = std::get_if<Refusal>(&pushed)) return refused_answer(*r, prefix);
@@ -270,22 +283,27 @@ SyncAnswer Service::Impl::answer_sync(const DeviceRecord& rec, ByteView plaintex
   SyncAnswer answer =
       answer_pull(rec, outcome.receipt, std::max(req->cursor, cursor_floor), req->pull_max, line);
   if (!answer.pulled) return answer;
-  if (Status s = storage->note_sync(rec.key, clock.now_ms(), req->client_ms); !s.is_ok()) {
+  if (Status s = storage->note_sync(rec.key, clock.now_ms(), req->client_ms, answer.cursor); !s.is_ok()) {
     answer.log_line += " (last sync not noted: " + s.to_string() + ")";
   }
   return answer;
 }
 
-SyncAnswer Service::Impl::answer_pull(const DeviceRecord& rec, const Receipt& receipt, std::uint64_t cursor,
-                                      std::size_t pull_max, const std::string& line) {
+Result<std::vector<PublicKey>> Service::Impl::visible_to(const DeviceRecord& rec) {
   // The site's head-office chain and every other terminal sharing a unit.
   std::vector<PublicKey> visible{signer(rec.site)->key.public_key()};
-  auto peers = storage->devices_in_units(rec.units);
-  if (!peers.is_ok()) return refused_answer(internal_refusal(peers.status()), line);
-  for (const PublicKey& k : *peers) {
+  SB_ASSIGN_OR_RETURN(std::vector<PublicKey> peers, storage->devices_in_units(rec.units));
+  for (const PublicKey& k : peers) {
     if (k != rec.key) visible.push_back(k);
   }
-  auto pulled = storage->pull(visible, cursor, pull_max);
+  return visible;
+}
+
+SyncAnswer Service::Impl::answer_pull(const DeviceRecord& rec, const Receipt& receipt, std::uint64_t cursor,
+                                      std::size_t pull_max, const std::string& line) {
+  auto visible = visible_to(rec);
+  if (!visible.is_ok()) return refused_answer(internal_refusal(visible.status()), line);
+  auto pulled = storage->pull(*visible, cursor, pull_max);
   if (!pulled.is_ok()) return refused_answer(internal_refusal(pulled.status()), line);
 
   SyncAnswer a;

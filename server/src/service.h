@@ -1,18 +1,23 @@
 // Head office's logic, apart from HTTP: enrollment, the sync round trip (checking a push,
-// committing it, signing the receipt, assembling the pull) and head-office administration (which
-// writes signed reference events into each site signer's chain). The HTTP layer (http.cpp) and
+// committing it, signing the receipt, assembling the pull; a revoked device's push kept in
+// quarantine instead) and head-office administration (which writes signed reference events and
+// revocations into each site signer's chain, and watches the terminals in the field). The HTTP layer (http.cpp) and
 // the admin commands (main.cpp) are thin callers of this class. The rules are in
 // docs/PROTOCOL.md; the storage behind it is storage.h. Thread-safe: the HTTP layer calls
 // enroll() and sync() from many threads at once.
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "shiftbook/bundle.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/protocol.h"
@@ -36,6 +41,47 @@ struct ServiceOptions {
   int enroll_failures_per_peer = 5;
   int enroll_failures_global = 50;
   std::int64_t enroll_window_ms = 10 * 60 * 1000;
+};
+
+// A terminal as head office watches it (`devices`).
+struct DeviceHealth {
+  DeviceRecord device;
+  // Events visible to it after the position it pulls from next; nullopt when it never synced.
+  std::optional<std::uint64_t> behind;
+};
+
+// An accepted event of a terminal with the two server-signed times that bracket when it was
+// made (docs/PROTOCOL.md, "Trusted time"). Both receipts are verified with the server key.
+struct BracketedEvent {
+  std::uint64_t seq = 0;
+  Hash hash{};
+  std::string kind;
+  std::int64_t terminal_ms = 0;        // the wall-clock part of its HLC: the terminal's own time
+  std::int64_t received_ms = 0;
+  std::optional<Receipt> after;        // named by the latest shift_open at or before it
+  std::uint64_t after_shift = 0;       // the seq of that shift_open (0: none at or before it)
+  std::optional<Receipt> before;       // given for the push that delivered it
+};
+
+// One request of a bundle that was answered with a refusal (Service::bundle).
+struct BundleRefusal {
+  std::uint32_t part = 0;  // 0-based index of the request in the bundle
+  std::string code;        // the protocol's error name ("gap", "scope", ...)
+  std::string message;
+};
+
+// What answering a request bundle came to (Service::bundle).
+struct BundleReport {
+  BundleId id{};
+  PublicKey device{};
+  std::size_t requests = 0;        // requests in the bundle
+  std::size_t answers = 0;         // answers in the reply: one per request, then pull-only ones
+  std::uint64_t pushed = 0;        // events of the device newly stored
+  std::uint64_t server_seq = 0;    // the device's chain held afterwards: 1..server_seq
+  std::uint64_t pulled = 0;        // events in the reply's answers
+  bool more = false;               // the reply stopped at reply_max with more to pull
+  std::vector<BundleRefusal> refused;
+  std::vector<std::string> log_lines;  // one per answer, as `serve` logs a sync
 };
 
 class Service {
@@ -67,6 +113,40 @@ class Service {
                                   std::int64_t valid_ms);
   Result<std::vector<CodeRecord>> codes();
   Result<std::vector<DeviceRecord>> devices();
+
+  // ---- terminals in the field (service_devices.cpp, service_revoke.cpp)
+  // The enrolled device whose key starts with `prefix` (8 to 64 hex digits, either case):
+  // invalid_argument for a malformed or ambiguous prefix, not_found when none matches.
+  Result<DeviceRecord> find_device(std::string_view prefix);
+  // Revokes an enrolled device: a device_revoke {device, reason} written by the signer of its
+  // site into that site's chain, and the device marked revoked at that append's server time, in
+  // one transaction. From then on each sync of it is answered "revoked" and what it pushes is
+  // kept in quarantine. not_found for a device not enrolled, failed_precondition for one revoked
+  // already, invalid_argument for a reason that is empty, longer than 500 bytes or holds control
+  // characters. Returns the device as now stored.
+  Result<DeviceRecord> revoke_device(const PublicKey& device, const std::string& reason);
+  // Every enrolled device with how far behind it is.
+  Result<std::vector<DeviceHealth>> device_health();
+  // What quarantine holds, of one device or (nullptr) of all.
+  Result<std::vector<QuarantinedEvent>> quarantined(const PublicKey* device);
+  // Up to `limit` accepted events of an enrolled device from seq `from` on, each with its
+  // bracket. data_loss when a stored receipt does not verify with the server key.
+  Result<std::vector<BracketedEvent>> events(const PublicKey& device, std::uint64_t from, std::size_t limit);
+
+  // ---- sync by files (service_bundle.cpp, docs/PROTOCOL.md "Bundles")
+  // Answers the request bundle read from `request` with the reply bundle to write. Refused
+  // before anything is stored, in this order: what BundleReader::open and check refuse (not a
+  // request bundle, another bundle version, cut short, damaged), a bundle made for another server
+  // key (invalid_argument, naming both fingerprints), a device that is not enrolled
+  // (failed_precondition: enroll it first), a request that does not open with this server's key
+  // or was sealed by another device than the bundle names (unauthenticated: tampered). Then each
+  // request in order, exactly as POST /v1/sync answers it, each request after the first pulling on
+  // from where the answer before it ended; a refusal (gap, chain, scope...) is that request's
+  // answer, and the next is still answered. When the last answer says there is more, pull-only
+  // answers to the last request follow while the reply stays within `reply_max` bytes (the answers
+  // to the requests themselves are always there). A bundle answered twice is answered again:
+  // pushes are idempotent.
+  Result<BundleFile> bundle(std::istream& request, std::size_t reply_max, BundleReport& report);
   Storage& storage();
 
  private:

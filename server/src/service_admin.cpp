@@ -1,6 +1,6 @@
 // Head office's logic (service.h): administration. Reference data is checked (its body, and that
 // what it names exists) and written as signed ref_* events into the chain of every site signer
-// it concerns; enrollment codes are made for a site's own units; devices and codes are listed
+// it concerns (revocations too, service_revoke.cpp); enrollment codes are made for a site's own units; devices and codes are listed
 // from storage. A site signer's chain is only appended to under admin_mu.
 #include <algorithm>
 #include <utility>
@@ -64,6 +64,7 @@ Status Service::Impl::append_to_chain(const std::string& site, std::vector<Chain
       ne.raw = std::move(sealed_event->bytes);
       ne.site = site;
       ne.ref_key = item.ref_key;
+      ne.revokes = item.revokes;
       batch.events.push_back(std::move(ne));
     }
     batch.head = sign_head(s->key, seq, prev);

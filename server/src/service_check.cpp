@@ -1,5 +1,6 @@
-// The checks of one new event of a push (service_check.h): kind, body, references and scope, and
-// the lookups of referenced events they need, from the push itself first, then from storage.
+// Reading a push, and the checks of one new event of a push (service_check.h): kind, body,
+// references (a shift_open's receipt among them) and scope, and the lookups of referenced events
+// they need, from the push itself first, then from storage.
 #include "service_check.h"
 
 #include <algorithm>
@@ -120,14 +121,96 @@ Status RefLookup::load(RefInfo& info, const Hash& h) {
   return Status::ok();
 }
 
+Result<std::optional<Hash>> RefLookup::own_hash(std::uint64_t seq) {
+  const std::uint64_t first = batch_.front().event.seq;
+  if (seq >= first && seq - first < batch_.size()) return std::optional<Hash>(batch_[seq - first].event.hash);
+  const PublicKey& device = batch_.front().event.device;
+  auto held = storage_.hashes(device, seq, seq);
+  if (held.status().code() == Code::kNotFound) return std::optional<Hash>();
+  if (!held.is_ok()) return held.status();
+  return std::optional<Hash>(held->front());
+}
+
 const Json& RefLookup::entry_of(const RefInfo& version) const {
   if (!version.batch_index) return version.entry;
   const Event& e = batch_[*version.batch_index].event;
   return e.kind == kind::kCorrection ? e.body.at("entry") : e.body;
 }
 
+std::variant<std::vector<NewEvent>, Refusal> read_push(std::vector<Bytes>& raw, const PublicKey& sender,
+                                                       const SignedHead& head) {
+  std::vector<NewEvent> events;
+  events.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    auto e = decode_event(raw[i]);
+    if (!e.is_ok()) {
+      return refuse(ProtocolError::kMalformed, "pushed event " + std::to_string(i + 1) + " of " +
+                                                   std::to_string(raw.size()) + ": " + e.status().message());
+    }
+    if (e->device != sender) {
+      return refuse(ProtocolError::kForeignDevice, event_name(e->device, e->seq) +
+                                                       ": is not an event of this terminal (device " +
+                                                       short_device(sender) + "); a terminal pushes only its own events");
+    }
+    if (!events.empty()) {
+      const Event& prev = events.back().event;
+      if (e->seq != prev.seq + 1) {
+        return refuse(ProtocolError::kChain, event_name(e->device, e->seq) + ": follows event " +
+                                                 std::to_string(prev.seq) + " in the push; pushed events must be consecutive");
+      }
+      if (Status s = check_link(&prev, *e); !s.is_ok()) return refuse(ProtocolError::kChain, s.message());
+    }
+    NewEvent ne;
+    ne.event = std::move(*e);
+    ne.raw = std::move(raw[i]);
+    events.push_back(std::move(ne));
+  }
+  // One signature for the whole batch, before any per-event database work.
+  const Event& last = events.back().event;
+  if (head.seq != last.seq || head.hash != last.hash) {
+    return refuse(ProtocolError::kChain, "the signed head (seq " + std::to_string(head.seq) +
+                                             ") is not at the last pushed event, " + event_name(sender, last.seq));
+  }
+  if (!verify_head(head)) {
+    return refuse(ProtocolError::kChain,
+                  "the head signature at " + event_name(sender, last.seq) + " does not verify with the device's key");
+  }
+  return events;
+}
+
+namespace {
+
+// A shift_open's receipt (trusted time): one this server signed for this device, about an
+// earlier event of its chain (held, or earlier in the push), or seq 0 before the first.
+std::optional<Refusal> check_shift_receipt(const Event& e, const PublicKey& server, RefLookup& refs) {
+  auto named = shift_open_receipt(e.body, e.device);
+  const std::string name = event_name(e.device, e.seq);
+  if (!named.is_ok()) return refuse(ProtocolError::kInvalid, name + ": " + named.status().message());
+  if (!*named) return std::nullopt;
+  const Receipt& r = **named;
+  if (!verify_receipt(server, r)) {
+    return refuse(ProtocolError::kInvalid, name + ": the receipt it names does not verify with this server's key for "
+                                                  "this terminal; a shift may name only a receipt this server gave it");
+  }
+  if (r.seq >= e.seq) {
+    return refuse(ProtocolError::kInvalid, name + ": the receipt it names is for seq " + std::to_string(r.seq) +
+                                                  ", not for an event before the shift");
+  }
+  if (r.seq == 0) return std::nullopt;
+  auto held = refs.own_hash(r.seq);
+  if (!held.is_ok()) return internal_refusal(held.status());
+  if (!*held || **held != r.hash) {
+    return refuse(ProtocolError::kInvalid, name + ": the receipt it names is for event " + std::to_string(r.seq) +
+                                                  " with hash " + short_hash(r.hash) +
+                                                  "..., which is not this terminal's event at that seq");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
-                                       RefLookup& refs) {
+                                       const PublicKey& server, RefLookup& refs) {
   NewEvent& ne = events[index];
   const Event& e = ne.event;
   // Named only when refusing: building the name for every event costs more than the checks.
@@ -169,6 +252,7 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
 
   std::string unit;
   if (e.kind == kind::kShiftOpen) {
+    if (auto r = check_shift_receipt(e, server, refs)) return r;
     unit = e.body.at("unit").get<std::string>();
   } else if (auto shift = ref_field(e.body, "shift")) {
     auto found = refs.find(*shift);

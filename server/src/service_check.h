@@ -1,7 +1,8 @@
-// The checks of one new event of a push (service_push.cpp) that need no chain state: its kind, its
-// body, what it refers to, and its scope (docs/PROTOCOL.md). An event a terminal would refuse to
-// apply when it pulls it is refused here, before anything is stored: one accepted event that
-// every other terminal of the unit refuses would stop all their syncs.
+// Reading a push (framing, sender, links, head signature: what every push must pass, a revoked
+// device's too), and the checks of one new event of a push (service_push.cpp) that need no chain
+// state: its kind, its body, what it refers to, and its scope (docs/PROTOCOL.md). An event a
+// terminal would refuse to apply when it pulls it is refused here, before anything is stored:
+// one accepted event that every other terminal of the unit refuses would stop all their syncs.
 // Used by one request thread at a time (a RefLookup lives for one push).
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "service_impl.h"
@@ -58,6 +60,9 @@ class RefLookup {
   Result<const RefInfo*> version(const Hash& h);
   // The body a version (from version()) gave its entry: an entry's own, a correction's "entry".
   const Json& entry_of(const RefInfo& version) const;
+  // The hash of the pushing device's event at `seq` (>= 1): earlier in the push, or held;
+  // nullopt when it is neither.
+  Result<std::optional<Hash>> own_hash(std::uint64_t seq);
 
  private:
   Result<RefInfo*> lookup(const Hash& h);
@@ -69,9 +74,16 @@ class RefLookup {
   std::unordered_map<Hash, std::optional<RefInfo>, HashHasher> stored_;
 };
 
-// Checks new event `index` of the push `events` of the device `rec`: kind, body, references,
-// scope, in that order. Sets its unit and site, and adds it to `refs` for the events after it.
+// Reads a push (rules 5 and 6 of docs/PROTOCOL.md section 9): each event decodes, is the
+// sender's, and follows the one before it (seq and check_link); the head is at the last event and
+// its signature verifies. Moves the bytes out of `raw`.
+std::variant<std::vector<NewEvent>, Refusal> read_push(std::vector<Bytes>& raw, const PublicKey& sender,
+                                                       const SignedHead& head);
+
+// Checks new event `index` of the push `events` of the device `rec`: kind, body, references
+// (a shift_open's receipt, verified with `server`, among them), scope, in that order. Sets its
+// unit and site, and adds it to `refs` for the events after it.
 std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
-                                       RefLookup& refs);
+                                       const PublicKey& server, RefLookup& refs);
 
 }  // namespace shiftbook::server::detail

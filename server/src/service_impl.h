@@ -1,8 +1,9 @@
 // The inside of Service (service.h), shared by the files that implement it: service.cpp
 // (construction, hello, reading requests, sealing answers, the sync round trip), service_enroll.cpp
 // (enrollment), service_push.cpp (checking and storing a push, with the checks of each new event
-// in service_check.cpp) and service_admin.cpp (reference data, enrollment codes, devices). Private
-// to the server library. Invariants kept across those files:
+// in service_check.cpp), service_admin.cpp (reference data, enrollment codes, devices),
+// service_revoke.cpp (revocation, the "revoked" answer and quarantine) and service_devices.cpp
+// (the terminals in the field). Private to the server library. Invariants kept across those files:
 // - Nothing of a refused push is stored; an accepted push is stored by ONE storage append (events,
 //   head and receipt together), after one head-signature check and one check_link per event.
 // - Everything said after a request envelope opens is sealed for that request; only what cannot
@@ -37,6 +38,8 @@ namespace detail {
 constexpr int kAppendAttempts = 3;
 
 inline std::string short_hash(const Hash& h) { return to_hex(ByteView(h.data(), 8)); }
+// "2026-11-17 08:00 UTC" (service_enroll.cpp)
+std::string format_utc(std::int64_t ms);
 std::string join(const std::vector<std::string>& items, const char* sep);
 
 // A plain JSON error answer (for what cannot be said inside an encrypted response).
@@ -102,6 +105,7 @@ struct ChainItem {
   std::string kind;
   Json body;
   std::string ref_key;
+  std::optional<Revocation> revokes{};  // for device_revoke (NewEvent::revokes)
 };
 
 // The message's "v", checked before anything else so a newer terminal hears "version", not
@@ -167,6 +171,13 @@ struct Service::Impl {
   detail::SyncAnswer answer_pull(const DeviceRecord& rec, const Receipt& receipt, std::uint64_t cursor,
                                  std::size_t pull_max, const std::string& line);
   static detail::SyncAnswer refused_answer(const Refusal& refusal, const std::string& prefix);
+  // The answer to every sync request of a revoked device (service_revoke.cpp): its push checked
+  // as framing, sender, links and head signature, then kept in quarantine; "revoked" with the
+  // signed notice and how many of the request's events were newly quarantined.
+  detail::SyncAnswer answer_revoked(const DeviceRecord& rec, Message& msg, const detail::SyncRequest& req,
+                                    const std::string& prefix);
+  // The chains a device sees: its site signer's and every other device's of its units.
+  Result<std::vector<PublicKey>> visible_to(const DeviceRecord& rec);
   // Reads a sync request's header and checks what needs no storage (type, version, fields, head
   // with events, the push's size).
   static std::variant<detail::SyncRequest, Refusal> read_sync_request(const Message& msg, const PublicKey& device);

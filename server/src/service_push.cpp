@@ -27,45 +27,14 @@ std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::stored_receipt(
 std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::push(DeviceRecord rec, std::vector<Bytes>& raw,
                                                                       const SignedHead& head) {
   const PublicKey& sender = rec.key;
-  // 1. Decode once; every event must be the sender's, consecutive, and linked within the batch.
-  std::vector<NewEvent> events;
-  events.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    auto e = decode_event(raw[i]);
-    if (!e.is_ok()) {
-      return refuse(ProtocolError::kMalformed, "pushed event " + std::to_string(i + 1) + " of " +
-                                                   std::to_string(raw.size()) + ": " + e.status().message());
-    }
-    if (e->device != sender) {
-      return refuse(ProtocolError::kForeignDevice, event_name(e->device, e->seq) +
-                                                       ": is not an event of this terminal (device " +
-                                                       short_device(sender) + "); a terminal pushes only its own events");
-    }
-    if (!events.empty()) {
-      const Event& prev = events.back().event;
-      if (e->seq != prev.seq + 1) {
-        return refuse(ProtocolError::kChain, event_name(e->device, e->seq) + ": follows event " +
-                                                 std::to_string(prev.seq) + " in the push; pushed events must be consecutive");
-      }
-      if (Status s = check_link(&prev, *e); !s.is_ok()) return refuse(ProtocolError::kChain, s.message());
-    }
-    NewEvent ne;
-    ne.event = std::move(*e);
-    ne.raw = std::move(raw[i]);
-    events.push_back(std::move(ne));
-  }
+  // 1. Decode once; every event must be the sender's, consecutive, and linked within the batch;
+  // 2. one signature for the whole batch, before any per-event database work.
+  auto read = read_push(raw, sender, head);
+  if (auto* r = std::get_if<Refusal>(&read)) return *r;
+  std::vector<NewEvent> events = std::move(std::get<std::vector<NewEvent>>(read));
   // Copied: the events move into the append batch below.
   const std::uint64_t last_seq = events.back().event.seq;
   const Hash last_hash = events.back().event.hash;
-  // 2. One signature for the whole batch, before any per-event database work.
-  if (head.seq != last_seq || head.hash != last_hash) {
-    return refuse(ProtocolError::kChain, "the signed head (seq " + std::to_string(head.seq) +
-                                             ") is not at the last pushed event, " + event_name(sender, last_seq));
-  }
-  if (!verify_head(head)) {
-    return refuse(ProtocolError::kChain,
-                  "the head signature at " + event_name(sender, last_seq) + " does not verify with the device's key");
-  }
 
   // Reads the events where they are whenever it is asked: an append that loses a race hands
   // them back to `events` before they are judged again.
@@ -127,7 +96,7 @@ std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::push(DeviceReco
       if (!linked.is_ok()) return refuse(ProtocolError::kChain, linked.message());
     }
     for (std::size_t i = k; i < checked_from; ++i) {
-      if (auto r = check_new_event(events, i, rec, refs)) return *r;
+      if (auto r = check_new_event(events, i, rec, server_key.public_key(), refs)) return *r;
     }
     checked_from = std::min(checked_from, k);
 
@@ -165,6 +134,10 @@ std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::push(DeviceReco
     if (!again.is_ok()) return internal_refusal(again.status());
     if (!*again) return internal_refusal(not_found("device " + short_device(sender) + " vanished during its sync"));
     rec = std::move(**again);
+    if (rec.revoked_ms != 0) {
+      // Nothing was stored; its next sync is answered "revoked" and its push kept in quarantine.
+      return refuse(ProtocolError::kInternal, "this terminal was revoked during its sync; sync again");
+    }
   }
   return refuse(ProtocolError::kInternal, "other syncs of this terminal kept interfering with this one; retry");
 }

@@ -10,6 +10,7 @@
 // - One append is one transaction: the events, the head at its last event, and the receipt land
 //   together or not at all.
 // - A device's events are stored in seq order, gapless from 1.
+// - A revoked device's later pushes are kept apart, in quarantine: never positioned or pulled.
 // Thread-safe: the service calls it from many request threads at once.
 #pragma once
 
@@ -38,6 +39,10 @@ struct DeviceRecord {
   Hash head{};                      // the hash of that event
   std::int64_t last_sync_ms = 0;    // server time of its last sync (0: never)
   std::int64_t last_client_ms = 0;  // the terminal's own clock, as it said in that sync
+  std::uint64_t last_cursor = 0;    // the position it pulls from next (as note_sync last said)
+  std::int64_t revoked_ms = 0;      // server time head office revoked it (0: not revoked)
+  std::string revoke_reason;
+  std::uint64_t quarantined = 0;    // events of it held in quarantine
 };
 
 struct CodeRecord {
@@ -60,6 +65,12 @@ struct EventInfo {
   std::string site;  // the site it belongs to (of its unit, or of its site signer)
 };
 
+// What a device_revoke event does to the device it names (see Storage::append).
+struct Revocation {
+  PublicKey device{};
+  std::string reason;
+};
+
 // One event to append, with what the service derived about it.
 struct NewEvent {
   Event event;       // decoded, hash set
@@ -69,6 +80,8 @@ struct NewEvent {
   // For head-office reference events (ref_*): the key of the thing it defines ("U1"; for a quota
   // "U1/2026-11/P1"), so the backend can keep the current value of each. Empty otherwise.
   std::string ref_key;
+  // For a device_revoke event: the device it revokes and why, so the backend marks it revoked.
+  std::optional<Revocation> revokes{};
 };
 
 struct AppendBatch {
@@ -77,6 +90,40 @@ struct AppendBatch {
   std::vector<NewEvent> events;     // consecutive, non-empty
   SignedHead head;                  // at the last event
   Receipt receipt;                  // for the new head
+};
+
+// A push of a revoked device, to keep in quarantine (see Storage::quarantine).
+struct QuarantineBatch {
+  PublicKey device{};
+  std::vector<NewEvent> events;     // consecutive, non-empty (unit, site and ref_key unused)
+  SignedHead head;                  // at the last event
+  std::int64_t received_ms = 0;
+};
+// A pushed event whose (device, seq) is held with another hash: the first one stays.
+struct QuarantineConflict {
+  std::uint64_t seq = 0;
+  Hash held{};
+  Hash pushed{};
+  bool in_events = false;           // held among the accepted events (else in quarantine)
+};
+struct QuarantineOutcome {
+  std::vector<std::uint64_t> added;  // seqs newly quarantined, ascending
+  std::vector<QuarantineConflict> conflicts;
+};
+struct QuarantinedEvent {
+  PublicKey device{};
+  std::uint64_t seq = 0;
+  Hash hash{};
+  std::string kind;
+  std::int64_t received_ms = 0;
+  SignedHead head;                  // the signed head of the push that brought it
+};
+
+// An accepted event of a chain, with the receipt given for the push that delivered it.
+struct ChainEvent {
+  Bytes raw;
+  std::int64_t received_ms = 0;
+  std::optional<Receipt> receipt;   // nullopt for pushes stored before schema version 2
 };
 
 struct PulledEvent {
@@ -111,9 +158,11 @@ class Storage {
   // Flags an enrolled device (not_found otherwise). The first flag stays: a flagged device keeps
   // the reason and time it was first flagged for.
   virtual Status flag_device(const PublicKey& key, const std::string& reason, std::int64_t now_ms) = 0;
-  // Records the times of a device's sync (not_found when it is not enrolled). Bookkeeping, not
-  // evidence: a backend may make it durable lazily (with its next durable write).
-  virtual Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms) = 0;
+  // Records a device's sync: both clocks, and the position it pulls from next (not_found when it
+  // is not enrolled). Bookkeeping, not evidence: a backend may make it durable lazily (with its
+  // next durable write).
+  virtual Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms,
+                           std::uint64_t cursor) = 0;
 
   // ---- chains
   // Hashes of `device`'s events from..to (inclusive, both within what is held), in seq order.
@@ -126,8 +175,13 @@ class Storage {
   // expected_seq - 1 (a concurrent sync of the same device won); nothing is written then.
   // invalid_argument when the batch is not consecutive from expected_seq, names another device,
   // or its head or receipt is not at its last event (a caller's bug). Each event's received
-  // time is the receipt's server_ms. Each event with a ref_key replaces the current value of
-  // (its kind, ref_key) with its body and site.
+  // time is the receipt's server_ms, and the receipt is kept with the push (chain_events). Each
+  // event with a ref_key replaces the current value of (its kind, ref_key) with its body and
+  // site. Each event that `revokes` a device marks it revoked at the receipt's server_ms with its
+  // reason: not_found when that device is not enrolled, failed_precondition when it is revoked
+  // already (the message says since when); nothing of the batch is written then. aborted, too,
+  // when the batch's own device is revoked (a revocation committed first): a revoked device's
+  // events go to quarantine, never here.
   virtual Status append(const AppendBatch& batch) = 0;
   // The latest receipt given to `device`, if any.
   virtual Result<std::optional<Receipt>> receipt(const PublicKey& device) = 0;
@@ -150,6 +204,25 @@ class Storage {
   // The last seq and hash of a chain (for the site signers that head office appends to); (0, all
   // zero) for a chain with no events.
   virtual Result<std::pair<std::uint64_t, Hash>> chain_end(const PublicKey& device) = 0;
+
+  // ---- the field: quarantine, trusted-time brackets, how far behind
+  // Keeps a revoked device's push, in one transaction: each event whose (device, seq) is held
+  // neither among the accepted events nor in quarantine is stored in quarantine with the head
+  // and received_ms; one held with the same hash is skipped (a retry); one held with another
+  // hash is a conflict: the first stays, and the outcome names it. Quarantined events get no
+  // position: they are never pulled and never counted. invalid_argument when the batch is empty,
+  // not consecutive, of another device, or its head is not at its last event (a caller's bug).
+  virtual Result<QuarantineOutcome> quarantine(const QuarantineBatch& batch) = 0;
+  // What quarantine holds, of one device or (nullptr) of all, by device then seq.
+  virtual Result<std::vector<QuarantinedEvent>> quarantined(const PublicKey* device) = 0;
+  // Up to `limit` accepted events of `device` from seq `from` on, in seq order.
+  virtual Result<std::vector<ChainEvent>> chain_events(const PublicKey& device, std::uint64_t from,
+                                                       std::size_t limit) = 0;
+  // The canonical bytes of `device`'s last event of `kind` at a seq <= at_most, if any.
+  virtual Result<std::optional<Bytes>> last_event_of_kind(const PublicKey& device, const std::string& kind,
+                                                          std::uint64_t at_most) = 0;
+  // How many events of the given devices have a position after `cursor`.
+  virtual Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) = 0;
 };
 
 // The embedded default: one SQLite database file (created by init, migrated by open).

@@ -1,5 +1,5 @@
 // The SQLite backend of the server's storage (storage.h): the chains. Appends (one transaction:
-// events, head, receipt), lookups by hash (hash_index for older events, an in-memory map of the
+// events, head and receipt, the reference items and revocations they carry), lookups by hash (hash_index for older events, an in-memory map of the
 // recent ones) for what storage.h says of an event or for its bytes, receipts, chain ends, and
 // the pull, which walks one row per push. The backend's invariants are in storage_sqlite_impl.h.
 #include <algorithm>
@@ -15,14 +15,6 @@ namespace {
 
 // events.hash_key: the hash's first 8 bytes, big-endian, as SQLite's signed integer.
 std::int64_t hash_key(const Hash& h) { return i64(get_u64(h.data())); }
-
-Result<Signature> signature_column(const Stmt& st, int col, const std::string& what) {
-  Bytes b = st.blob(col);
-  Signature sig{};
-  if (b.size() != sig.size()) return data_loss("the stored signature of " + what + " is damaged");
-  std::copy(b.begin(), b.end(), sig.begin());
-  return sig;
-}
 
 }  // namespace
 
@@ -230,6 +222,7 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
     }
     if (row) chain = st.int64(0);
   }
+  SB_RETURN_IF_ERROR(not_revoked(device));
   if (chain == 0) {
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO chains(device, seq, hash, hlc) VALUES(?, 0, ?, 0) "
                                                  "RETURNING id"));
@@ -261,6 +254,7 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
     if (!s.is_ok()) return s.with_context("storing " + event_name(device, e.seq) + ": ");
     bytes += static_cast<std::int64_t>(n.raw.size());
     if (!n.ref_key.empty()) SB_RETURN_IF_ERROR(put_reference(n));
+    if (n.revokes) SB_RETURN_IF_ERROR(mark_revoked(*n.revokes, b.receipt.server_ms));
   }
   const Event& last = b.events.back().event;
   {
@@ -270,9 +264,10 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
   }
   {
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO heads(last_pos, first_pos, chain, seq, hash, signature, "
-                                                 "bytes) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+                                                 "bytes, receipt_ms, receipt_sig) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     SB_RETURN_IF_ERROR(st.bind(1, last_pos).bind(2, first_pos).bind(3, chain).bind(4, i64(b.head.seq))
-                           .bind_blob(5, view(b.head.hash)).bind_blob(6, view(b.head.signature)).bind(7, bytes).run());
+                           .bind_blob(5, view(b.head.hash)).bind_blob(6, view(b.head.signature)).bind(7, bytes)
+                           .bind(8, b.receipt.server_ms).bind_blob(9, view(b.receipt.signature)).run());
   }
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO receipts(device, seq, hash, server_ms, signature) "
                                                "VALUES(?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET "

@@ -1,5 +1,6 @@
 // The SQLite backend of the server's storage (storage.h): the registry. Enrolled devices and
-// their units, enrollment codes (redeemed in one transaction), sync bookkeeping, and the current
+// their units (with their revocation and quarantine count), enrollment codes (redeemed in one
+// transaction), sync bookkeeping, and the current
 // value of each head-office reference item. The backend's invariants are in storage_sqlite_impl.h.
 #include <map>
 #include <set>
@@ -136,15 +137,16 @@ Status SqliteStorage::flag_device(const PublicKey& key, const std::string& reaso
   return Status::ok();
 }
 
-Status SqliteStorage::note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms) {
+Status SqliteStorage::note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms,
+                                std::uint64_t cursor) {
   std::lock_guard<std::mutex> lock(write_mu_);
   // Bookkeeping, not evidence: this commit skips its own fsync; the next durable commit (the
   // WAL is synced whole) makes it durable too. Saves one fsync per sync round trip.
   SB_RETURN_IF_ERROR(writer_.exec("PRAGMA synchronous = NORMAL"));
   Status s = [&]() -> Status {
-    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE devices SET last_sync_ms = ?, last_client_ms = ? "
-                                                 "WHERE key = ?"));
-    SB_RETURN_IF_ERROR(st.bind(1, server_ms).bind(2, client_ms).bind_blob(3, view(key)).run());
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE devices SET last_sync_ms = ?, last_client_ms = ?, "
+                                                 "last_cursor = ? WHERE key = ?"));
+    SB_RETURN_IF_ERROR(st.bind(1, server_ms).bind(2, client_ms).bind(3, i64(cursor)).bind_blob(4, view(key)).run());
     if (writer_.changes() == 0) return not_found("device " + short_device(key) + " is not enrolled");
     return Status::ok();
   }();
@@ -199,8 +201,9 @@ Result<std::vector<DeviceRecord>> SqliteStorage::read_devices(Db& db, const Publ
   // Two texts rather than "?1 IS NULL OR": a lookup of one device must stay a key lookup.
   const std::string which = key ? "WHERE d.key = ?" : "ORDER BY d.enrolled_ms, d.key";
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT d.key, d.site, d.enrolled_ms, d.flag, d.flagged_ms, d.last_sync_ms, "
-                                          "d.last_client_ms, c.seq, c.hash FROM devices d "
-                                          "LEFT JOIN chains c ON c.device = d.key " + which));
+                                          "d.last_client_ms, c.seq, c.hash, d.last_cursor, d.revoked_ms, "
+                                          "d.revoke_reason, (SELECT count(*) FROM quarantine q WHERE q.device = d.key) "
+                                          "FROM devices d LEFT JOIN chains c ON c.device = d.key " + which));
   if (key) st.bind_blob(1, view(*key));
   std::vector<DeviceRecord> out;
   std::map<PublicKey, std::size_t> index;
@@ -219,6 +222,10 @@ Result<std::vector<DeviceRecord>> SqliteStorage::read_devices(Db& db, const Publ
       d.seq = u64(st.int64(7));
       d.head = st.blob32(8);
     }
+    d.last_cursor = u64(st.int64(9));
+    d.revoked_ms = st.int64(10);
+    d.revoke_reason = st.text(11);
+    d.quarantined = u64(st.int64(12));
     index.emplace(d.key, out.size());
     out.push_back(std::move(d));
   }

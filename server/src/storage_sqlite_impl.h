@@ -1,7 +1,8 @@
 // The inside of the SQLite backend of the server's storage (storage.h), shared by its files:
 // storage_sqlite.cpp (creating and opening the file, the reader pool, the checkpointer),
-// storage_chains.cpp (appends, lookups by hash, receipts, the pull) and storage_registry.cpp
-// (devices, enrollment codes, reference data). Private to the server library.
+// storage_chains.cpp (appends, lookups by hash, receipts, the pull), storage_registry.cpp
+// (devices, enrollment codes, reference data) and storage_field.cpp (revocation, quarantine, a
+// chain's events with their receipts, how far behind). Private to the server library.
 // One database file in WAL mode with synchronous=FULL, its schema in schema/server/. Invariants:
 // every write goes through one writer connection under a mutex, so appends are serialized and
 // positions follow commit order; reads take a connection of their own from a pool and, in WAL
@@ -12,6 +13,7 @@
 // only the events it returns.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <cstdint>
@@ -37,6 +39,15 @@ ByteView view(const std::array<std::uint8_t, N>& a) {
 }
 inline std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 inline std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+// A stored signature (64 bytes); data_loss naming `what` when the column holds anything else.
+inline Result<Signature> signature_column(const Stmt& st, int col, const std::string& what) {
+  Bytes b = st.blob(col);
+  Signature sig{};
+  if (b.size() != sig.size()) return data_loss("the stored signature of " + what + " is damaged");
+  std::copy(b.begin(), b.end(), sig.begin());
+  return sig;
+}
 
 // Read connections, one per reading thread at a time. A lease returns its connection on death.
 class ReaderPool {
@@ -119,7 +130,8 @@ class SqliteStorage final : public Storage {
   Result<std::vector<CodeRecord>> codes() override;
   Result<DeviceRecord> redeem_code(const Hash& secret_hash, const PublicKey& device, std::int64_t now_ms) override;
   Status flag_device(const PublicKey& key, const std::string& reason, std::int64_t now_ms) override;
-  Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms) override;
+  Status note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms,
+                   std::uint64_t cursor) override;
   Result<std::vector<PublicKey>> devices_in_units(const std::vector<std::string>& units) override;
   Result<std::vector<Json>> reference(const std::string& kind, const std::string& site) override;
   Result<std::optional<Json>> reference_item(const std::string& kind, const std::string& ref_key) override;
@@ -133,7 +145,22 @@ class SqliteStorage final : public Storage {
   Result<PullBatch> pull(const std::vector<PublicKey>& devices, std::uint64_t cursor, std::size_t max_bytes) override;
   Result<std::pair<std::uint64_t, Hash>> chain_end(const PublicKey& device) override;
 
+  // ---- storage_field.cpp
+  Result<QuarantineOutcome> quarantine(const QuarantineBatch& batch) override;
+  Result<std::vector<QuarantinedEvent>> quarantined(const PublicKey* device) override;
+  Result<std::vector<ChainEvent>> chain_events(const PublicKey& device, std::uint64_t from,
+                                               std::size_t limit) override;
+  Result<std::optional<Bytes>> last_event_of_kind(const PublicKey& device, const std::string& kind,
+                                                  std::uint64_t at_most) override;
+  Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) override;
+
  private:
+  // ---- storage_field.cpp
+  // Within an append: marks the device a device_revoke names revoked at `server_ms`.
+  Status mark_revoked(const Revocation& r, std::int64_t server_ms);
+  // Within an append: aborted when `device` is an enrolled device that is revoked.
+  Status not_revoked(const PublicKey& device);
+
   // ---- storage_registry.cpp
   // Devices with their units and chain ends: one device when `key` is set, else all.
   static Result<std::vector<DeviceRecord>> read_devices(Db& db, const PublicKey* key);

@@ -32,8 +32,9 @@ const Shape kShapes[] = {
     {"ref_worker", "worker", {"id", "site", "name", "pin_hash", "active"}},
     {"ref_leader", "shift leader", {"id", "site", "name", "pin_hash", "active"}},
     {"ref_quota", "quota", {"unit", "period", "product", "quantity", "version"}},
+    {"device_revoke", "device revocation", {"device", "reason"}},
 };
-constexpr std::string_view kReserved[] = {"resolution", "approval", "period_lock", "device_revoke"};
+constexpr std::string_view kReserved[] = {"resolution", "approval", "period_lock"};
 
 // Reads one body's fields; every error names the item and the field.
 class Item {
@@ -167,6 +168,13 @@ Status validate(const Shape& shape, const Json& body) {
     SB_RETURN_IF_ERROR(item.id("product"));
     SB_RETURN_IF_ERROR(item.integer("quantity", 0, kMaxQuantity).status());
     return item.integer("version", 1, INT64_MAX).status();
+  }
+  if (k == "device_revoke") {
+    SB_ASSIGN_OR_RETURN(std::string device, item.text("device"));
+    if (!parse_hash_ref(device).is_ok()) {
+      return invalid_argument(item.at("device") + " must be the device's key, 64 lower-case hex digits");
+    }
+    return item.name("reason", kMaxTextBytes);
   }
   SB_RETURN_IF_ERROR(item.id("id"));
   if (k == "ref_period") {

@@ -1,6 +1,7 @@
-// Opening a store of schema version 1 (before sync) migrates it to version 2: the events keep
-// their order as their arrival numbers, and the derived tables, rebuilt in the new layout, hold
-// what they held.
+// Opening a store of an older schema migrates it. Version 1 (before sync): the events keep their
+// order as their arrival numbers, and the derived tables, rebuilt in the new layout, hold what
+// they held. Version 2 (sync, before the field's revocation and health record): the enrollment
+// stays, not revoked, and the health record starts empty.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -84,7 +85,7 @@ TEST_CASE("store: a version 1 store migrates, its events in (device, seq) order 
 
   auto reopened = shiftbook::client::Store::open(t.store_dir(), t.clock, shiftbook::testing::fast_options());
   REQUIRE(reopened.is_ok());
-  CHECK(query_int(current, "PRAGMA user_version") == 2);
+  CHECK(query_int(current, "PRAGMA user_version") == shiftbook::client::known_schema_version());
   CHECK(query_int(current, "SELECT count(*) FROM events WHERE arrival IS NOT seq") == 0);
   CHECK(rows(current, kVersions) == versions);
   CHECK(rows(current, kEntries) == entries);
@@ -97,4 +98,34 @@ TEST_CASE("store: a version 1 store migrates, its events in (device, seq) order 
   REQUIRE(next.is_ok());
   CHECK(query_int(current, "SELECT arrival FROM events WHERE seq = " + std::to_string(next->seq)) ==
         static_cast<std::int64_t>(next->seq));
+}
+
+TEST_CASE("store: an enrolled version 2 store migrates: still enrolled, not revoked, no sync attempt recorded yet") {
+  Terminal t;
+  const std::string current = t.store_dir() + "/terminal.db";
+  t.store.reset();
+  const std::string v2 = t.dir.file("v2.db");
+  exec_sql(v2, read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/schema/client/0001_init.sql"));
+  exec_sql(v2, read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/schema/client/0002_sync.sql"));
+  exec_sql(v2, "ATTACH '" + current + "' AS now; INSERT INTO meta SELECT * FROM now.meta; "
+               "INSERT INTO enrollment(one, server_url, server_key, site, signer, signer_sig, enrolled_ms, "
+               "server_enrolled_ms, receipt_seq, receipt_hash, receipt_server_ms, receipt_sig) VALUES(1, "
+               "'http://head-office.test', zeroblob(32), 'S1', zeroblob(32), zeroblob(64), 1, 2, 0, zeroblob(32), 3, "
+               "zeroblob(64)); INSERT INTO enrolled_units VALUES('U1'); PRAGMA user_version = 2;");
+  std::filesystem::copy_file(v2, current, std::filesystem::copy_options::overwrite_existing);
+
+  auto reopened = shiftbook::client::Store::open(t.store_dir(), t.clock, shiftbook::testing::fast_options());
+  REQUIRE(reopened.is_ok());
+  CHECK(query_int(current, "PRAGMA user_version") == shiftbook::client::known_schema_version());
+  auto state = (*reopened)->sync_state();
+  REQUIRE(state.is_ok());
+  CHECK(state->enrollment.site == "S1");
+  CHECK_FALSE(state->revoked.has_value());
+  CHECK(state->receipt.has_value());
+  auto status = (*reopened)->status();
+  REQUIRE(status.is_ok());
+  CHECK((*status)["sync_health"].is_null());
+  CHECK((*status)["revoked"].is_null());
+  REQUIRE((*reopened)->record_sync_attempt({"unreachable", "", "cannot reach http://head-office.test"}).is_ok());
+  CHECK((*(*reopened)->status())["sync_health"]["failures"] == 1);
 }

@@ -277,7 +277,24 @@ TEST_CASE("server code: create shows the code once; list shows it by id, open, w
 TEST_CASE("server device: an empty list before any terminal enrolled") {
   ServerProcess server;
   CHECK(server.json({"device", "list", "--json"}).dump() == R"({"devices":[]})");
+  CHECK(server.json({"devices", "--json"}).dump() == R"({"devices":[]})");
   CHECK(server.run({"device", "list"}).out == "no terminals enrolled yet (make a code with 'code create')\n");
+  CHECK(server.json({"quarantine", "--json"}).dump() == R"({"quarantine":[]})");
+  CHECK(server.run({"quarantine"}).out == "nothing in quarantine\n");
+}
+
+TEST_CASE("server device: revoke, quarantine and events refuse a bad or unknown device and bad options") {
+  ServerProcess server;
+  check_refused(server.run({"device", "revoke", "7f3a9c2", "--reason", "lost"}), 3, "8 to 64 hex digits");
+  check_refused(server.run({"device", "revoke", "7f3a9c2x", "--reason", "lost"}), 3, "8 to 64 hex digits");
+  check_refused(server.run({"device", "revoke", "7f3a9c21", "--reason", "lost"}), 4,
+                "no enrolled terminal's key starts with 7f3a9c21");
+  check_refused(server.run({"device", "revoke", "7f3a9c21"}), 2, "--reason");
+  check_refused(server.run({"quarantine", "--device", "7f3a9c21"}), 4, "no enrolled terminal");
+  check_refused(server.run({"events", "--device", "7f3a9c21"}), 4, "no enrolled terminal");
+  check_refused(server.run({"events"}), 2, "--device");
+  check_refused(server.run({"events", "--device", "7f3a9c21", "--limit", "0"}), 2, "--limit");
+  check_refused(server.run({"events", "--device", "7f3a9c21", "--from", "0"}), 2, "--from");
 }
 
 // ---- serve

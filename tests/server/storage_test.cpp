@@ -12,119 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "shiftbook/clock.h"
-#include "shiftbook/event.h"
-#include "shiftbook/protocol.h"
-#include "storage.h"
-#include "support/fixture.h"
+#include "storage_world.h"
 
 namespace {
 
-using namespace shiftbook;
-using server::AppendBatch;
-using server::CodeRecord;
-using server::NewEvent;
-using server::PullBatch;
-using server::Storage;
-using testing::exec_sql;
-using testing::query_int;
-using testing::kSampleNowMs;
-using testing::TempDir;
-
-constexpr std::int64_t kNow = kSampleNowMs;
-
-// One device's chain, grown with sealed events.
-struct Chain {
-  DeviceKey key = DeviceKey::generate();
-  std::vector<SealedEvent> events;
-  const PublicKey& device() const { return key.public_key(); }
-
-  // Seals `n` more events of `kind`; each body carries `pad` bytes of filler.
-  void grow(int n, const std::string& kind = "hours", std::size_t pad = 0, Json body = Json::object()) {
-    for (int i = 0; i < n; ++i) {
-      Event e;
-      e.device = device();
-      e.seq = events.size() + 1;
-      e.hlc = hlc_pack(static_cast<std::uint64_t>(kNow) + e.seq, 0);
-      e.prev = events.empty() ? Hash{} : events.back().event.hash;
-      e.author = "L1";
-      e.kind = kind;
-      e.body = body.empty() ? Json{{"n", static_cast<std::int64_t>(e.seq)}, {"pad", std::string(pad, 'x')}} : body;
-      auto sealed = seal_event(e);
-      REQUIRE_MESSAGE(sealed.is_ok(), sealed.status().to_string());
-      events.push_back(std::move(sealed).value());
-    }
-  }
-  const Hash& hash(std::uint64_t seq) const { return events.at(seq - 1).event.hash; }
-};
-
-const DeviceKey& server_key() {
-  static const DeviceKey key = DeviceKey::generate();
-  return key;
-}
-
-// Events from..to of `c` as one append, with its head and a receipt.
-AppendBatch batch_of(const Chain& c, std::uint64_t from, std::uint64_t to, const std::string& unit = "U1",
-                     const std::string& site = "S1", const std::string& ref_key = {}) {
-  AppendBatch b;
-  b.device = c.device();
-  b.expected_seq = from;
-  for (std::uint64_t s = from; s <= to; ++s) {
-    const SealedEvent& se = c.events.at(s - 1);
-    b.events.push_back(NewEvent{se.event, se.bytes, unit, site, ref_key});
-  }
-  b.head = sign_head(c.key, to, c.hash(to));
-  b.receipt = sign_receipt(server_key(), c.device(), to, c.hash(to), kNow + static_cast<std::int64_t>(to));
-  return b;
-}
-
-std::unique_ptr<Storage> make_storage(const TempDir& dir) {
-  auto s = server::open_sqlite_storage(dir.file("hq.db"), true);
-  REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
-  return std::move(s).value();
-}
-
-void append_ok(Storage& st, const AppendBatch& b) {
-  Status s = st.append(b);
-  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
-}
-
-// "A1 A2 B1 | heads A2 B1 | more": events by device letter and seq, heads, and `more`.
-std::string render(const PullBatch& p, const std::map<PublicKey, char>& names) {
-  std::string out;
-  for (const auto& pe : p.events) {
-    auto e = decode_event(pe.raw);
-    REQUIRE(e.is_ok());
-    out += names.at(e->device) + std::to_string(e->seq) + " ";
-  }
-  out += "| heads";
-  for (const auto& h : p.heads) {
-    CHECK(verify_head(h));
-    out += std::string(" ") + names.at(h.device) + std::to_string(h.seq);
-  }
-  return out + (p.more ? " | more" : " | end");
-}
-
-PullBatch pull_ok(Storage& st, const std::vector<PublicKey>& devices, std::uint64_t cursor, std::size_t max) {
-  auto p = st.pull(devices, cursor, max);
-  REQUIRE_MESSAGE(p.is_ok(), p.status().to_string());
-  return std::move(p).value();
-}
-
-Hash secret_hash(const std::string& secret) { return blake2b_256(as_bytes(secret)); }
-
-void add_code(Storage& st, const std::string& secret, std::vector<std::string> units, std::int64_t expires_ms) {
-  CodeRecord c;
-  c.secret_hash = secret_hash(secret);
-  c.site = "S1";
-  c.units = std::move(units);
-  c.created_ms = kNow;
-  c.expires_ms = expires_ms;
-  Status s = st.add_code(c);
-  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
-}
-
-std::string code_name_of(const Status& s) { return std::string(code_name(s.code())); }
+using namespace shiftbook::storage_world;
 
 TEST_CASE("storage: an append is read back as chain end, hashes, event info and pulled bytes") {
   TempDir dir;
@@ -511,7 +403,7 @@ TEST_CASE("storage: devices_in_units finds every device enrolled for any of the 
   CHECK(st->devices()->size() == 3);
 }
 
-TEST_CASE("storage: a flag keeps its first reason; note_sync records both clocks") {
+TEST_CASE("storage: a flag keeps its first reason; note_sync records both clocks and the cursor") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "c1", {"U1"}, kNow + 1);
@@ -519,15 +411,16 @@ TEST_CASE("storage: a flag keeps its first reason; note_sync records both clocks
   REQUIRE(st->redeem_code(secret_hash("c1"), d.device(), kNow).is_ok());
   REQUIRE(st->flag_device(d.device(), "equivocation at seq 3", kNow + 5).is_ok());
   REQUIRE(st->flag_device(d.device(), "equivocation at seq 9", kNow + 9).is_ok());
-  REQUIRE(st->note_sync(d.device(), kNow + 10, kNow - 3600000).is_ok());
+  REQUIRE(st->note_sync(d.device(), kNow + 10, kNow - 3600000, 42).is_ok());
   auto rec = st->device(d.device());
   REQUIRE(rec.is_ok());
   CHECK((*rec)->flag == "equivocation at seq 3");
   CHECK((*rec)->flagged_ms == kNow + 5);
   CHECK((*rec)->last_sync_ms == kNow + 10);
   CHECK((*rec)->last_client_ms == kNow - 3600000);
+  CHECK((*rec)->last_cursor == 42);
   CHECK(st->flag_device(stranger.device(), "x", kNow).code() == Code::kNotFound);
-  CHECK(st->note_sync(stranger.device(), kNow, kNow).code() == Code::kNotFound);
+  CHECK(st->note_sync(stranger.device(), kNow, kNow, 0).code() == Code::kNotFound);
 }
 
 TEST_CASE("storage: reference keeps the latest body per key and filters by site") {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -61,7 +62,11 @@ std::string ServerProcess::start(const std::vector<std::string>& extra) {
     err_.clear();
     ended_ = false;
   }
-  std::vector<std::string> argv{SHIFTBOOK_SERVER_BIN, "--dir", dir(), "serve", "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv{SHIFTBOOK_SERVER_BIN, "--dir", dir(), "serve"};
+  // `extra` may name the address (to restart a server on the port it had); else any free port.
+  if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   const Child child = spawn_child(argv);
   pid_ = child.pid;

@@ -41,7 +41,8 @@ class ServerProcess {
   // A fresh enrollment code for `site` and `units`.
   std::string create_code(const std::string& site, const std::vector<std::string>& units) const;
 
-  // Spawns `serve --listen 127.0.0.1:0 extra...`, reads standard output until the
+  // Spawns `serve --listen 127.0.0.1:0 extra...` (`extra` may give its own --listen, such as the
+  // address a stopped server had), reads standard output until the
   // "listening on URL" line (the test fails after 10 s, or if the process ends first), and
   // returns the URL ("http://127.0.0.1:PORT").
   std::string start(const std::vector<std::string>& extra = {});

@@ -163,8 +163,11 @@ bool code_matches_server(const EnrollCode& code, const PublicKey& server);
 //   ref_worker   id, site, name, pin_hash, active: bool
 //   ref_leader   id, site, name, pin_hash, active: bool
 //   ref_quota    unit, period, product, quantity: 0..10^12, version: int >= 1
+//   device_revoke  device: 64 lower-case hex (an enrolled terminal of the signer's site),
+//                  reason: text 1..500 bytes without control characters. Written when head office
+//                  revokes the device; the server marks it revoked in the same transaction.
 // and kinds reserved for head office that are not built yet (a terminal writing them is refused):
-//   resolution, approval, period_lock, device_revoke
+//   resolution, approval, period_lock
 bool is_head_office_kind(std::string_view kind);
 // Checks a head-office body (fields, types, ranges; names are 1..64 bytes). Pure.
 Status validate_head_office_body(std::string_view kind, const Json& body);

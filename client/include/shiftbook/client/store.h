@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shiftbook/bundle.h"
 #include "shiftbook/canonical.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/crypto.h"
@@ -47,6 +48,10 @@ inline constexpr int kMaxPinFailures = 5;               // wrong PINs in a row b
 inline constexpr std::int64_t kLockoutMinutes = 15;     // how long a lockout lasts
 inline constexpr int kDefaultIdleMinutes = 30;          // a login ends after this long unused
 inline constexpr int kMaxIdleMinutes = 12 * 60;
+// How long the terminal keeps what opening a bundle's reply needs: this many days after the
+// export, and only for this many of the latest exports (docs/PROTOCOL.md, "Bundles").
+inline constexpr std::int64_t kBundleKeepDays = 30;
+inline constexpr std::int64_t kBundleKeepCount = 16;
 
 struct StoreOptions {
   std::string vfs;                      // SQLite VFS name; empty for the default
@@ -89,6 +94,14 @@ struct Enrollment {
   std::int64_t server_ms = 0;      // the server's clock, as it answered the enrollment
 };
 
+// Head office's revocation of this terminal, as the store recorded it (Store::accept_revocation).
+struct Revocation {
+  std::int64_t revoked_ms = 0;  // head office's clock when it revoked the terminal
+  std::string reason;
+};
+// "head office revoked this terminal on 2026-11-16 08:00 UTC (reason: stolen)", for messages.
+std::string revocation_text(const Revocation& r);
+
 // Where sync stands, for the driver and for status.
 struct SyncState {
   Enrollment enrollment;
@@ -96,6 +109,7 @@ struct SyncState {
   std::optional<Receipt> receipt;   // the last receipt, verified; none before the first sync
   std::int64_t last_sync_ms = 0;    // this terminal's clock at the last completed round trip (0: never)
   std::uint64_t own_seq = 0;        // this device's last event (0: none)
+  std::optional<Revocation> revoked;  // set once head office's notice revoking this terminal was accepted
   // Own events the server has not acknowledged: own_seq minus the receipt's seq.
   std::uint64_t unacknowledged() const { return own_seq - std::min(own_seq, receipt ? receipt->seq : 0); }
 };
@@ -118,6 +132,39 @@ struct SyncAccepted {
   Receipt receipt;              // as verified and stored
   std::uint64_t cursor = 0;
   bool more = false;            // the server has more to pull
+};
+
+// What accepting a revocation notice did (Store::accept_revocation).
+struct RevocationReport {
+  Revocation revocation;             // as recorded: the first notice's, when the terminal was revoked before
+  bool already = false;              // the terminal had accepted a notice before
+  std::uint64_t removed_events = 0;  // other terminals' and head office's events removed
+  std::uint64_t removed_devices = 0; // of how many devices (terminals, and the site signer)
+  std::uint64_t own_events = 0;      // this terminal's events: all kept
+  std::uint64_t unacknowledged = 0;  // of those, the ones no receipt acknowledges
+};
+
+// What one sync attempt came to, for the health record `status` shows (Store::record_sync_attempt).
+struct SyncAttempt {
+  std::string outcome;   // "ok", or what failed: the names of sync_client.h's SyncOutcome
+  std::string code;      // with "refused": the server's code ("scope", "unknown_device", ...)
+  std::string message;   // the failure's message, for people; empty on success
+};
+
+// One request of an exported bundle, as the terminal keeps it to open and take the reply.
+struct BundlePart {
+  EnvelopeContext context;         // the request's envelope key and header
+  std::uint64_t first_seq = 0;     // the first own event it pushed; 0 when it pushed none
+  std::optional<SignedHead> head;  // the signed head of its push; none for a pull-only request
+};
+
+// An exported bundle (Store::remember_bundle, Store::bundle).
+struct BundleRecord {
+  BundleId id{};
+  std::int64_t exported_ms = 0;  // this terminal's clock
+  std::uint64_t events = 0;      // own events pushed, all parts together
+  std::uint64_t bytes = 0;       // the size of the file written
+  std::vector<BundlePart> parts;
 };
 
 struct VerifyReport {
@@ -170,6 +217,8 @@ class Store {
 
   // Recording. Each needs a logged-in leader, who becomes the event's author, and refreshes the
   // login's idle timer. `shift` empty means the terminal's only open shift.
+  // On an enrolled terminal that holds a receipt, a shift_open names it (kinds.h, "receipt"):
+  // the server's signed time before the shift, whatever this terminal's clock says.
   Result<Recorded> open_shift(const std::string& unit, std::optional<std::int64_t> day,
                               std::optional<std::string> name);
   Result<Recorded> close_shift(const std::string& shift_ref);
@@ -236,17 +285,50 @@ class Store {
   Result<PushBatch> next_push(std::optional<std::uint64_t> after_seq = std::nullopt,
                               std::size_t max_bytes = kDefaultPushBytes) const;
   // Accepts the server's "sync" answer to a request that pushed `pushed` (decoded, not checked).
-  // In one transaction, or not at all: verifies the receipt with the pinned key (for this device,
-  // at pushed's head, or when nothing was pushed at most this device's last event, with the hash
-  // this terminal holds there), verifies every pulled event (it decodes, is not this device's,
-  // links to what the terminal holds of its device, is covered by the answer's signed head for
-  // that device, ref_* and other head-office kinds only from the site signer, bodies valid) and
-  // every head (one per device in the batch, none for another), then stores the events, heads,
-  // receipt and cursor, and shows the events: terminal events in list and summary, the signer's
-  // reference data in the reference tables and shift leaders. Refused answers store nothing and
-  // are data_loss or (for a signature that does not verify) unauthenticated, naming the event and
-  // device. Already-held events that match are skipped; one that differs is data_loss.
+  // In one transaction, or not at all: verifies the receipt with the pinned key (for this device;
+  // at pushed's head or beyond it, or anywhere when nothing was pushed; either way at most this
+  // device's last event, with the hash this terminal holds there: a server may hold more than
+  // this push, from a later bundle or an HTTP sync), verifies every pulled event (it decodes, is
+  // not this device's, links to what the terminal holds of its device, is covered by the answer's
+  // signed head for that device, ref_* and other head-office kinds only from the site signer,
+  // bodies valid) and every head (one per device in the batch, none for another), then stores
+  // the events, heads, receipt and cursor (neither moves backwards: an older receipt or a lower
+  // cursor, from a bundle's reply taken late, leaves the stored one), and shows the events:
+  // terminal events in list and summary, the signer's reference data in the reference tables and
+  // shift leaders. Refused answers store nothing and are data_loss or (for a signature that does
+  // not verify) unauthenticated, naming the event and device. Already-held events that match are
+  // skipped; one that differs is data_loss.
   Result<SyncAccepted> accept_sync(const PushBatch& pushed, const Message& answer);
+
+  // Head office revoked this terminal. `notice` must verify with the pinned server key
+  // (unauthenticated otherwise) and name this terminal (invalid_argument otherwise); when either
+  // fails nothing changes. Then, in one transaction: removes every other device's events and
+  // signed heads and all they showed (other terminals' shifts and entries, the reference data and
+  // shift leaders), ends any login and resets PIN failures, and records the notice in the
+  // enrollment. This terminal's own events stay, each shown as far as it stands on its own: later
+  // syncs still push them, and head office keeps them in quarantine. A terminal revoked before
+  // keeps the first notice's time and reason (report.already). failed_precondition when the
+  // terminal is not enrolled. Recording afterwards is refused, saying the terminal was revoked.
+  Result<RevocationReport> accept_revocation(const RevocationNotice& notice);
+  // Records what one sync attempt came to (the sync_health row that status shows), in its own
+  // transaction, at this terminal's clock: the time of the last attempt and of the last success,
+  // and while attempts fail, since when, how many, and the last failure's outcome and message.
+  Status record_sync_attempt(const SyncAttempt& attempt);
+
+  // ---- Bundles (bundle_store.cpp): sync by files. The store keeps the keys; the file is the
+  // driver's (client/src/bundle.h).
+
+  // Keeps what opening the reply to an exported bundle needs, in one transaction that also drops
+  // the keys of bundles that expired (exported more than kBundleKeepDays ago by this terminal's
+  // clock, or followed by kBundleKeepCount later exports). already_exists for an id kept before;
+  // invalid_argument for a bundle without parts.
+  Status remember_bundle(const BundleRecord& bundle);
+  // Forgets a bundle whose file could not be written.
+  Status forget_bundle(const BundleId& id);
+  // The exported bundle `id`, with the keys of its parts. failed_precondition, saying to export a
+  // new bundle, when its keys expired ("too old": when it was exported, and which limit it
+  // passed) and when this terminal never exported it. Reads only.
+  Result<BundleRecord> bundle(const BundleId& id) const;
 
   // The canonical bytes of every event of `device`, in seq order (tests and tools).
   Result<std::vector<Bytes>> raw_events(const PublicKey& device) const;

@@ -1,0 +1,254 @@
+// The rows as figures (bench_rows.h).
+#include "bench_rows.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "bench_entry_row.h"
+#include "bench_load.h"
+#include "bench_sync_rows.h"
+#include "shiftbook/clock.h"
+
+namespace shiftbook::bench {
+
+bool BenchOptions::wants(const std::string& row) const {
+  return only.empty() || std::find(only.begin(), only.end(), row) != only.end();
+}
+
+void BenchOptions::scale_down(const std::vector<std::string>& given) {
+  auto unless_given = [&](const char* option, auto& field, auto value) {
+    if (std::find(given.begin(), given.end(), option) == given.end()) field = value;
+  };
+  unless_given("--push-events", push_events, 20'000L);
+  unless_given("--pull-events", pull_events, 50'000L);
+  unless_given("--entries", entries, 200);
+  unless_given("--terminals", terminals, 20);
+  unless_given("--terminal-events", terminal_events, 200);
+  sample_events = 20'000;
+}
+
+namespace {
+
+std::string rate_text(double per_s) { return with_commas(per_s) + " events/s"; }
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string sync_floor_text(const Ceilings& c) {
+  return rate_text(c.sync_floor_per_s()) + ": decode+hash, seal+open, plain SQLite insert of each event";
+}
+
+}  // namespace
+
+// ---- push and pull -------------------------------------------------------------------------------
+
+Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c) {
+  std::fprintf(stderr, "push: setting up terminal A with %ld outputs\n", o.push_events);
+  SB_ASSIGN_OR_RETURN(auto row, PushRow::set_up(launcher, o.parent, o.keep, o.push_events));
+  const auto events = static_cast<double>(row->events());
+  std::vector<double> rates;
+  Json runs = Json::array();
+  for (int run = 1; run <= o.runs; ++run) {
+    SB_ASSIGN_OR_RETURN(SyncRun r, row->run_once());
+    rates.push_back(events / r.seconds);
+    runs.push_back({{"seconds", r.seconds}, {"events_per_s", rates.back()}, {"peak_rss_mib", r.peak_rss_mib}});
+    std::printf("push run %d: %.0f events in %.2f s, %s, pushing terminal's peak RSS %.1f MiB\n", run, events,
+                r.seconds, rate_text(rates.back()).c_str(), r.peak_rss_mib);
+  }
+  Figure f;
+  f.row = "push";
+  f.what = "push, client to server (" + with_commas(events) + " events)";
+  f.value = median(rates);
+  f.unit = "events/s";
+  f.shown = rate_text(*f.value);
+  f.target = "150,000 events/s or more";
+  f.met = *f.value >= 150'000;
+  f.ceiling = sync_floor_text(c);
+  f.ratio = ratio_up(*f.value, c.sync_floor_per_s());
+  f.detail = {{"events", events}, {"mean_event_bytes", row->mean_event_bytes()}, {"runs", runs},
+              {"ratio_to_plain_insert", *f.value / c.insert_per_s}};
+  return std::vector<Figure>{f};
+}
+
+Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c) {
+  std::fprintf(stderr, "pull: setting up a server holding %ld events of one terminal\n", o.pull_events);
+  SB_ASSIGN_OR_RETURN(auto row, PullRow::set_up(launcher, o.parent, o.keep, static_cast<std::uint64_t>(o.pull_events),
+                                                o.runs));
+  SB_ASSIGN_OR_RETURN(double floor_mib, row->floor_rss_mib());
+  const auto events = static_cast<double>(row->events());
+  std::vector<double> seconds, rss;
+  Json runs = Json::array();
+  for (int run = 1; run <= o.runs; ++run) {
+    SB_ASSIGN_OR_RETURN(SyncRun r, row->run_once());
+    seconds.push_back(r.seconds);
+    rss.push_back(r.peak_rss_mib);
+    runs.push_back({{"seconds", r.seconds}, {"events_per_s", events / r.seconds}, {"peak_rss_mib", r.peak_rss_mib}});
+    std::printf("pull run %d: %.0f events in %.2f s, %s, pulling terminal's peak RSS %.1f MiB\n", run, events,
+                r.seconds, rate_text(events / r.seconds).c_str(), r.peak_rss_mib);
+  }
+  const std::string scale = o.pull_events == 1'000'000 ? "" : " (the bar is for 1,000,000)";
+  Figure time;
+  time.row = "pull";
+  time.what = "initial pull of " + with_commas(events) + " events";
+  time.value = events / median(seconds);
+  time.unit = "events/s";
+  time.shown = fixed(median(seconds), 2) + " s, " + rate_text(*time.value);
+  time.target = "1,000,000 in 10 s or less: 100,000 events/s" + scale;
+  time.met = *time.value >= 100'000;
+  time.ceiling = sync_floor_text(c);
+  time.ratio = ratio_up(*time.value, c.sync_floor_per_s());
+  time.detail = {{"events", events}, {"runs", runs}, {"ratio_to_plain_insert", *time.value / c.insert_per_s}};
+  Figure memory;
+  memory.row = "pull";
+  memory.what = "  client peak memory during that pull";
+  memory.value = median(rss);
+  memory.unit = "MiB";
+  memory.shown = fixed(*memory.value, 1) + " MiB";
+  memory.target = "64 MiB or less" + scale;
+  memory.met = *memory.value <= 64;
+  memory.ceiling = fixed(floor_mib, 1) + " MiB: `shiftbook --help` (the program, no store)";
+  memory.ratio = ratio_down(*memory.value, floor_mib);
+  memory.detail = {{"floor_mib", floor_mib}};
+  return std::vector<Figure>{time, memory};
+}
+
+// ---- one durable entry -----------------------------------------------------------------------------
+
+Result<std::vector<Figure>> entry_figures(const BenchOptions& o) {
+  SB_ASSIGN_OR_RETURN(ScratchDir root, ScratchDir::make(o.parent, "shiftbook-bench-entry", o.keep));
+  SystemClock clock;
+  const std::int64_t today = clock.now_ms() / 86'400'000;
+  SB_ASSIGN_OR_RETURN(auto store, entry_store(root.path() + "/store", clock, today, false));
+  SB_ASSIGN_OR_RETURN(auto commits, CommitFloor::open(root.path() + "/floor.db"));
+  std::vector<double> medians, floors;
+  Json runs = Json::array();
+  for (int run = 0; run < o.runs; ++run) {
+    SB_ASSIGN_OR_RETURN(double commit, commits->median_commit_ms(std::max(o.entries / 4, 20)));
+    SB_ASSIGN_OR_RETURN(EntryRun r, timed_entries(*store, today + run, o.entries, run > 0, commit));
+    medians.push_back(r.median_ms);
+    floors.push_back(r.commit_ms);
+    runs.push_back({{"median_ms", r.median_ms}, {"mean_ms", r.mean_ms}, {"p99_ms", r.p99_ms}, {"max_ms", r.max_ms},
+                    {"commit_ms", r.commit_ms}});
+    std::printf("entry run %d: %d entries, median %.3f ms, p99 %.3f ms, max %.3f ms; one-row commit %.3f ms\n",
+                run + 1, o.entries, r.median_ms, r.p99_ms, r.max_ms, r.commit_ms);
+  }
+  Figure f;
+  f.row = "entry";
+  f.what = "one entry recorded durably (median)";
+  f.value = median(medians);
+  f.unit = "ms";
+  f.shown = fixed(*f.value, 3) + " ms";
+  f.target = "1 ms or less";
+  f.met = *f.value <= 1.0;
+  const double floor_ms = median(floors);
+  f.ceiling = fixed(floor_ms, 3) + " ms: one-row SQLite commit, WAL, FULL (one fsync)";
+  f.ratio = ratio_down(*f.value, floor_ms);
+  f.detail = {{"entries_per_run", o.entries}, {"runs", runs}};
+  return std::vector<Figure>{f};
+}
+
+// ---- many terminals at once ------------------------------------------------------------------------
+
+Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOptions& o,
+                                             const std::vector<Bytes>& sample) {
+  LoadOptions lo;
+  lo.terminals = o.terminals;
+  lo.per_unit = o.per_unit;
+  lo.events = o.terminal_events;
+  lo.server_threads = o.server_threads;
+  std::fprintf(stderr, "terminals: setting up %d terminals of %d events, %d per unit\n", lo.terminals, lo.events,
+               lo.per_unit);
+  SB_ASSIGN_OR_RETURN(auto row, LoadRow::set_up(launcher, o.parent, o.keep, lo));
+  std::vector<double> p99s, p50s;
+  int acknowledged = lo.terminals, complete = lo.terminals;
+  std::string problem;
+  Json runs = Json::array();
+  for (int run = 1; run <= o.runs; ++run) {
+    SB_ASSIGN_OR_RETURN(LoadRun r, row->run_once());
+    const double p50 = quantile(r.round_trip_ms, 0.5), p99 = quantile(r.round_trip_ms, 0.99);
+    p99s.push_back(p99);
+    p50s.push_back(p50);
+    acknowledged = std::min(acknowledged, r.acknowledged);
+    complete = std::min(complete, r.complete);
+    if (problem.empty()) problem = r.sync_failure.empty() ? r.problem : r.sync_failure;
+    const double moved = static_cast<double>(lo.terminals) * lo.events + static_cast<double>(r.events_pulled);
+    runs.push_back({{"acknowledged", r.acknowledged},
+                    {"complete", r.complete},
+                    {"failed_syncs", r.failed_syncs},
+                    {"sync_failure", r.sync_failure},
+                    {"problem", r.problem},
+                    {"round_trips", r.round_trip_ms.size()},
+                    {"p50_ms", p50},
+                    {"p99_ms", p99},
+                    {"max_ms", quantile(r.round_trip_ms, 1.0)},
+                    {"push_p50_ms", quantile(r.push_ms, 0.5)},
+                    {"push_p99_ms", quantile(r.push_ms, 0.99)},
+                    {"server_p50_ms", quantile(r.server_ms, 0.5)},
+                    {"server_p99_ms", quantile(r.server_ms, 0.99)},
+                    {"push_phase_s", r.push_phase_s},
+                    {"total_s", r.total_s},
+                    {"events_pulled", r.events_pulled},
+                    {"server_cpu_s", r.server_cpu_s},
+                    {"generator_cpu_s", r.generator_cpu_s},
+                    {"events_moved_per_s", moved / r.total_s}});
+    std::printf("terminals run %d: %d of %d acknowledged, %d complete; %zu round trips: p50 %.1f ms, p99 %.1f ms, "
+                "max %.1f ms; pushes p50 %.1f ms, p99 %.1f ms; server's own time p50 %.1f ms, p99 %.1f ms; "
+                "first syncs done in %.2f s, both in %.2f s; %s moved; processor time used: server %.2f s, "
+                "load generator %.2f s\n",
+                run, r.acknowledged, lo.terminals, r.complete, r.round_trip_ms.size(), p50, p99,
+                quantile(r.round_trip_ms, 1.0), quantile(r.push_ms, 0.5), quantile(r.push_ms, 0.99),
+                quantile(r.server_ms, 0.5), quantile(r.server_ms, 0.99), r.push_phase_s, r.total_s,
+                rate_text(moved / r.total_s).c_str(), r.server_cpu_s, r.generator_cpu_s);
+    if (r.failed_syncs > 0) {
+      std::printf("  %d syncs stopped with an error; the first: %s\n", r.failed_syncs, r.sync_failure.c_str());
+    }
+    if (!r.problem.empty()) std::printf("  first problem found by the checks: %s\n", r.problem.c_str());
+  }
+  SB_ASSIGN_OR_RETURN(ScratchDir floor_dir, ScratchDir::make(o.parent, "shiftbook-bench-writer", o.keep));
+  SB_ASSIGN_OR_RETURN(double floor_ms,
+                      single_writer_floor_ms(sample, floor_dir.path(), lo.terminals, lo.events, 0.99, o.runs));
+  const std::string scale = lo.terminals == 200 && lo.events == 1000 ? "" : " (the bar is for 200 x 1,000)";
+  Figure all;
+  all.row = "terminals";
+  all.what = std::to_string(lo.terminals) + " terminals syncing at once, " + std::to_string(lo.events) + " events each";
+  all.value = acknowledged;
+  all.unit = "terminals";
+  all.shown = std::to_string(acknowledged) + " of " + std::to_string(lo.terminals) + " acknowledged, " +
+              std::to_string(complete) + " pulled their unit's";
+  all.target = "all acknowledged";
+  all.met = acknowledged == lo.terminals && complete == lo.terminals;
+  all.detail = {{"problem", problem}, {"runs", runs}, {"server_threads", lo.server_threads}};
+  Figure p99;
+  p99.row = "terminals";
+  p99.what = "  p99 round trip";
+  p99.value = median(p99s);
+  p99.unit = "ms";
+  p99.shown = fixed(*p99.value, 1) + " ms (p50 " + fixed(median(p50s), 1) + " ms)";
+  p99.target = "250 ms or less" + scale;
+  p99.met = *p99.value <= 250;
+  p99.ceiling = fixed(floor_ms, 1) + " ms: 99% of the pushes as plain SQLite commits, one writer";
+  p99.ratio = ratio_down(*p99.value, floor_ms);
+  p99.detail = {{"single_writer_floor_ms", floor_ms}};
+  return std::vector<Figure>{all, p99};
+}
+
+// ---- the period report -------------------------------------------------------------------------------
+
+std::vector<Figure> report_figures() {
+  auto not_built = [](std::string what, std::string target) {
+    Figure f;
+    f.row = "report";
+    f.what = std::move(what);
+    f.shown = "not built yet";
+    f.target = std::move(target);
+    return f;
+  };
+  return {not_built("period report over 10,000,000 events: read", "2 s or less, from kept aggregates"),
+          not_built("  aggregates brought up to date after 1,000 events", "50 ms or less"),
+          not_built("  recomputed from scratch", "measured (no bar)")};
+}
+
+}  // namespace shiftbook::bench

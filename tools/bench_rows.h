@@ -1,0 +1,46 @@
+// Each row of the design's performance table as figures: runs the row's benchmark `runs` times,
+// prints every run as it ends, and reads the medians against the target and the ceiling. Rows not
+// built yet say so and carry no figure. One thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench_ceilings.h"
+#include "bench_common.h"
+#include "bench_report.h"
+#include "shiftbook/bytes.h"
+#include "shiftbook/status.h"
+
+namespace shiftbook::bench {
+
+struct BenchOptions {
+  bool quick = false;
+  int runs = 3;
+  std::vector<std::string> only;  // empty: every row
+  std::string json_path;
+  std::string parent;             // where the scratch folders go
+  bool keep = false;
+  long push_events = 100'000;     // outputs terminal A pushes (plus its shift_open)
+  long pull_events = 1'000'000;   // events the new terminal pulls
+  int entries = 1000;             // entries per run of the durable-entry row
+  int terminals = 200;
+  int per_unit = 10;
+  int terminal_events = 1000;
+  int server_threads = 0;         // the terminals row's server pool; 0: the server's default
+  long sample_events = 100'000;   // events the ceilings are measured on
+
+  bool wants(const std::string& row) const;
+  // The sizes of --quick, unless given explicitly (`given` names the options given).
+  void scale_down(const std::vector<std::string>& given);
+};
+
+Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c);
+Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c);
+Result<std::vector<Figure>> entry_figures(const BenchOptions& o);
+Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOptions& o,
+                                             const std::vector<Bytes>& sample);
+// The period report (head office's aggregates) is not built yet: its three lines, without figures.
+std::vector<Figure> report_figures();
+
+}  // namespace shiftbook::bench

@@ -1,0 +1,64 @@
+# The benchmark's smoke test (ctest bench.smoke): every row at a tiny size, one run. The benchmark
+# checks its own answers (every push acknowledged, the pulling terminal holds the whole chain,
+# every terminal of the load generator received exactly its unit's events with verified receipts
+# and heads) and stops with a non-zero status when one does not check out; this script checks that
+# it exited 0, printed every row, and wrote the JSON it was asked for.
+# With -DMODE=usage it checks instead that bad options are refused with exit status 2 and a message
+# naming the option.
+#   cmake -DBENCH=path/to/shiftbook-bench -DWORK=scratch-folder [-DMODE=usage] -P bench_smoke.cmake
+if(MODE STREQUAL "usage")
+  foreach(case "--runs;0;--runs: Value 0 not in range 1 to 100"
+               "--only;everything;--only: everything not in"
+               "--terminals;1;--terminals: Value 1 not in range 2 to 2000"
+               "--dir;/nonexistent/folder;--dir: Directory does not exist")
+    list(GET case 0 option)
+    list(GET case 1 value)
+    list(GET case 2 expected)
+    execute_process(COMMAND ${BENCH} ${option} ${value} RESULT_VARIABLE status OUTPUT_VARIABLE out
+                    ERROR_VARIABLE err TIMEOUT 30)
+    if(NOT status EQUAL 2 OR NOT err MATCHES "^shiftbook-bench: ${expected}" OR NOT out STREQUAL "")
+      message(FATAL_ERROR "${option} ${value}: exit ${status}, expected 2 and '${expected}':\n${out}${err}")
+    endif()
+  endforeach()
+  return()
+endif()
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+execute_process(
+  COMMAND ${BENCH} --quick --runs 1 --dir ${WORK} --json ${WORK}/figures.json
+          --push-events 40 --pull-events 300 --entries 8 --terminals 4 --per-unit 2 --terminal-events 30
+  RESULT_VARIABLE status
+  OUTPUT_VARIABLE out
+  ERROR_VARIABLE err
+  TIMEOUT 280)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "shiftbook-bench exited with ${status}\n${out}\n${err}")
+endif()
+foreach(expected
+    "push run 1: 41 events"
+    "pull run 1: 300 events"
+    "entry run 1: 8 entries"
+    "terminals run 1: 4 of 4 acknowledged, 4 complete"
+    "4 of 4 acknowledged, 4 pulled their unit's"
+    "period report over 10,000,000 events: read  *not built yet")
+  if(NOT out MATCHES "${expected}")
+    message(FATAL_ERROR "shiftbook-bench did not print '${expected}':\n${out}\n${err}")
+  endif()
+endforeach()
+file(READ ${WORK}/figures.json doc)
+string(JSON rows LENGTH "${doc}" figures)
+if(NOT rows EQUAL 9)
+  message(FATAL_ERROR "figures.json holds ${rows} figures, not 9:\n${doc}")
+endif()
+string(JSON push_row GET "${doc}" figures 0 row)
+string(JSON report_row GET "${doc}" figures 6 row)
+string(JSON report_value TYPE "${doc}" figures 6 value)
+if(NOT push_row STREQUAL "push" OR NOT report_row STREQUAL "report" OR NOT report_value STREQUAL "NULL")
+  message(FATAL_ERROR "figures.json is not the table printed:\n${doc}")
+endif()
+file(GLOB left ${WORK}/*)
+list(REMOVE_ITEM left ${WORK}/figures.json)
+if(left)
+  message(FATAL_ERROR "shiftbook-bench left its scratch folders behind: ${left}")
+endif()
+file(REMOVE_RECURSE ${WORK})
