@@ -33,13 +33,13 @@ void bind_entry_fields(Stmt& st, int first, std::string_view kind, const Json& b
 }
 
 // Writes an entry's fields from the body of a correction (its canonical bytes encoded here: a
-// correction's entry is a part of its body).
-Status write_entry_fields(Db& db, const Hash& entry, std::string_view kind, const Json& body, std::int64_t day) {
+// correction's entry is a part of its body). `entry` is the entry's arrival.
+Status write_entry_fields(Db& db, std::int64_t entry, std::string_view kind, const Json& body, std::int64_t day) {
   SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(body));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ?, start_abs = ?, end_abs = ?, special = ?, "
-                                          "product = ?, quantity = ?, bonus_type = ?, body = ? WHERE id = ?"));
+                                          "product = ?, quantity = ?, bonus_type = ?, body = ? WHERE arrival = ?"));
   bind_entry_fields(st, 1, kind, body, day);
-  st.bind_blob(8, canonical).bind_blob(9, entry);
+  st.bind_blob(8, canonical).bind(9, entry);
   return st.run();
 }
 
@@ -53,11 +53,19 @@ Result<ByteView> body_bytes(const Event& e, ByteView raw) {
   return raw.subspan(at);
 }
 
-Status insert_version(Db& db, const Hash& hash, const Hash& entry, const Event& e, const Hash* supersedes) {
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO versions(hash, entry, device, seq, kind, supersedes) "
-                                          "VALUES(?, ?, ?, ?, ?, ?)"));
-  st.bind_blob(1, hash).bind_blob(2, entry).bind_blob(3, e.device).bind(4, static_cast<std::int64_t>(e.seq)).bind(5, e.kind);
-  if (supersedes) st.bind_blob(6, *supersedes); else st.bind_null(6);
+// An entry as a version names it: its arrival (the key of entries) and its id (the hash).
+struct EntryKey {
+  std::int64_t arrival = 0;
+  Hash id{};
+};
+
+// The version of event `e`, stored as `arrival`, of entry `entry`.
+Status insert_version(Db& db, const Event& e, std::int64_t arrival, const EntryKey& entry, const Hash* supersedes) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO versions(arrival, hash, entry_arrival, entry, device, seq, "
+                                          "kind, supersedes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.bind(1, arrival).bind_blob(2, e.hash).bind(3, entry.arrival).bind_blob(4, entry.id).bind_blob(5, e.device)
+      .bind(6, static_cast<std::int64_t>(e.seq)).bind(7, e.kind);
+  if (supersedes) st.bind_blob(8, *supersedes); else st.bind_null(8);
   return st.run();
 }
 
@@ -83,13 +91,14 @@ Status apply_shift_close(Db& db, const Event& e) {
 
 // A new entry (hours, output, bonus, confirm): one row written whole. Everything it names is
 // looked up before anything is written, so a refusal (failed_precondition) writes nothing.
-Status apply_new_entry(Db& db, const Event& e, ByteView raw) {
+Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arrival) {
   Hash shift_id{};
   std::optional<Hash> confirms;
   if (e.kind == kind::kConfirm) {
     // A confirmation belongs to the shift of the hours it confirms.
     SB_ASSIGN_OR_RETURN(Hash target, parse_hash_ref(e.body["entry"].get_ref<const std::string&>()));
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.shift FROM versions v JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.shift FROM versions v JOIN entries e ON e.arrival = v.entry_arrival "
+                                            "WHERE v.arrival = (SELECT arrival FROM events WHERE hash = ?)"));
     st.bind_blob(1, target);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return failed_precondition(event_name(e.device, e.seq) + " confirms an entry this terminal does not hold");
@@ -110,16 +119,17 @@ Status apply_new_entry(Db& db, const Event& e, ByteView raw) {
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO entries(id, device, seq, kind, head, head_seq, versions, void, "
                                             "shift, day, confirms, body, worker, start_abs, end_abs, special, product, "
-                                            "quantity, bonus_type) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, "
-                                            "?, ?, ?, ?, ?, ?, ?)"));
+                                            "quantity, bonus_type, arrival) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, "
+                                            "?, ?, ?, ?, ?, ?, ?, ?)"));
     st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq)).bind(4, e.kind)
         .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, day);
     if (confirms) st.bind_blob(9, *confirms); else st.bind_null(9);
     st.bind_blob(10, canonical);
     bind_entry_fields(st, 11, e.kind, e.body, day);
+    st.bind(18, arrival);
     SB_RETURN_IF_ERROR(st.run());
   }
-  return insert_version(db, e.hash, e.hash, e, nullptr);
+  return insert_version(db, e, arrival, EntryKey{arrival, e.hash}, nullptr);
 }
 
 // The version a correction or void names, read before anything else of its body is trusted (a
@@ -141,19 +151,20 @@ Status check_kept_fields(const Event& e, std::string_view entry_kind, const Json
   return check_correction_keeps(entry_kind, current, e.body.at("entry")).with_context(event_name(e.device, e.seq) + ": ");
 }
 
-Status apply_supersede(Db& db, const Event& e) {
+Status apply_supersede(Db& db, const Event& e, std::int64_t arrival) {
   SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.id, e.kind, e.day, e.head, e.void, e.body FROM versions v "
-                                          "JOIN entries e ON e.id = v.entry WHERE v.hash = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.arrival, e.id, e.kind, e.day, e.head, e.void, e.body FROM versions v "
+                                          "JOIN entries e ON e.arrival = v.entry_arrival "
+                                          "WHERE v.arrival = (SELECT arrival FROM events WHERE hash = ?)"));
   st.bind_blob(1, target);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return failed_precondition(event_name(e.device, e.seq) + " supersedes an entry this terminal does not hold");
-  Hash entry = st.blob32(0);
-  std::string entry_kind = st.text(1);
-  std::int64_t day = st.int64(2);
-  Hash head = st.blob32(3);
-  bool was_void = st.int64(4) != 0;
-  SB_ASSIGN_OR_RETURN(Json current, decode_value(st.blob(5)));
+  const EntryKey entry{st.int64(0), st.blob32(1)};
+  std::string entry_kind = st.text(2);
+  std::int64_t day = st.int64(3);
+  Hash head = st.blob32(4);
+  bool was_void = st.int64(5) != 0;
+  SB_ASSIGN_OR_RETURN(Json current, decode_value(st.blob(6)));
   // Concurrent corrections from several terminals (forks) are the merge issue's; on one terminal a
   // version is only ever superseded while it is the head.
   if (head != target || was_void) {
@@ -165,19 +176,20 @@ Status apply_supersede(Db& db, const Event& e) {
   } else if (!is_voidable_kind(entry_kind)) {
     return failed_precondition(event_name(e.device, e.seq) + " voids an entry of a kind that cannot be voided");
   }
-  SB_RETURN_IF_ERROR(insert_version(db, e.hash, entry, e, &target));
+  SB_RETURN_IF_ERROR(insert_version(db, e, arrival, entry, &target));
   if (e.kind == kind::kVoid) {
-    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET void = 1 WHERE id = ?"));
-    return up.bind_blob(1, entry).run();
+    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET void = 1 WHERE arrival = ?"));
+    return up.bind(1, entry.arrival).run();
   }
-  SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = versions + 1 WHERE id = ?"));
-  SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind_blob(3, entry).run());
-  return write_entry_fields(db, entry, entry_kind, e.body.at("entry"), day);
+  SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = versions + 1 "
+                                          "WHERE arrival = ?"));
+  SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind(3, entry.arrival).run());
+  return write_entry_fields(db, entry.arrival, entry_kind, e.body.at("entry"), day);
 }
 
 }  // namespace
 
-Status Store::Impl::apply_event(const Event& e, ByteView raw) {
+Status Store::Impl::apply_event(const Event& e, ByteView raw, std::int64_t arrival) {
   // Kinds this version does not know are kept in the log and passed on, but change no state.
   if (!is_terminal_kind(e.kind)) return Status::ok();
   // The one check of a terminal event's body, for this terminal's events and pulled ones alike
@@ -190,15 +202,15 @@ Status Store::Impl::apply_event(const Event& e, ByteView raw) {
   }
   if (e.kind == kind::kShiftOpen) return apply_shift_open(db, e);
   if (e.kind == kind::kShiftClose) return apply_shift_close(db, e);
-  if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, e);
-  return apply_new_entry(db, e, raw);
+  if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, e, arrival);
+  return apply_new_entry(db, e, raw, arrival);
 }
 
 }  // namespace shiftbook::client
 
 namespace shiftbook::client {
 
-Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, const SiteScope* scope) {
+Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, std::int64_t arrival, const SiteScope* scope) {
   if (scope && e.device == scope->signer) {
     SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
     return true;
@@ -206,7 +218,7 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, const Site
   // A revoked terminal has dropped the other terminals' events (sync_revoke.cpp): its own
   // correction, void or confirmation of one of their entries stays in the log, unshown, like theirs.
   if (e.device == key.public_key() && !(scope && scope->revoked)) {
-    SB_RETURN_IF_ERROR(apply_event(e, raw));
+    SB_RETURN_IF_ERROR(apply_event(e, raw, arrival));
     return true;
   }
   // Another terminal's event may rightly name what this terminal never receives (an entry of a
@@ -215,7 +227,7 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, const Site
   // (no savepoint needed: one per event made SQLite copy every page it touched to a
   // sub-journal); the count of changed rows holds it to that.
   const std::int64_t changes_before = sqlite3_total_changes64(db.handle());
-  Status applied = apply_event(e, raw);
+  Status applied = apply_event(e, raw, arrival);
   if (applied.is_ok()) return true;
   if (applied.code() != Code::kFailedPrecondition) return applied;
   if (sqlite3_total_changes64(db.handle()) != changes_before) {
@@ -230,14 +242,14 @@ Status Store::Impl::replay_events(const SiteScope* scope) {
   if (scope) SB_RETURN_IF_ERROR(clear_reference());
   // The order of storing: what an event names (a shift, a corrected entry of another terminal)
   // was stored before it, whatever the order of the devices' keys.
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events ORDER BY arrival"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw, arrival FROM events ORDER BY arrival"));
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return Status::ok();
     const Bytes raw = st.blob(0);
     auto e = decode_event(raw);
     if (!e.is_ok()) return data_loss("a stored event is damaged: " + e.status().message() + "; run 'shiftbook verify'");
-    SB_RETURN_IF_ERROR(project_event(*e, raw, scope).status());
+    SB_RETURN_IF_ERROR(project_event(*e, raw, st.int64(1), scope).status());
   }
 }
 

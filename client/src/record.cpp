@@ -151,7 +151,8 @@ struct EntryRow {
 };
 
 Result<EntryRow> load_entry(Db& db, const Hash& id) {
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT kind, head, seq, void, shift, body FROM entries WHERE id = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT kind, head, seq, void, shift, body FROM entries "
+                                          "WHERE arrival = (SELECT arrival FROM events WHERE hash = ?)"));
   st.bind_blob(1, id);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("no such entry");

@@ -189,6 +189,7 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
   e.body = std::move(body);
   SB_ASSIGN_OR_RETURN(SealedEvent sealed, seal_event(std::move(e)));
   const Event& ev = sealed.event;
+  std::int64_t arrival = 0;
   {
     // arrival, the rowid, is numbered by SQLite: after every event stored before.
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms) "
@@ -202,6 +203,7 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
         .bind_blob(7, sealed.bytes)
         .bind(8, clock->now_ms());
     SB_RETURN_IF_ERROR(st.run());
+    arrival = sqlite3_last_insert_rowid(db.handle());
   }
   SignedHead head = sign_head(key, ev.seq, ev.hash);
   {
@@ -215,7 +217,7 @@ Result<Recorded> Store::Impl::append_local(const std::string& author, std::strin
                            .run());
   }
   SB_RETURN_IF_ERROR(put_meta_int(db, "hlc", static_cast<std::int64_t>(ev.hlc)));
-  SB_RETURN_IF_ERROR(apply_event(ev, sealed.bytes));
+  SB_RETURN_IF_ERROR(apply_event(ev, sealed.bytes, arrival));
   return Recorded{ev.seq, ev.hash, ev.kind};
 }
 
@@ -254,7 +256,8 @@ Result<Hash> Store::Impl::resolve_event(const std::string& ref) const {
 }
 
 Result<Hash> Store::Impl::entry_of(const Hash& version) const {
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT entry FROM versions WHERE hash = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT entry FROM versions "
+                                          "WHERE arrival = (SELECT arrival FROM events WHERE hash = ?)"));
   st.bind_blob(1, version);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return not_found("that event is not an hours, output, bonus or confirmation entry");

@@ -221,9 +221,9 @@ Status take_pulled(Store::Impl& impl, const PublicKey& me, const PublicKey& serv
   Db& db = impl.db;
   if (!answer.events.empty()) {
     // Up to 16 MiB of page cache for this connection from now on (SQLite's default is 2 MiB),
-    // taken only as pages are read: the events land in indexes in hash order (events, entries and
-    // versions by hash), and with a small cache every insert reads its page back from the file
-    // and dirty pages go out to the WAL before the commit. With the largest pull batch the
+    // taken only as pages are read: the events land in one index in hash order (events.hash;
+    // entries and versions are keyed by arrival and appended), and with a small cache every insert
+    // into it reads its page back from the file and dirty pages go out to the WAL before the commit. With the largest pull batch the
     // terminal stays under 64 MiB (docs/SYNC_FIGURES.md).
     SB_RETURN_IF_ERROR(db.exec("PRAGMA cache_size = -16384"));
   }
@@ -283,7 +283,8 @@ Status take_pulled(Store::Impl& impl, const PublicKey& me, const PublicKey& serv
                  ? data_loss("cannot store pulled " + event_name(e.device, e.seq) + ": " + inserted.message())
                  : inserted;
     }
-    auto shown = impl.project_event(e, raw, &scope);
+    const std::int64_t arrival = sqlite3_last_insert_rowid(db.handle());
+    auto shown = impl.project_event(e, raw, arrival, &scope);
     if (!shown.is_ok()) {
       if (shown.status().code() != Code::kInvalidArgument && shown.status().code() != Code::kDataLoss) {
         return shown.status();

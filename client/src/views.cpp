@@ -45,8 +45,9 @@ const std::string kEntrySelect = std::string(
     "SELECT e.id, e.seq, e.device, e.kind, ev.author, e.head, e.head_seq, e.versions, e.void, e.shift, "
     "s.seq, s.unit, e.day, e.body, cf.target IS NOT NULL, coalesce(p.decimals, 0), s.device, "
     "e.confirms, cv.device, cv.seq "
-    "FROM entries e JOIN events ev ON ev.hash = e.id JOIN shifts s ON s.id = e.shift "
-    "LEFT JOIN products p ON p.id = e.product LEFT JOIN versions cv ON cv.hash = e.confirms") + kConfirmedJoin;
+    "FROM entries e JOIN events ev ON ev.arrival = e.arrival JOIN shifts s ON s.id = e.shift "
+    "LEFT JOIN products p ON p.id = e.product LEFT JOIN events cve ON cve.hash = e.confirms "
+    "LEFT JOIN versions cv ON cv.arrival = cve.arrival") + kConfirmedJoin;
 
 // Within a date, this terminal's entries (or shifts) first, then each other terminal's together,
 // each in its own order: numbers of different terminals do not interleave.
@@ -202,7 +203,7 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
   EventRefs refs(db, impl_->key.public_key());
   Json out;
   {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(kEntrySelect + "WHERE e.id = ?"));
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(kEntrySelect + "WHERE e.arrival = (SELECT arrival FROM events WHERE hash = ?)"));
     st.bind_blob(1, entry_id);
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) return not_found("entry " + entry_ref + " is not on this terminal");
@@ -211,8 +212,9 @@ Result<Json> Store::show_entry(const std::string& entry_ref) const {
   // In the order the terminal stored them, which puts the original first and every correction
   // after the version it names, also when the versions come from several terminals.
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT v.device, v.seq, ev.raw FROM versions v "
-                                          "JOIN events ev ON ev.hash = v.hash WHERE v.entry = ? "
-                                          "ORDER BY ev.arrival, v.device, v.seq"));
+                                          "JOIN events ev ON ev.arrival = v.arrival "
+                                          "WHERE v.entry_arrival = (SELECT arrival FROM events WHERE hash = ?) "
+                                          "ORDER BY v.arrival"));
   st.bind_blob(1, entry_id);
   Json versions = Json::array();
   for (;;) {

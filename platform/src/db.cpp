@@ -88,6 +88,19 @@ Stmt& Stmt::bind_blob(int index, ByteView blob) {
   return *this;
 }
 
+Stmt& Stmt::bind_unowned(int index, std::string_view text) {
+  note_bind(sqlite3_bind_text(st_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC), db_,
+            bind_error_);
+  return *this;
+}
+
+Stmt& Stmt::bind_blob_unowned(int index, ByteView blob) {
+  static const std::uint8_t kEmpty = 0;
+  const void* p = blob.empty() ? &kEmpty : blob.data();
+  note_bind(sqlite3_bind_blob(st_, index, p, static_cast<int>(blob.size()), SQLITE_STATIC), db_, bind_error_);
+  return *this;
+}
+
 Stmt& Stmt::bind_null(int index) {
   note_bind(sqlite3_bind_null(st_, index), db_, bind_error_);
   return *this;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "shiftbook/body_scan.h"
 #include "shiftbook/kinds.h"
 
 namespace shiftbook::server::detail {
@@ -40,6 +41,28 @@ std::optional<Hash> ref_field(const Json& body, const char* name) {
     h[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
   return h;
+}
+
+// The reference a body field names, read as ref_field reads it: from the fields scan_body read
+// when the body was checked on its bytes, else from the built body.
+std::optional<Hash> named_ref(const Event& e, const BodyRefs* scanned, const char* name) {
+  if (scanned == nullptr) return ref_field(e.body, name);
+  const std::string_view field = name;
+  if (field == "shift") return scanned->shift;
+  if (field == "target") return scanned->target;
+  if (field == "entry") return scanned->entry;
+  return std::nullopt;
+}
+
+// Builds the body of a pushed event that read_push left in its bytes (they were checked there).
+Status build_body(NewEvent& ne) {
+  if (ne.body_at == 0) return Status::ok();
+  std::size_t pos = ne.body_at;
+  auto body = decode_value(ne.raw, pos);
+  if (!body.is_ok()) return internal_error("a pushed body that was checked does not decode: " + body.status().message());
+  ne.event.body = std::move(*body);
+  ne.body_at = 0;
+  return Status::ok();
 }
 
 }  // namespace
@@ -142,7 +165,9 @@ std::variant<std::vector<NewEvent>, Refusal> read_push(std::vector<Bytes>& raw, 
   std::vector<NewEvent> events;
   events.reserve(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    auto e = decode_event(raw[i]);
+    // The bodies are checked as canonical maps here and by their kind's rules in check_new_event.
+    std::size_t body_at = 0;
+    auto e = decode_event_keep_body(raw[i], body_at);
     if (!e.is_ok()) {
       return refuse(ProtocolError::kMalformed, "pushed event " + std::to_string(i + 1) + " of " +
                                                    std::to_string(raw.size()) + ": " + e.status().message());
@@ -163,6 +188,7 @@ std::variant<std::vector<NewEvent>, Refusal> read_push(std::vector<Bytes>& raw, 
     NewEvent ne;
     ne.event = std::move(*e);
     ne.raw = std::move(raw[i]);
+    ne.body_at = body_at;
     events.push_back(std::move(ne));
   }
   // One signature for the whole batch, before any per-event database work.
@@ -221,13 +247,23 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
                       (is_head_office_kind(e.kind) ? "is written only by head office"
                                                    : "is not a kind a terminal may write"));
   }
+  // Bodies of the kinds terminals push most are checked on their bytes; a shift_open's (its
+  // receipt) and a correction's (its new entry) are built and checked as Json.
+  BodyRefs scanned_refs;
+  std::optional<Status> scanned;
+  if (ne.body_at != 0 && body_scan_supports(e.kind)) {
+    scanned = scan_body(e.kind, ByteView(ne.raw).subspan(ne.body_at), scanned_refs);
+  } else if (Status built = build_body(ne); !built.is_ok()) {
+    return internal_refusal(built);
+  }
+  const BodyRefs* refs_read = scanned ? &scanned_refs : nullptr;
   const bool is_correction = e.kind == kind::kCorrection;
   const bool names_target = is_correction || e.kind == kind::kVoid || e.kind == kind::kConfirm;
   const char* target_field = e.kind == kind::kConfirm ? "entry" : "target";
   const RefInfo* target = nullptr;
   std::string corrected_kind;
   if (names_target) {
-    if (auto h = ref_field(e.body, target_field)) {
+    if (auto h = named_ref(e, refs_read, target_field)) {
       // A correction is checked against the whole version it supersedes: its kind and its body.
       auto found = is_correction ? refs.version(*h) : refs.find(*h);
       if (!found.is_ok()) return internal_refusal(found.status());
@@ -239,12 +275,15 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
       if (is_correction) corrected_kind = target->entry_kind;
     }
   }
-  if (Status s = validate_body(e.kind, e.body, corrected_kind); !s.is_ok()) {
+  if (Status s = scanned ? *scanned : validate_body(e.kind, e.body, corrected_kind); !s.is_ok()) {
     return refuse(ProtocolError::kInvalid, name() + ": " + s.message());
   }
   // The rule every terminal applies to a correction it pulls (it refuses the whole answer
   // otherwise): the entry stays in its shift, and output keeps its product and quota version.
   if (is_correction && target != nullptr) {
+    if (target->batch_index) {
+      if (Status built = build_body(events[*target->batch_index]); !built.is_ok()) return internal_refusal(built);
+    }
     if (Status s = check_correction_keeps(corrected_kind, refs.entry_of(*target), e.body.at("entry")); !s.is_ok()) {
       return refuse(ProtocolError::kInvalid, name() + ": " + s.message());
     }
@@ -254,7 +293,7 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
   if (e.kind == kind::kShiftOpen) {
     if (auto r = check_shift_receipt(e, server, refs)) return r;
     unit = e.body.at("unit").get<std::string>();
-  } else if (auto shift = ref_field(e.body, "shift")) {
+  } else if (auto shift = named_ref(e, refs_read, "shift")) {
     auto found = refs.find(*shift);
     if (!found.is_ok()) return internal_refusal(found.status());
     const RefInfo* s = *found;

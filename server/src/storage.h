@@ -82,6 +82,9 @@ struct NewEvent {
   std::string ref_key;
   // For a device_revoke event: the device it revokes and why, so the backend marks it revoked.
   std::optional<Revocation> revokes{};
+  // Where the body starts in `raw` while event.body is not built (a push's events are read with
+  // decode_event_keep_body and most bodies checked on their bytes); 0 once event.body holds it.
+  std::size_t body_at = 0;
 };
 
 struct AppendBatch {

@@ -232,6 +232,8 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
     chain = st.int64(0);
   }
   // Positions are given explicitly, after the last one: an append's events are consecutive.
+  // The batch's bytes are bound as they are (unowned): each insert runs, and is reset, before the
+  // next binds.
   SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int("SELECT max(pos) FROM events"));
   const std::int64_t first_pos = last_pos + 1;
   std::int64_t bytes = 0;
@@ -242,13 +244,13 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
     Status s = insert.bind(1, ++last_pos)
                    .bind(2, chain)
                    .bind(3, i64(e.seq))
-                   .bind_blob(4, view(e.hash))
+                   .bind_blob_unowned(4, view(e.hash))
                    .bind(5, hash_key(e.hash))
                    .bind(6, i64(e.hlc))
-                   .bind(7, e.kind)
-                   .bind(8, n.unit)
-                   .bind(9, n.site)
-                   .bind_blob(10, n.raw)
+                   .bind_unowned(7, e.kind)
+                   .bind_unowned(8, n.unit)
+                   .bind_unowned(9, n.site)
+                   .bind_blob_unowned(10, n.raw)
                    .bind(11, b.receipt.server_ms)
                    .run();
     if (!s.is_ok()) return s.with_context("storing " + event_name(device, e.seq) + ": ");

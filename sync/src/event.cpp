@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shiftbook/body_scan.h"
+
 namespace shiftbook {
 namespace {
 
@@ -63,15 +65,17 @@ Result<Bytes> encode_event(const Event& e) {
   return out;
 }
 
-Result<Event> decode_event(ByteView in) {
+namespace {
+
+// Every rule of decode_event up to the body; `pos` is left where the body starts.
+Status decode_fields(ByteView in, Event& e, std::size_t& pos) {
   if (in.size() > kMaxEventBytes) return invalid_argument("event is larger than the limit");
   if (in.size() < kFixedPrefix + 8) return invalid_argument("event is truncated");
   if (std::memcmp(in.data(), kEventMagic, 4) != 0) return invalid_argument("not an event (bad magic)");
   if (in[4] != kEventMagic[4]) {
     return invalid_argument("event format version " + std::to_string(in[4]) + " is not supported");
   }
-  Event e;
-  std::size_t pos = 5;
+  pos = 5;
   std::memcpy(e.device.data(), in.data() + pos, 32);
   pos += 32;
   e.seq = get_u64(in.data() + pos);
@@ -93,9 +97,29 @@ Result<Event> decode_event(ByteView in) {
   if (e.seq == 0) return invalid_argument("event has seq 0; seq starts at 1");
   if (e.seq == 1 && e.prev != Hash{}) return invalid_argument("the first event of a device has a predecessor");
   SB_RETURN_IF_ERROR(check_author(e.author).with_context("event: "));
-  SB_RETURN_IF_ERROR(check_kind_name(e.kind).with_context("event: "));
+  return check_kind_name(e.kind).with_context("event: ");
+}
+
+}  // namespace
+
+Result<Event> decode_event(ByteView in) {
+  Event e;
+  std::size_t pos = 0;
+  SB_RETURN_IF_ERROR(decode_fields(in, e, pos));
   SB_ASSIGN_OR_RETURN(e.body, decode_value(in, pos));
   if (!e.body.is_object()) return invalid_argument("event body is not a map");
+  if (pos != in.size()) return invalid_argument("event has bytes after its body");
+  e.hash = blake2b_256(in);
+  return e;
+}
+
+Result<Event> decode_event_keep_body(ByteView in, std::size_t& body_at) {
+  Event e;
+  std::size_t pos = 0;
+  SB_RETURN_IF_ERROR(decode_fields(in, e, pos));
+  body_at = pos;
+  SB_RETURN_IF_ERROR(check_value(in, pos));
+  if (in[body_at] != kCanonicalMapTag) return invalid_argument("event body is not a map");
   if (pos != in.size()) return invalid_argument("event has bytes after its body");
   e.hash = blake2b_256(in);
   return e;

@@ -46,6 +46,11 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
+// The columns of entries and versions up to version 4, in their order (version 5 keys both by arrival).
+constexpr const char* kEntryColumnsV1 =
+    "id, device, seq, kind, head, head_seq, versions, void, shift, worker, day, start_abs, end_abs, special, "
+    "product, quantity, bonus_type, confirms, body";
+constexpr const char* kVersionColumnsV1 = "hash, entry, device, seq, kind, supersedes";
 constexpr const char* kVersions = "SELECT hex(hash), hex(entry), seq, kind, hex(supersedes) FROM versions ORDER BY seq";
 constexpr const char* kEntries =
     "SELECT hex(id), seq, kind, hex(head), head_seq, versions, void, worker, start_abs, end_abs, special, product, "
@@ -75,7 +80,8 @@ TEST_CASE("store: a version 1 store migrates, its events in (device, seq) order 
                "INSERT INTO events SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms FROM now.events "
                "ORDER BY seq DESC; "
                "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT * FROM now.shifts; "
-               "INSERT INTO entries SELECT * FROM now.entries; INSERT INTO versions SELECT * FROM now.versions; "
+               "INSERT INTO entries SELECT " + std::string(kEntryColumnsV1) + " FROM now.entries; "
+               "INSERT INTO versions SELECT " + kVersionColumnsV1 + " FROM now.versions; "
                "INSERT INTO leaders SELECT * FROM now.leaders; INSERT INTO sites SELECT * FROM now.sites; "
                "INSERT INTO units SELECT * FROM now.units; INSERT INTO periods SELECT * FROM now.periods; "
                "INSERT INTO products SELECT * FROM now.products; INSERT INTO workers SELECT * FROM now.workers; "
@@ -128,4 +134,72 @@ TEST_CASE("store: an enrolled version 2 store migrates: still enrolled, not revo
   CHECK((*status)["revoked"].is_null());
   REQUIRE((*reopened)->record_sync_attempt({"unreachable", "", "cannot reach http://head-office.test"}).is_ok());
   CHECK((*(*reopened)->status())["sync_health"]["failures"] == 1);
+}
+
+TEST_CASE("store: a version 4 store migrates to entries and versions keyed by arrival, and reads the same") {
+  Terminal t;
+  auto& s = *t.store;
+  REQUIRE(s.open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  auto hours = s.log_hours("", "W1", 360, 840, false);
+  REQUIRE(hours.is_ok());
+  auto output = s.log_output("", "P1", 120);
+  REQUIRE(output.is_ok());
+  const std::string hours_ref = std::to_string(hours->seq);
+  REQUIRE(s.correct(hours_ref, shiftbook::Json{{"end", 780}}, "left early").is_ok());
+  REQUIRE(s.confirm(hours_ref, "W1", "1111").is_ok());
+  REQUIRE(s.void_entry(std::to_string(output->seq), "counted twice").is_ok());
+  shiftbook::client::ListFilter all;
+  all.include_void = true;
+  const std::string listed = s.list_entries(all).value().dump(), shown = s.show_entry(hours_ref).value().dump();
+  const std::string current = t.store_dir() + "/terminal.db";
+  const std::string versions = rows(current, kVersions), entries = rows(current, kEntries);
+  REQUIRE(versions.find("correction") != std::string::npos);
+  REQUIRE(entries.find("confirm") != std::string::npos);
+  t.store.reset();
+
+  // The same store as version 4 wrote it: entries keyed by id, versions by hash.
+  const std::string v4 = t.dir.file("v4.db");
+  for (const char* migration : {"0001_init.sql", "0002_sync.sql", "0003_field.sql", "0004_bundles.sql"}) {
+    exec_sql(v4, read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/schema/client/" + migration));
+  }
+  exec_sql(v4, "ATTACH '" + current + "' AS now; "
+               "INSERT INTO meta SELECT * FROM now.meta; "
+               "INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms, arrival) "
+               "SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms, arrival FROM now.events; "
+               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT * FROM now.shifts; "
+               "INSERT INTO entries SELECT " + std::string(kEntryColumnsV1) + " FROM now.entries ORDER BY seq DESC; "
+               "INSERT INTO versions SELECT " + kVersionColumnsV1 + " FROM now.versions ORDER BY seq DESC; "
+               "INSERT INTO leaders SELECT * FROM now.leaders; INSERT INTO sites SELECT * FROM now.sites; "
+               "INSERT INTO units SELECT * FROM now.units; INSERT INTO periods SELECT * FROM now.periods; "
+               "INSERT INTO products SELECT * FROM now.products; INSERT INTO workers SELECT * FROM now.workers; "
+               "INSERT INTO quotas SELECT * FROM now.quotas; INSERT INTO session SELECT * FROM now.session; "
+               "PRAGMA user_version = 4;");
+  std::filesystem::copy_file(v4, current, std::filesystem::copy_options::overwrite_existing);
+
+  auto reopened = shiftbook::client::Store::open(t.store_dir(), t.clock, shiftbook::testing::fast_options());
+  REQUIRE(reopened.is_ok());
+  auto& m = **reopened;
+  CHECK(query_int(current, "PRAGMA user_version") == shiftbook::client::known_schema_version());
+  CHECK(rows(current, kVersions) == versions);
+  CHECK(rows(current, kEntries) == entries);
+  // Each row is numbered by its own event: an entry by the event that first recorded it, a version
+  // by its own, and a version's entry number is its entry's.
+  CHECK(query_int(current, "SELECT count(*) FROM entries e JOIN events ev ON ev.arrival = e.arrival "
+                           "AND ev.hash = e.id") == 3);
+  CHECK(query_int(current, "SELECT count(*) FROM versions v JOIN events ev ON ev.arrival = v.arrival "
+                           "AND ev.hash = v.hash JOIN entries e ON e.arrival = v.entry_arrival AND e.id = v.entry") == 5);
+  CHECK(m.list_entries(all).value().dump() == listed);
+  CHECK(m.show_entry(hours_ref).value().dump() == shown);
+  shiftbook::client::VerifyReport report = m.verify().value();
+  CHECK_MESSAGE(report.problem.is_ok(), report.problem.to_string());
+
+  // The migrated entry takes a further correction, numbered after every other event.
+  auto again = m.correct(hours_ref, shiftbook::Json{{"end", 800}}, "stayed a little longer");
+  REQUIRE(again.is_ok());
+  auto after = m.show_entry(hours_ref);
+  REQUIRE(after.is_ok());
+  CHECK((*after)["entry"]["versions"] == 3);
+  CHECK((*after)["versions"].size() == 3);
+  CHECK(query_int(current, "SELECT max(arrival) FROM versions") ==
+        query_int(current, "SELECT arrival FROM events WHERE seq = " + std::to_string(again->seq)));
 }

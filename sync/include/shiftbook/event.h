@@ -46,6 +46,10 @@ Result<Bytes> encode_event(const Event& e);
 // Parses canonical bytes, checks every rule above, and sets the hash. Anything else is
 // invalid_argument naming what was wrong.
 Result<Event> decode_event(ByteView bytes);
+// As decode_event, every rule checked with the same messages, but the body is only checked (one
+// canonical map, body_scan.h's check_value), not built: e.body stays empty and `body_at` is where
+// the body starts in `bytes`. For readers that check bodies on their bytes (the server's push).
+Result<Event> decode_event_keep_body(ByteView bytes, std::size_t& body_at);
 // Encodes `e`, sets e.hash, and returns the event with its canonical bytes.
 struct SealedEvent {
   Event event;

@@ -34,6 +34,10 @@ class Stmt {
   Stmt& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Stmt& bind_blob(int index, ByteView blob);
   Stmt& bind_null(int index);
+  // As bind(text) and bind_blob, without SQLite's own copy of the bytes: they must stay unchanged
+  // until the statement is reset (run() resets it). For statements run once per row of a batch.
+  Stmt& bind_unowned(int index, std::string_view text);
+  Stmt& bind_blob_unowned(int index, ByteView blob);
 
   // True when a row is ready, false when done; errors become a Status naming the statement.
   Result<bool> step();
