@@ -3,6 +3,7 @@
 // unit's site, a quota's product) is for the server that holds the reference data. Messages are
 // written for a head-office clerk: they name the item ("worker 'W3'"), the field and the rule,
 // and never repeat a PIN hash.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,8 +34,10 @@ const Shape kShapes[] = {
     {"ref_leader", "shift leader", {"id", "site", "name", "pin_hash", "active"}},
     {"ref_quota", "quota", {"unit", "period", "product", "quantity", "version"}},
     {"device_revoke", "device revocation", {"device", "reason"}},
+    {"resolution", "resolution", {"fork", "winner", "losers", "reason"}},
 };
-constexpr std::string_view kReserved[] = {"resolution", "approval", "period_lock"};
+constexpr std::string_view kReserved[] = {"approval", "period_lock"};
+constexpr std::size_t kMaxLosers = 64;
 
 // Reads one body's fields; every error names the item and the field.
 class Item {
@@ -103,6 +106,12 @@ class Item {
     }
     return v.get<std::int64_t>();
   }
+  Result<Hash> ref(const char* f) const {
+    SB_ASSIGN_OR_RETURN(std::string v, text(f));
+    auto h = parse_hash_ref(v);
+    if (!h.is_ok()) return invalid_argument(at(f) + " must name an event by its hash, 64 lower-case hex digits");
+    return *h;
+  }
   Status boolean(const char* f) const {
     if (!body_.at(f).is_boolean()) return invalid_argument(at(f) + " must be true or false");
     return Status::ok();
@@ -157,6 +166,36 @@ class Item {
   std::string name_;
 };
 
+// A resolution names the fork, the child that wins it and the children that lose (docs/MERGE.md).
+// Whether they are versions of one entry is the merge's to see, not the body's.
+Status validate_resolution(const Item& item, const Json& body) {
+  SB_ASSIGN_OR_RETURN(Hash fork, item.ref("fork"));
+  SB_ASSIGN_OR_RETURN(Hash winner, item.ref("winner"));
+  if (winner == fork) {
+    return invalid_argument(item.at("winner") + " names the fork itself; it must name one of its children");
+  }
+  const Json& losers = body.at("losers");
+  if (!losers.is_array() || losers.size() > kMaxLosers) {
+    return invalid_argument(item.at("losers") + " must be a list of at most " + std::to_string(kMaxLosers) +
+                            " event hashes");
+  }
+  std::vector<Hash> seen;
+  for (const Json& l : losers) {
+    const std::string text = l.is_string() ? l.get<std::string>() : std::string();
+    auto h = parse_hash_ref(text);
+    if (!h.is_ok()) {
+      return invalid_argument(item.at("losers") + " must hold event hashes, 64 lower-case hex digits each");
+    }
+    if (*h == winner) return invalid_argument(item.at("losers") + " names the winner " + to_hex(winner) + " too");
+    if (*h == fork) return invalid_argument(item.at("losers") + " names the fork itself; it holds children of it");
+    if (std::find(seen.begin(), seen.end(), *h) != seen.end()) {
+      return invalid_argument(item.at("losers") + " names " + to_hex(*h) + " twice");
+    }
+    seen.push_back(*h);
+  }
+  return item.name("reason", kMaxTextBytes);
+}
+
 Status validate(const Shape& shape, const Json& body) {
   if (!body.is_object()) return invalid_argument(std::string("a ") + shape.noun + " must be a map of fields");
   Item item(body, shape);
@@ -176,6 +215,7 @@ Status validate(const Shape& shape, const Json& body) {
     }
     return item.name("reason", kMaxTextBytes);
   }
+  if (k == "resolution") return validate_resolution(item, body);
   SB_RETURN_IF_ERROR(item.id("id"));
   if (k == "ref_period") {
     SB_ASSIGN_OR_RETURN(std::int64_t start, item.date("start"));

@@ -166,8 +166,12 @@ bool code_matches_server(const EnrollCode& code, const PublicKey& server);
 //   device_revoke  device: 64 lower-case hex (an enrolled terminal of the signer's site),
 //                  reason: text 1..500 bytes without control characters. Written when head office
 //                  revokes the device; the server marks it revoked in the same transaction.
+//   resolution   fork: ref, winner: ref (not the fork), losers: [ref...] (0..64, no duplicates,
+//                neither the winner nor the fork), reason: text 1..500 bytes. Head office's
+//                decision of a fork of an entry's versions (merge.h, docs/MERGE.md); it decides
+//                only when the site signer wrote it.
 // and kinds reserved for head office that are not built yet (a terminal writing them is refused):
-//   resolution, approval, period_lock
+//   approval, period_lock
 bool is_head_office_kind(std::string_view kind);
 // Checks a head-office body (fields, types, ranges; names are 1..64 bytes). Pure.
 Status validate_head_office_body(std::string_view kind, const Json& body);

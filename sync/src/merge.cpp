@@ -1,0 +1,429 @@
+// The merge rules (merge.h, docs/MERGE.md). merge_entry is the whole rule for one entry; MergeSet
+// only sorts events into entries and keeps what changed, and calls merge_entry for every state it
+// answers, so the accumulator can never disagree with the rule.
+#include "shiftbook/merge.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "shiftbook/kinds.h"
+#include "shiftbook/protocol.h"
+
+namespace shiftbook {
+namespace {
+
+constexpr std::string_view kResolution = "resolution";
+
+// A child with a trusted after time beats one without; a later time beats an earlier one; on a tie
+// the lower hash wins.
+bool beats_by_rule(const Version& a, const Version& b) {
+  if (a.trusted_after_ms != b.trusted_after_ms) {
+    if (!b.trusted_after_ms) return true;
+    if (!a.trusted_after_ms) return false;
+    return *a.trusted_after_ms > *b.trusted_after_ms;
+  }
+  return a.hash < b.hash;
+}
+
+// Resolutions of one fork, latest in the signer's chain first (the hash orders equal seqs, which
+// only a signer that contradicts its own chain produces).
+std::vector<const Resolution*> latest_first(std::span<const Resolution> resolutions, const Hash& fork) {
+  std::vector<const Resolution*> out;
+  for (const Resolution& r : resolutions) {
+    if (r.fork == fork) out.push_back(&r);
+  }
+  std::sort(out.begin(), out.end(), [](const Resolution* a, const Resolution* b) {
+    if (a->signer_seq != b->signer_seq) return a->signer_seq > b->signer_seq;
+    return a->hash < b->hash;
+  });
+  auto same = [](const Resolution* a, const Resolution* b) { return a->hash == b->hash; };
+  out.erase(std::unique(out.begin(), out.end(), same), out.end());
+  return out;
+}
+
+bool contains(const std::vector<Hash>& sorted, const Hash& h) {
+  return std::binary_search(sorted.begin(), sorted.end(), h);
+}
+
+// The winner among `children` (ascending, at least one) of `fork`, and the conflict when there are
+// several.
+Conflict choose(const Hash& fork, const std::vector<Hash>& children, const std::map<Hash, const Version*>& by_hash,
+                std::span<const Resolution> resolutions) {
+  Conflict c;
+  c.fork = fork;
+  c.children = children;
+  const Resolution* deciding = nullptr;
+  for (const Resolution* r : latest_first(resolutions, fork)) {
+    if (!contains(children, r->winner)) {
+      c.ignored_resolutions.push_back(r->hash);
+    } else if (deciding == nullptr) {
+      deciding = r;
+    }
+  }
+  std::sort(c.ignored_resolutions.begin(), c.ignored_resolutions.end());
+  if (deciding != nullptr) {
+    c.winner = deciding->winner;
+    c.chosen_by = ChosenBy::kResolution;
+    c.resolution = deciding->hash;
+    c.resolved = std::all_of(children.begin(), children.end(), [&](const Hash& child) {
+      return child == deciding->winner ||
+             std::find(deciding->losers.begin(), deciding->losers.end(), child) != deciding->losers.end();
+    });
+    return c;
+  }
+  const Version* best = by_hash.at(children.front());
+  for (const Hash& h : children) {
+    const Version* v = by_hash.at(h);
+    if (beats_by_rule(*v, *best)) best = v;
+  }
+  c.winner = best->hash;
+  return c;
+}
+
+Result<Hash> target_of(const Event& e) {
+  auto t = e.body.find("target");
+  if (t == e.body.end() || !t->is_string()) {
+    return invalid_argument(event_name(e.device, e.seq) + ": a " + e.kind + " without a 'target' reference");
+  }
+  auto h = parse_hash_ref(t->get<std::string>());
+  if (!h.is_ok()) return h.status().with_context(event_name(e.device, e.seq) + ": field 'target': ");
+  return *h;
+}
+
+}  // namespace
+
+Result<EntryState> merge_entry(std::span<const Version> versions, std::span<const Resolution> resolutions) {
+  std::map<Hash, const Version*> by_hash;
+  for (const Version& v : versions) by_hash.emplace(v.hash, &v);
+  const Version* root = nullptr;
+  std::map<Hash, std::vector<Hash>> children;
+  for (const auto& [h, v] : by_hash) {
+    if (v->kind == VersionKind::kRoot) {
+      if (root != nullptr) {
+        return invalid_argument("an entry has one root, and these versions hold two (" + to_hex(root->hash) + " and " +
+                                to_hex(h) + ")");
+      }
+      root = v;
+    } else if (v->target) {
+      children[*v->target].push_back(h);  // by_hash is ascending, so each list is too
+    }
+  }
+  if (root == nullptr) return invalid_argument("an entry needs its root version (the event that recorded it)");
+
+  EntryState s;
+  s.root = root->hash;
+  s.kind = root->entry_kind;
+  // Breadth first from the root: every version reached is in the tree, except that a void's
+  // descendants are past it.
+  struct Reached {
+    Hash hash;
+    std::size_t depth;
+  };
+  std::vector<Reached> tree{{root->hash, 0}};
+  std::set<Hash> seen{root->hash};
+  std::vector<std::pair<Hash, std::size_t>> forks;
+  for (std::size_t i = 0; i < tree.size(); ++i) {
+    const Reached here = tree[i];
+    auto kids = children.find(here.hash);
+    if (kids == children.end()) continue;
+    const bool is_void = by_hash.at(here.hash)->kind == VersionKind::kVoid;
+    if (!is_void && kids->second.size() > 1) forks.emplace_back(here.hash, here.depth);
+    for (const Hash& k : kids->second) {
+      if (!seen.insert(k).second) continue;
+      if (is_void) {
+        s.past_void.push_back(k);
+      } else {
+        tree.push_back({k, here.depth + 1});
+      }
+    }
+  }
+  // Everything below a void is past it too, however deep.
+  for (std::size_t i = 0; i < s.past_void.size(); ++i) {
+    auto kids = children.find(s.past_void[i]);
+    if (kids == children.end()) continue;
+    for (const Hash& k : kids->second) {
+      if (seen.insert(k).second) s.past_void.push_back(k);
+    }
+  }
+  for (const auto& [h, v] : by_hash) {
+    if (!seen.contains(h)) s.orphans.push_back(h);
+  }
+  std::sort(s.past_void.begin(), s.past_void.end());
+  s.versions = tree.size();
+
+  std::sort(forks.begin(), forks.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second < b.second : a.first < b.first;
+  });
+  std::map<Hash, std::size_t> conflict_at;
+  for (const auto& fork : forks) {
+    conflict_at[fork.first] = s.conflicts.size();
+    s.conflicts.push_back(choose(fork.first, children.at(fork.first), by_hash, resolutions));
+  }
+
+  // The walk: a version's only child, or its fork's winner, until a leaf or a void. Every step goes
+  // one level deeper in a finite tree, so it ends.
+  const Version* at = root;
+  s.body = root->body;
+  s.path_length = 1;
+  while (at->kind != VersionKind::kVoid) {
+    auto kids = children.find(at->hash);
+    if (kids == children.end()) break;
+    Hash next = kids->second.front();
+    auto fork = conflict_at.find(at->hash);
+    if (fork != conflict_at.end()) {
+      s.conflicts[fork->second].on_current_path = true;
+      next = s.conflicts[fork->second].winner;
+    }
+    at = by_hash.at(next);
+    ++s.path_length;
+    if (at->kind == VersionKind::kVoid) {
+      s.is_void = true;
+    } else {
+      s.body = at->body;
+    }
+  }
+  s.current = at->hash;
+  return s;
+}
+
+std::optional<std::int64_t> trusted_after(std::span<const ShiftOpenMark> shift_opens, std::uint64_t seq) {
+  const ShiftOpenMark* latest = nullptr;
+  for (const ShiftOpenMark& m : shift_opens) {
+    if (m.seq > seq) continue;
+    // Two shift_opens at one seq are an equivocation the server flags; the later receipt is taken
+    // so that the answer does not depend on their order.
+    if (latest == nullptr || m.seq > latest->seq ||
+        (m.seq == latest->seq && m.receipt_server_ms > latest->receipt_server_ms)) {
+      latest = &m;
+    }
+  }
+  if (latest == nullptr) return std::nullopt;
+  return latest->receipt_server_ms;
+}
+
+Result<std::optional<Version>> version_of(const Event& e) {
+  Version v;
+  v.hash = e.hash;
+  v.device = e.device;
+  v.seq = e.seq;
+  if (e.kind == kind::kHours || e.kind == kind::kOutput || e.kind == kind::kBonus || e.kind == kind::kConfirm) {
+    v.kind = VersionKind::kRoot;
+    v.entry_kind = e.kind;
+    v.body = e.body;
+    return std::optional<Version>(std::move(v));
+  }
+  if (e.kind == kind::kCorrection) {
+    SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
+    auto entry = e.body.find("entry");
+    if (entry == e.body.end() || !entry->is_object()) {
+      return invalid_argument(event_name(e.device, e.seq) + ": a correction without its new 'entry'");
+    }
+    v.kind = VersionKind::kCorrection;
+    v.target = target;
+    v.body = *entry;
+    return std::optional<Version>(std::move(v));
+  }
+  if (e.kind == kind::kVoid) {
+    SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
+    v.kind = VersionKind::kVoid;
+    v.target = target;
+    v.body = nullptr;
+    return std::optional<Version>(std::move(v));
+  }
+  return std::optional<Version>();
+}
+
+Result<Resolution> resolution_of(const Event& e) {
+  if (e.kind != kResolution) return invalid_argument(event_name(e.device, e.seq) + " is not a resolution");
+  SB_RETURN_IF_ERROR(validate_head_office_body(kResolution, e.body).with_context(event_name(e.device, e.seq) + ": "));
+  Resolution r;
+  r.signer_seq = e.seq;
+  r.hash = e.hash;
+  // The body was validated above, so every reference parses.
+  r.fork = *parse_hash_ref(e.body.at("fork").get<std::string>());
+  r.winner = *parse_hash_ref(e.body.at("winner").get<std::string>());
+  for (const Json& l : e.body.at("losers")) r.losers.push_back(*parse_hash_ref(l.get<std::string>()));
+  return r;
+}
+
+Status MergeSet::add(const Event& e) {
+  if (e.kind == kind::kShiftOpen) {
+    auto receipt = shift_open_receipt(e.body, e.device);
+    if (!receipt.is_ok()) return receipt.status().with_context(event_name(e.device, e.seq) + ": ");
+    ShiftOpenMark mark{e.seq, std::nullopt};
+    if (*receipt) mark.receipt_server_ms = (*receipt)->server_ms;
+    add_shift_open(e.device, mark);
+    return Status::ok();
+  }
+  if (e.kind == kResolution) {
+    // Authority comes from the signer: the same kind from anyone else decides nothing.
+    if (e.device != signer_) return Status::ok();
+    SB_ASSIGN_OR_RETURN(Resolution r, resolution_of(e));
+    add_resolution(std::move(r));
+    return Status::ok();
+  }
+  SB_ASSIGN_OR_RETURN(std::optional<Version> v, version_of(e));
+  if (v) add_version(std::move(*v));
+  return Status::ok();
+}
+
+void MergeSet::add_version(Version v) {
+  const Hash hash = v.hash;
+  if (nodes_.contains(hash)) return;
+  v.trusted_after_ms.reset();
+  const std::optional<Hash> target = v.target;
+  const bool is_root = v.kind == VersionKind::kRoot;
+  nodes_.emplace(hash, Node{std::move(v), std::nullopt});
+  if (is_root) {
+    attach(hash, hash);
+    return;
+  }
+  if (!target) return;  // a correction or void without a target reaches no root: an orphan for good
+  children_[*target].push_back(hash);
+  auto parent = nodes_.find(*target);
+  if (parent != nodes_.end() && parent->second.root) attach(hash, *parent->second.root);
+}
+
+// Attaches `hash` and every version waiting below it to the entry of `root`.
+void MergeSet::attach(const Hash& hash, const Hash& root) {
+  std::vector<Hash> todo{hash};
+  while (!todo.empty()) {
+    const Hash h = todo.back();
+    todo.pop_back();
+    Node& node = nodes_.at(h);
+    if (node.root) continue;
+    node.root = root;
+    members_[root].push_back(h);
+    roots_by_device_[node.version.device].insert(root);
+    auto kids = children_.find(h);
+    if (kids == children_.end()) continue;
+    for (const Hash& k : kids->second) todo.push_back(k);
+  }
+  mark(root);
+}
+
+void MergeSet::add_shift_open(const PublicKey& device, ShiftOpenMark mark_of) {
+  std::vector<ShiftOpenMark>& marks = shift_opens_[device];
+  for (const ShiftOpenMark& m : marks) {
+    if (m.seq == mark_of.seq && m.receipt_server_ms == mark_of.receipt_server_ms) return;
+  }
+  marks.push_back(mark_of);
+  auto roots = roots_by_device_.find(device);
+  if (roots == roots_by_device_.end()) return;
+  for (const Hash& r : roots->second) mark(r);
+}
+
+void MergeSet::add_resolution(Resolution r) {
+  if (!resolution_hashes_.insert(r.hash).second) return;
+  const Hash fork = r.fork;
+  resolutions_[fork].push_back(std::move(r));
+  auto node = nodes_.find(fork);
+  if (node != nodes_.end() && node->second.root) mark(*node->second.root);
+}
+
+std::vector<Hash> MergeSet::roots() const {
+  std::vector<Hash> out;
+  for (const auto& [h, node] : nodes_) {
+    if (node.version.kind == VersionKind::kRoot) out.push_back(h);
+  }
+  return out;
+}
+
+Result<EntryState> MergeSet::compute(const Hash& root) const {
+  std::vector<Version> versions;
+  std::vector<Resolution> resolutions;
+  for (const Hash& h : members_.at(root)) {
+    Version v = nodes_.at(h).version;
+    auto marks = shift_opens_.find(v.device);
+    if (marks != shift_opens_.end()) v.trusted_after_ms = trusted_after(marks->second, v.seq);
+    versions.push_back(std::move(v));
+    auto rs = resolutions_.find(h);
+    if (rs != resolutions_.end()) resolutions.insert(resolutions.end(), rs->second.begin(), rs->second.end());
+  }
+  return merge_entry(versions, resolutions);
+}
+
+Result<EntryState> MergeSet::state(const Hash& root) {
+  auto node = nodes_.find(root);
+  if (node == nodes_.end() || node->second.version.kind != VersionKind::kRoot) {
+    return not_found("no entry recorded by event " + to_hex(root) + " is known here");
+  }
+  auto cached = cache_.find(root);
+  if (cached != cache_.end() && !dirty_.contains(root)) return cached->second;
+  SB_ASSIGN_OR_RETURN(EntryState s, compute(root));
+  dirty_.erase(root);
+  cache_[root] = s;
+  return s;
+}
+
+std::map<Hash, EntryState> MergeSet::states() {
+  std::map<Hash, EntryState> out;
+  for (const Hash& r : roots()) {
+    // A root the set holds always has a state: merge_entry fails only without exactly one root,
+    // and an entry's members hold exactly its own.
+    auto s = state(r);
+    if (s.is_ok()) out.emplace(r, std::move(*s));
+  }
+  return out;
+}
+
+std::map<Hash, EntryState> MergeSet::take_changed() {
+  std::map<Hash, EntryState> out;
+  for (const Hash& r : changed_) {
+    auto s = state(r);
+    if (s.is_ok()) out.emplace(r, std::move(*s));
+  }
+  changed_.clear();
+  return out;
+}
+
+std::optional<Hash> MergeSet::root_of(const Hash& version) const {
+  auto node = nodes_.find(version);
+  if (node == nodes_.end()) return std::nullopt;
+  return node->second.root;
+}
+
+std::map<Hash, Hash> MergeSet::orphans() const {
+  std::map<Hash, Hash> out;
+  for (const auto& [h, node] : nodes_) {
+    if (node.root || !node.version.target) continue;
+    // Up the targets to the first hash the set does not hold; at most one step per held version,
+    // so a cycle of made-up targets ends too.
+    Hash missing = *node.version.target;
+    for (std::size_t steps = 0; steps <= nodes_.size(); ++steps) {
+      auto up = nodes_.find(missing);
+      if (up == nodes_.end() || !up->second.version.target) break;
+      missing = *up->second.version.target;
+    }
+    out.emplace(h, missing);
+  }
+  return out;
+}
+
+std::vector<Hash> MergeSet::pending_resolutions() const {
+  std::vector<Hash> out;
+  for (const auto& [fork, rs] : resolutions_) {
+    auto node = nodes_.find(fork);
+    if (node != nodes_.end() && node->second.root) continue;
+    for (const Resolution& r : rs) out.push_back(r.hash);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string describe(const EntryState& s) {
+  auto short_hash = [](const Hash& h) { return to_hex(ByteView(h.data(), 4)); };
+  std::string out = "root=" + short_hash(s.root) + " current=" + short_hash(s.current) +
+                    " void=" + (s.is_void ? "1" : "0") + " path=" + std::to_string(s.path_length) +
+                    " versions=" + std::to_string(s.versions) + " conflicts=[";
+  for (std::size_t i = 0; i < s.conflicts.size(); ++i) {
+    const Conflict& c = s.conflicts[i];
+    out += (i == 0 ? "" : " ") + short_hash(c.fork) + ":" + std::to_string(c.children.size()) + "->" +
+           short_hash(c.winner) + (c.chosen_by == ChosenBy::kResolution ? "/resolution" : "/rule") +
+           (c.resolved ? "/resolved" : "/open");
+  }
+  out += "] orphans=" + std::to_string(s.orphans.size()) + " past_void=" + std::to_string(s.past_void.size());
+  return out;
+}
+
+}  // namespace shiftbook
