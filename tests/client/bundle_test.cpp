@@ -302,6 +302,23 @@ TEST_CASE("bundle: a reply is taken like an HTTP answer, and taking it again cha
   CHECK(w.footprint() == "4/4/5");
 }
 
+TEST_CASE("bundle: a reply taken whole is the last successful sync that status shows; a refused one is no attempt") {
+  World w;
+  w.export_to("a.sbb");
+  w.answer("a.sbb", "a.reply");
+  CHECK(must(w.t.store->status())["sync_health"].is_null());
+  // A reply cut short is refused before anything is taken, and is no sync attempt.
+  std::filesystem::copy_file(w.file("a.reply"), w.file("short.reply"));
+  rewrite(w.file("short.reply"), [](std::string& bytes) { bytes.resize(bytes.size() - 40); });
+  CHECK_FALSE(w.import("short.reply").is_ok());
+  CHECK(must(w.t.store->status())["sync_health"].is_null());
+  must(w.import("a.reply"));
+  const Json health = must(w.t.store->status())["sync_health"];
+  CHECK(health["last_outcome"] == "ok");
+  CHECK(health["last_success_ms"] == w.t.clock.now_ms());
+  CHECK(health["failures"] == 0);
+}
+
 TEST_CASE("bundle: replies taken out of order keep the newer receipt and the further cursor") {
   World w;
   w.export_to("a.sbb");

@@ -27,6 +27,9 @@ DeviceKey seeded(std::uint8_t first) {
 constexpr const char* kPinHash =
     "$argon2id$v=19$m=65536,t=2,p=1$xPoxec1Mx9V522ticknnbg$U30xvBXWjaTuGG4WfbzR3KB7JVUxmz2aXvxRDf9O6P4";
 
+// The folder of work_dir() once it is made, for fail() to remove.
+const std::string* g_made_dir = nullptr;
+
 // The folder of work_dir(), removed when the process ends normally.
 struct WorkDir {
   WorkDir() {
@@ -38,6 +41,7 @@ struct WorkDir {
     std::string pattern = (base / "shiftbook-fuzz-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) fail("cannot make a folder under " + base.string());
     path = pattern;
+    g_made_dir = &path;
   }
   ~WorkDir() { remove_folder(path); }
   std::string path;
@@ -51,6 +55,8 @@ void fail(const std::string& what) {
   const std::string shown = what.size() <= kShown ? what : what.substr(0, kShown) + "...";
   std::fprintf(stderr, "fuzz: %s\n", shown.c_str());
   std::fflush(stderr);
+  // abort() skips the destructors that would remove the stores; the input is all a replay needs.
+  if (g_made_dir) remove_folder(*g_made_dir);
   std::abort();
 }
 
