@@ -3,15 +3,9 @@
 // (writer/writer.cpp) prints "ack SEQ" after each call returns; the shiftbook command acknowledges
 // by exiting 0. SHIFTBOOK_SEED (a number) replays other moments; every failure prints its seed.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -21,6 +15,7 @@
 #include <vector>
 
 #include "crash_check.h"
+#include "shiftbook/platform/process.h"
 #include "support/fixture.h"
 
 
@@ -29,8 +24,7 @@ namespace {
 using Steady = std::chrono::steady_clock;
 using Us = std::chrono::microseconds;
 using shiftbook::testing::Terminal;
-using shiftbook::testing::Child;
-using shiftbook::testing::spawn_child;
+using shiftbook::Process;
 
 std::uint64_t base_seed() {
   const char* s = std::getenv("SHIFTBOOK_SEED");
@@ -54,58 +48,41 @@ struct KillPlan {
 
 // Starts `argv` (standard input closed, outputs captured), kills it with SIGKILL as `plan` says,
 // and reads what it printed until the pipes close. Everything is bounded by a 20-second deadline.
-Killed run_and_kill(std::vector<std::string> argv, KillPlan plan) {
+Killed run_and_kill(const std::vector<std::string>& argv, KillPlan plan) {
   const auto start = Steady::now();
-  const Child child = spawn_child(argv);
-  const pid_t pid = child.pid;
+  shiftbook::Result<Process> started = Process::start(argv);
+  REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+  Process& child = *started;
 
-  Killed result;
   const auto deadline = start + std::chrono::seconds(20);
   std::optional<Steady::time_point> kill_at;
   if (!plan.never && plan.after_lines == 0) kill_at = start + plan.delay;
   bool kill_sent = false;
-  pollfd fds[2] = {{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  for (int open_fds = 2; open_fds > 0;) {
+  for (bool open = true; open;) {
     const auto now = Steady::now();
     if (!kill_sent && kill_at && now >= *kill_at) {
-      ::kill(pid, SIGKILL);
+      child.signal(SIGKILL);
       kill_sent = true;
     }
     if (now >= deadline) {
-      ::kill(pid, SIGKILL);
+      child.kill_now();
       FAIL("the child did not finish within 20 seconds");
       break;
     }
-    const auto wait_until = !kill_sent && kill_at ? std::min(*kill_at, deadline) : deadline;
-    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(wait_until - now).count();
-    const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    if (::ppoll(fds, 2, &timeout, nullptr) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-    if (!plan.never && !kill_at &&
-        std::count(result.out.begin(), result.out.end(), '\n') >= plan.after_lines) {
-      kill_at = Steady::now() + plan.delay;
+    open = child.read_outputs(!kill_sent && kill_at ? std::min(*kill_at, deadline) : deadline);
+    if (!plan.never && !kill_at) {
+      const std::string out = child.out();
+      if (std::count(out.begin(), out.end(), '\n') >= plan.after_lines) kill_at = Steady::now() + plan.delay;
     }
   }
+  Killed result;
   result.ran = std::chrono::duration_cast<Us>(Steady::now() - start);
-  for (auto& f : fds) {
-    if (f.fd >= 0) ::close(f.fd);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.by_sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = child.out();
+  result.err = child.err();
+  const std::optional<int> ended = child.wait_until(Steady::now() + std::chrono::seconds(5));
+  const int status = ended ? *ended : child.kill_now();
+  result.by_sigkill = status == 128 + SIGKILL;
+  if (status < 128) result.exit_code = status;
   return result;
 }
 

@@ -4,20 +4,19 @@
 // terminals syncing through every fault at once converge with nothing lost or duplicated.
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <signal.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/cli_support.h"
+#include "shiftbook/platform/process.h"
 #include "support/fixture.h"
 #include "support/proxy_process.h"
 #include "support/server_process.h"
@@ -100,51 +99,27 @@ std::string server_chain(const ServerProcess& server, const std::string& device)
                     device);
 }
 
-// A shiftbook run in the background (a sync the proxy may hold), waited for with a bound. It
-// prints a line or two, far below a pipe's buffer, so its output is read once it has exited.
+// A shiftbook run in the background (a sync the proxy may hold), waited for with a bound; killed
+// if the test ends first.
 class Background {
  public:
   Background(const Cli& cli, const std::vector<std::string>& args) {
     std::vector<std::string> argv{SHIFTBOOK_BIN, "--store", cli.store()};
     argv.insert(argv.end(), args.begin(), args.end());
-    child_ = shiftbook::testing::spawn_child(argv);
+    Result<Process> started = Process::start(argv);
+    REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+    child_ = std::move(started).value();
   }
-  ~Background() {
-    if (child_.pid > 0) {
-      ::kill(child_.pid, SIGKILL);
-      wait();
-    }
-  }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
   // Its exit status and output; the test fails if it runs 30 s more.
   RunResult wait() {
-    int status = 0;
-    const auto deadline = Steady::now() + std::chrono::seconds(30);
-    pid_t r = 0;
-    while ((r = ::waitpid(child_.pid, &status, WNOHANG)) == 0 && Steady::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    const bool finished = r == child_.pid;
-    if (!finished) {
-      ::kill(child_.pid, SIGKILL);
-      ::waitpid(child_.pid, &status, 0);
-    }
-    child_.pid = -1;
-    RunResult out;
-    out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    for (auto [fd, sink] : {std::pair{child_.out_fd, &out.out}, std::pair{child_.err_fd, &out.err}}) {
-      char buf[4096];
-      ssize_t n = 0;
-      while ((n = ::read(fd, buf, sizeof buf)) > 0) sink->append(buf, static_cast<std::size_t>(n));
-      ::close(fd);
-    }
-    REQUIRE_MESSAGE(finished, "a background shiftbook did not finish within 30 s");
+    const std::optional<int> status = child_.finish(Steady::now() + std::chrono::seconds(30));
+    RunResult out{status ? *status : child_.kill_now(), child_.out(), child_.err()};
+    REQUIRE_MESSAGE(status.has_value(), "a background shiftbook did not finish within 30 s");
     return out;
   }
 
  private:
-  shiftbook::testing::Child child_;
+  Process child_;
 };
 
 }  // namespace

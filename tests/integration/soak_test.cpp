@@ -2,19 +2,15 @@
 // fault proxy while syncs and the server are SIGKILLed, then every check of the soak must pass. The
 // long run is `shiftbook-soak --minutes M` on request.
 #include <doctest/doctest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "shiftbook/canonical.h"
-#include "support/fixture.h"
+#include "shiftbook/platform/process.h"
 
 using namespace shiftbook;
-using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -24,32 +20,15 @@ struct Finished {
   std::string err;
 };
 
-// Runs shiftbook-soak with `args` to its end (the test fails after `bound`). It prints a few lines
-// only, so its output is read after it exits.
+// Runs shiftbook-soak with `args` to its end (the test fails after `bound`).
 Finished run_soak(const std::vector<std::string>& args, std::chrono::seconds bound) {
   std::vector<std::string> argv{SHIFTBOOK_SOAK_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  const shiftbook::testing::Child child = shiftbook::testing::spawn_child(argv);
-  const auto deadline = Steady::now() + bound;
-  int status = 0;
-  pid_t r = 0;
-  while ((r = ::waitpid(child.pid, &status, WNOHANG)) == 0 && Steady::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (r != child.pid) {
-    ::kill(child.pid, SIGKILL);
-    ::waitpid(child.pid, &status, 0);
-  }
-  Finished f;
-  f.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  for (auto [fd, sink] : {std::pair{child.out_fd, &f.out}, std::pair{child.err_fd, &f.err}}) {
-    char buf[4096];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) sink->append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-  }
-  REQUIRE_MESSAGE(r == child.pid, "shiftbook-soak did not finish within " << bound.count() << " s: " << f.err);
-  return f;
+  RunOptions options;
+  options.timeout = bound;
+  Result<Ran> ran = run_to_end(argv, options);
+  REQUIRE_MESSAGE(ran.is_ok(), ran.status().to_string());
+  return Finished{ran->exit_code, ran->out, ran->err};
 }
 
 }  // namespace

@@ -3,17 +3,16 @@
 // port), carries a new entry to head office within seconds, records every attempt for `status`,
 // and stops on SIGTERM with exit 0. Every wait is bounded.
 #include <doctest/doctest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "cli/cli_support.h"
+#include "shiftbook/platform/process.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
 
@@ -31,26 +30,18 @@ class Watch {
   Watch(const Cli& cli, const std::vector<std::string>& options) {
     std::vector<std::string> argv{SHIFTBOOK_BIN, "--store", cli.store(), "sync", "--watch"};
     argv.insert(argv.end(), options.begin(), options.end());
-    child_ = spawn_child(argv);
+    Result<Process> started = Process::start(argv);
+    REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+    child_ = std::move(started).value();
   }
-  ~Watch() {
-    if (child_.pid > 0) {
-      ::kill(child_.pid, SIGKILL);
-      ::waitpid(child_.pid, nullptr, 0);
-    }
-    for (int fd : {child_.out_fd, child_.err_fd}) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-  Watch(const Watch&) = delete;
-  Watch& operator=(const Watch&) = delete;
 
   // Reads output until standard output holds `fragment` `times` times (true), or `timeout` passes.
   bool wait_for(const std::string& fragment, std::size_t times = 1, std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = ProcessClock::now() + timeout;
     while (count(fragment) < times) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
+      if (ProcessClock::now() >= deadline || !child_.read_outputs(deadline)) return false;
+      out = child_.out();
+      err = child_.err();
     }
     return true;
   }
@@ -59,44 +50,20 @@ class Watch {
     for (auto at = out.find(fragment); at != std::string::npos; at = out.find(fragment, at + 1)) ++n;
     return n;
   }
-  // Sends `sig` and waits (at most 20 s) for the exit; its status (128 + signal if killed).
+  // Sends `sig` and waits (at most 20 s) for the exit; its status (128 + signal if killed), or -2
+  // if it still runs then.
   int stop(int sig) {
-    ::kill(child_.pid, sig);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(child_.pid, &status, WNOHANG) == child_.pid) {
-        child_.pid = -1;
-        while (read_some(100)) {
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      read_some(100);
-    }
-    return -2;
+    child_.signal(sig);
+    const std::optional<int> status = child_.finish(ProcessClock::now() + 20s);
+    out = child_.out();
+    err = child_.err();
+    return status.value_or(-2);
   }
 
   std::string out, err;
 
  private:
-  // Reads what is there within `ms`; false when nothing came (or both pipes ended).
-  bool read_some(int ms) {
-    pollfd fds[2] = {{child_.out_fd, POLLIN, 0}, {child_.err_fd, POLLIN, 0}};
-    if (::poll(fds, 2, ms) <= 0) return false;
-    bool got = false;
-    std::string* sinks[2] = {&out, &err};
-    for (int i = 0; i < 2; ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
-      char buf[4096];
-      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-        got = true;
-      }
-    }
-    return got;
-  }
-  Child child_;
+  Process child_;
 };
 
 // The waits announced after failed attempts ("trying again in 1.4 s"), in seconds.

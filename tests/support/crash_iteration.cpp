@@ -48,7 +48,7 @@ class Iteration {
     std::mt19937_64 rng(o_.seed);
     const std::int64_t delay_us = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(o_.kill.window_us + 1));
     o_.kill.delay_us = delay_us;
-    auto sync = Process::start({SHIFTBOOK_BIN, "--store", p_.a, "sync", "--server", server_.url()},
+    auto sync = start_to_files({SHIFTBOOK_BIN, "--store", p_.a, "sync", "--server", server_.url()},
                                p_.root + "/sync-killed.out", p_.root + "/sync-killed.err");
     if (!sync.is_ok()) return fail(sync.status().message());
     const auto start = Steady::now();

@@ -1,11 +1,6 @@
 #include "support/fixture.h"
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,8 +11,7 @@
 #include <sqlite3.h>
 
 #include "shiftbook/crypto.h"
-
-extern char** environ;
+#include "shiftbook/platform/process.h"
 
 namespace shiftbook::testing {
 
@@ -112,102 +106,27 @@ RunResult run_shiftbook(const std::vector<std::string>& args, const std::string&
   return run_program(SHIFTBOOK_BIN, args, input, env);
 }
 
-Child spawn_child(const std::vector<std::string>& argv_in, const std::vector<std::string>& env, bool with_input) {
-  REQUIRE(!argv_in.empty());
-  int in_pipe[2] = {-1, -1}, out_pipe[2], err_pipe[2];
-  if (with_input) REQUIRE(::pipe2(in_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (with_input) {
-    posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  }
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-
-  std::vector<std::string> argv_s = argv_in;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    if (kv.rfind("SHIFTBOOK_STORE=", 0) == 0 || kv.rfind("SHIFTBOOK_SERVER_DIR=", 0) == 0) continue;
-    env_s.push_back(kv);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (with_input) ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    if (with_input) ::close(in_pipe[1]);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    FAIL((std::string("cannot start ") + argv_s[0]));
-  }
-  return Child{pid, in_pipe[1], out_pipe[0], err_pipe[0]};
+Child spawn_child(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool with_input) {
+  ProcessOptions options;
+  options.env = env;
+  options.with_input = with_input;
+  Result<Process> started = Process::start(argv, options);
+  REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+  const Process::Released child = started->release();
+  return Child{child.pid, child.in_fd, child.out_fd, child.err_fd};
 }
 
 RunResult run_program(const std::string& program, const std::vector<std::string>& args, const std::string& input,
                       const std::vector<std::string>& env) {
   std::vector<std::string> argv{program};
   argv.insert(argv.end(), args.begin(), args.end());
-  const Child child = spawn_child(argv, env, true);
-  const pid_t pid = child.pid;
-
-  // Feed input (small: PINs and files) then close, so the child sees end of input.
-  ::signal(SIGPIPE, SIG_IGN);
-  std::size_t written = 0;
-  while (written < input.size()) {
-    ssize_t n = ::write(child.in_fd, input.data() + written, input.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
-  }
-  ::close(child.in_fd);
-
-  RunResult result;
-  pollfd fds[2] = {{child.out_fd, POLLIN, 0}, {child.err_fd, POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(pid, SIGKILL);
-      FAIL((program + " did not finish within 60 seconds"));
-      break;
-    }
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& f : fds) {
-    if (f.fd >= 0) ::close(f.fd);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  RunOptions options;
+  options.process.env = env;
+  options.input = input;
+  options.timeout = std::chrono::seconds(60);
+  Result<Ran> ran = run_to_end(argv, options);
+  REQUIRE_MESSAGE(ran.is_ok(), ran.status().to_string());
+  return RunResult{ran->exit_code, ran->out, ran->err};
 }
 
 }  // namespace shiftbook::testing

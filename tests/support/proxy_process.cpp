@@ -2,14 +2,8 @@
 
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <thread>
 
 namespace shiftbook::testing {
 
@@ -19,26 +13,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(5);
-
-// Appends what `fd` has to `sink` until `done(sink)` holds, the output ends, or the deadline
-// passes; true when done() held.
-template <typename Done>
-bool read_until(int fd, std::string& sink, Clock::time_point deadline, Done done) {
-  while (!done(sink)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      sink.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      return done(sink);
-    }
-  }
-  return true;
-}
 
 httplib::Client control_client(const std::string& url) {
   httplib::Client c(url);
@@ -53,21 +27,13 @@ ProxyProcess::ProxyProcess(const std::string& upstream, const std::vector<std::s
   std::vector<std::string> argv{SHIFTBOOK_FAULTPROXY_BIN, "--listen", "127.0.0.1:0", "--upstream", upstream,
                                 "--stats", stats_file()};
   argv.insert(argv.end(), options.begin(), options.end());
-  const Child child = spawn_child(argv);
-  pid_ = child.pid;
-  out_fd_ = child.out_fd;
-  err_fd_ = child.err_fd;
-  const std::string marker = "listening on ";
-  const bool ready = read_until(out_fd_, out_, Clock::now() + kStartTimeout, [&](const std::string& s) {
-    const auto at = s.find(marker);
-    return at != std::string::npos && s.find('\n', at) != std::string::npos;
-  });
-  if (!ready) {
-    stop();
-    FAIL("shiftbook-faultproxy did not print 'listening on' within 10 s; output: " << out_);
-  }
-  const auto at = out_.find(marker);
-  url_ = out_.substr(at + marker.size(), out_.find('\n', at) - at - marker.size());
+  Result<Process> started = Process::start(argv);
+  REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+  process_ = std::move(started).value();
+  Result<std::string> url = process_.wait_for_line("listening on ", Clock::now() + kStartTimeout);
+  out_ = process_.out();
+  REQUIRE_MESSAGE(url.is_ok(), url.status().to_string());
+  url_ = std::move(url).value();
 }
 
 ProxyProcess::~ProxyProcess() { stop(); }
@@ -101,27 +67,10 @@ std::int64_t ProxyProcess::faults(const std::string& kind) const {
 }
 
 int ProxyProcess::stop() {
-  if (pid_ <= 0) return status_;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = Clock::now() + kStopTimeout;
+  if (process_.pid() <= 0) return status_;
   // The output ends when the process does: everything it printed is read by then.
-  read_until(out_fd_, out_, deadline, [](const std::string&) { return false; });
-  std::string err;
-  read_until(err_fd_, err, deadline, [](const std::string&) { return false; });
-  int status = 0;
-  pid_t r = 0;
-  while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (r != pid_) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-  }
-  ::close(out_fd_);
-  ::close(err_fd_);
-  out_ += err;
-  pid_ = -1;
-  status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  status_ = process_.stop(kStopTimeout);
+  out_ = process_.out() + process_.err();
   return status_;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "shiftbook/canonical.h"
+#include "shiftbook/platform/process.h"
 #include "support/fixture.h"
 
 namespace shiftbook::testing {
@@ -28,7 +29,7 @@ class ProxyProcess {
 
   // "http://127.0.0.1:PORT": where terminals reach the server through the faults.
   const std::string& url() const { return url_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   std::string stats_file() const { return temp_.file("stats.json"); }
 
   // POST /_proxy/upstream (the test fails unless it is taken).
@@ -49,9 +50,7 @@ class ProxyProcess {
 
  private:
   TempDir temp_;
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int err_fd_ = -1;
+  Process process_;
   int status_ = -1;
   std::string url_;
   std::string out_;

@@ -1,17 +1,9 @@
 #include "support/server_process.h"
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-
+#include <thread>
 
 namespace shiftbook::testing {
 
@@ -19,8 +11,8 @@ namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(10);
 constexpr auto kStopTimeout = std::chrono::seconds(5);
-
-int exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+// How often the log file is looked at again while a test waits for a line.
+constexpr auto kLogPoll = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -29,10 +21,7 @@ ServerProcess::ServerProcess() {
   REQUIRE_MESSAGE(init.exit_code == 0, init.err);
 }
 
-ServerProcess::~ServerProcess() {
-  if (pid_ > 0) stop();
-  if (reader_.joinable()) reader_.join();
-}
+ServerProcess::~ServerProcess() { stop(); }
 
 RunResult ServerProcess::run(std::vector<std::string> args, const std::string& input) const {
   args.insert(args.begin(), {"--dir", dir()});
@@ -54,134 +43,50 @@ std::string ServerProcess::create_code(const std::string& site, const std::vecto
 }
 
 std::string ServerProcess::start(const std::vector<std::string>& extra) {
-  REQUIRE_MESSAGE(pid_ <= 0, "the server is running already");
-  if (reader_.joinable()) reader_.join();
-  {
-    std::lock_guard lock(mu_);
-    out_.clear();
-    err_.clear();
-    ended_ = false;
-  }
+  REQUIRE_MESSAGE(!running(), "the server is running already");
   std::vector<std::string> argv{SHIFTBOOK_SERVER_BIN, "--dir", dir(), "serve"};
   // `extra` may name the address (to restart a server on the port it had); else any free port.
   if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
   argv.insert(argv.end(), extra.begin(), extra.end());
-  const Child child = spawn_child(argv);
-  pid_ = child.pid;
-  reader_ = std::thread([this, out_fd = child.out_fd, err_fd = child.err_fd] { read_output(out_fd, err_fd); });
-
-  const std::string marker = "listening on ";
-  std::unique_lock lock(mu_);
-  changed_.wait_for(lock, kStartTimeout, [&] {
-    auto at = out_.find(marker);
-    return ended_ || (at != std::string::npos && out_.find('\n', at) != std::string::npos);
-  });
-  auto at = out_.find(marker);
-  const bool ready = at != std::string::npos && out_.find('\n', at) != std::string::npos;
-  const std::string err_text = err_;
-  const std::string out_text = out_;
-  lock.unlock();
-  if (!ready) {
-    stop();
-    FAIL("shiftbook-server did not print 'listening on' within 10 s; stdout: " << out_text << " stderr: " << err_text);
-  }
-  url_ = out_text.substr(at + marker.size(), out_text.find('\n', at) - at - marker.size());
+  ProcessOptions options;
+  options.out_file = temp_.file("serve.log");
+  options.err_file = temp_.file("serve.err");
+  Result<Process> started = Process::start(argv, options);
+  REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+  process_ = std::move(started).value();
+  Result<std::string> url = process_.wait_for_line("listening on ", ProcessClock::now() + kStartTimeout);
+  REQUIRE_MESSAGE(url.is_ok(), url.status().to_string());
+  url_ = std::move(url).value();
   return url_;
 }
 
-void ServerProcess::read_output(int out_fd, int err_fd) {
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-  std::string* sinks[2] = {&out_, &err_};
-  int open_fds = 2;
-  // Ends when the process and everything holding its pipes have gone (it is killed by stop()
-  // after at most 5 s, so this loop is bounded by the process's life).
-  while (open_fds > 0) {
-    if (::poll(fds, 2, 1000) < 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        std::lock_guard lock(mu_);
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-        changed_.notify_all();
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  std::lock_guard lock(mu_);
-  ended_ = true;
-  changed_.notify_all();
-}
-
-int ServerProcess::reap(bool block) {
-  if (pid_ <= 0) return last_status_;
-  int status = 0;
-  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-  if (r != pid_) return -2;
-  pid_ = -1;
-  last_status_ = exit_status(status);
-  // The pipes close with the process: the reader sees their end and finishes.
-  if (reader_.joinable()) reader_.join();
-  return last_status_;
-}
+int ServerProcess::stop() { return process_.stop(kStopTimeout); }
 
 int ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int status = reap(false);
-    if (status != -2) return status;
-    if (std::chrono::steady_clock::now() >= deadline) return -2;
-    // The output ends when the process exits; wake then (or every 20 ms, to reap it).
-    std::unique_lock lock(mu_);
-    if (ended_) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    } else {
-      changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return ended_; });
-    }
-  }
+  return process_.wait_until(ProcessClock::now() + timeout).value_or(-2);
 }
 
-int ServerProcess::stop() {
-  if (pid_ <= 0) return last_status_;
-  ::kill(pid_, SIGTERM);
-  int status = wait_exit(std::chrono::duration_cast<std::chrono::milliseconds>(kStopTimeout));
-  if (status == -2) {
-    ::kill(pid_, SIGKILL);
-    status = reap(true);
-  }
-  return status;
-}
+void ServerProcess::signal(int sig) const { process_.signal(sig); }
 
-void ServerProcess::signal(int sig) const {
-  if (pid_ > 0) ::kill(pid_, sig);
-}
+std::string ServerProcess::log() const { return process_.out(); }
 
-std::string ServerProcess::log() const {
-  std::lock_guard lock(mu_);
-  return out_;
-}
-
-std::string ServerProcess::err() const {
-  std::lock_guard lock(mu_);
-  return err_;
-}
+std::string ServerProcess::err() const { return process_.err(); }
 
 bool ServerProcess::wait_for_log(const std::string& fragment, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] { return out_.find(fragment) != std::string::npos; });
+  const auto deadline = ProcessClock::now() + timeout;
+  for (;;) {
+    if (log().find(fragment) != std::string::npos) return true;
+    if (ProcessClock::now() >= deadline) return false;
+    std::this_thread::sleep_for(kLogPoll);
+  }
 }
 
 std::size_t ServerProcess::log_count(const std::string& fragment) const {
-  std::lock_guard lock(mu_);
+  const std::string text = log();
   std::size_t n = 0;
-  for (auto at = out_.find(fragment); at != std::string::npos; at = out_.find(fragment, at + fragment.size())) ++n;
+  for (auto at = text.find(fragment); at != std::string::npos; at = text.find(fragment, at + fragment.size())) ++n;
   return n;
 }
 

@@ -1,21 +1,20 @@
 // A real `shiftbook-server` (SHIFTBOOK_SERVER_BIN) for integration tests: a server folder in a
 // temporary directory, admin commands run against it, and `serve --listen 127.0.0.1:0` as a
-// child process whose standard output (the "listening on" line and one log line per request) is
-// collected by a reader thread, so a test can wait for "the refusal was logged" without sleeping.
+// child process (shiftbook/platform/process.h) whose standard output (the "listening on" line and
+// one log line per request) and error go to files beside the folder, so that a test can wait for
+// "the refusal was logged" without sleeping and a server that logs a lot never stalls.
 // Every wait is bounded; the process is stopped (SIGTERM, SIGKILL after 5 s) on destruction.
-// Used from one test thread (the reader thread only appends to the buffers, under a mutex).
+// Used from one test thread.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "shiftbook/canonical.h"
+#include "shiftbook/platform/process.h"
 #include "support/fixture.h"
 
 namespace shiftbook::testing {
@@ -42,16 +41,15 @@ class ServerProcess {
   std::string create_code(const std::string& site, const std::vector<std::string>& units) const;
 
   // Spawns `serve --listen 127.0.0.1:0 extra...` (`extra` may give its own --listen, such as the
-  // address a stopped server had), reads standard output until the
-  // "listening on URL" line (the test fails after 10 s, or if the process ends first), and
-  // returns the URL ("http://127.0.0.1:PORT").
+  // address a stopped server had), waits for the "listening on URL" line (the test fails after
+  // 10 s, or if the process ends first), and returns the URL ("http://127.0.0.1:PORT").
   std::string start(const std::vector<std::string>& extra = {});
   const std::string& url() const { return url_; }
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_.pid() > 0; }
+  pid_t pid() const { return process_.pid(); }
 
   // Sends SIGTERM and waits up to 5 s, then SIGKILLs; returns the exit status (128 + signal for
-  // a process that died of a signal; -1 when none was running). Waits for the output's end.
+  // a process that died of a signal; -1 when none was started).
   int stop();
   // Sends a signal without waiting (SIGINT, say); stop() reaps.
   void signal(int sig) const;
@@ -59,7 +57,8 @@ class ServerProcess {
   // is still running then.
   int wait_exit(std::chrono::milliseconds timeout);
 
-  // Everything the server printed on standard output (log lines) and standard error so far.
+  // Everything the server (the last one started) printed on standard output (log lines) and
+  // standard error so far.
   std::string log() const;
   std::string err() const;
   // Waits until the log holds `fragment` (true), up to `timeout` (false).
@@ -69,19 +68,9 @@ class ServerProcess {
   std::size_t log_count(const std::string& fragment) const;
 
  private:
-  void read_output(int out_fd, int err_fd);
-  int reap(bool block);
-
   TempDir temp_;
-  pid_t pid_ = -1;
-  int last_status_ = -1;
+  Process process_;
   std::string url_;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable changed_;
-  std::string out_;
-  std::string err_;
-  bool ended_ = true;  // the output of the current process has reached its end
 };
 
 // The standard head office of the integration tests, written through the admin commands (PIN
