@@ -10,18 +10,13 @@
 
 #include "shiftbook/canonical.h"
 #include "shiftbook/kinds.h"
+#include "field_rules.h"
 
 namespace shiftbook {
 namespace {
 
-enum Tag : std::uint8_t {
-  kFalse = 0x01,
-  kTrue = 0x02,
-  kInt = 0x03,
-  kString = 0x04,
-  kList = 0x05,
-  kMap = kCanonicalMapTag,
-};
+using namespace detail::canonical_tag;
+static_assert(kMap == kCanonicalMapTag);
 
 // decode_value's reader without the values it builds.
 class Checker {
@@ -296,27 +291,17 @@ Status scan_hours(const Fields& f) {
   SB_ASSIGN_OR_RETURN(std::int64_t start, f.integer("start"));
   SB_ASSIGN_OR_RETURN(std::int64_t end, f.integer("end"));
   SB_RETURN_IF_ERROR(f.boolean("special"));
-  if (start < 0 || start >= kMinutesPerDay) {
-    return invalid_argument("hours must start between 00:00 and 23:59 of the shift date");
-  }
-  if (end == start) return invalid_argument("hours end when they start: zero-length hours are not recorded");
-  if (end < start) return invalid_argument("hours end before they start");
-  if (end - start > kMinutesPerDay) {
-    return invalid_argument("hours end more than 24 hours after they start (" + format_minutes(start) + " to " +
-                            format_minutes(end) + ")");
-  }
-  return Status::ok();
+  return detail::check_hours_times(start, end);
 }
 
 Status scan_output(const Fields& f) {
   SB_RETURN_IF_ERROR(f.ref("shift"));
   SB_RETURN_IF_ERROR(f.id("product"));
   SB_ASSIGN_OR_RETURN(std::int64_t q, f.integer("quantity"));
-  if (q <= 0) return invalid_argument("output quantity must be more than zero");
-  if (q > kMaxQuantity) return invalid_argument("output quantity is implausibly large");
+  SB_RETURN_IF_ERROR(detail::check_output_quantity(q));
   if (f.has("quota_version")) {
     SB_ASSIGN_OR_RETURN(std::int64_t v, f.integer("quota_version"));
-    if (v < 1) return invalid_argument("quota version must be 1 or more");
+    SB_RETURN_IF_ERROR(detail::check_quota_version(v));
   }
   return Status::ok();
 }
@@ -325,10 +310,7 @@ Status scan_bonus(const Fields& f) {
   SB_RETURN_IF_ERROR(f.ref("shift"));
   SB_RETURN_IF_ERROR(f.id("worker"));
   SB_ASSIGN_OR_RETURN(std::string_view type, f.str("type"));
-  if (type != "special_environment" && type != "skill_upgrade" && type != "innovation") {
-    return invalid_argument("bonus type '" + std::string(type) +
-                            "' is not one of special_environment, skill_upgrade, innovation");
-  }
+  SB_RETURN_IF_ERROR(detail::check_bonus_type(type));
   if (f.has("note")) SB_RETURN_IF_ERROR(f.text("note"));
   return Status::ok();
 }

@@ -1,19 +1,14 @@
 #include "shiftbook/canonical.h"
 
+#include "field_rules.h"
+
 #include <limits>
 #include <string>
 
 namespace shiftbook {
 namespace {
 
-enum Tag : std::uint8_t {
-  kFalse = 0x01,
-  kTrue = 0x02,
-  kInt = 0x03,
-  kString = 0x04,
-  kList = 0x05,
-  kMap = 0x06,
-};
+using namespace detail::canonical_tag;
 
 Status check_string(std::string_view s, const char* what) {
   if (s.size() > kMaxStringBytes) {

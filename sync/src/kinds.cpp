@@ -1,5 +1,7 @@
 #include "shiftbook/kinds.h"
 
+#include "field_rules.h"
+
 #include <chrono>
 #include <cstdio>
 #include <initializer_list>
@@ -90,6 +92,37 @@ Status validate_hours(const Fields& f) {
   SB_ASSIGN_OR_RETURN(std::int64_t start, f.integer("start"));
   SB_ASSIGN_OR_RETURN(std::int64_t end, f.integer("end"));
   SB_RETURN_IF_ERROR(f.boolean("special").status());
+  return detail::check_hours_times(start, end);
+}
+
+Status validate_output(const Fields& f) {
+  SB_RETURN_IF_ERROR(f.only({"shift", "product", "quantity", "quota_version"}));
+  SB_RETURN_IF_ERROR(f.ref("shift"));
+  SB_RETURN_IF_ERROR(f.id("product"));
+  SB_ASSIGN_OR_RETURN(std::int64_t q, f.integer("quantity"));
+  SB_RETURN_IF_ERROR(detail::check_output_quantity(q));
+  if (f.has("quota_version")) {
+    SB_ASSIGN_OR_RETURN(std::int64_t v, f.integer("quota_version"));
+    SB_RETURN_IF_ERROR(detail::check_quota_version(v));
+  }
+  return Status::ok();
+}
+
+Status validate_bonus(const Fields& f) {
+  SB_RETURN_IF_ERROR(f.only({"shift", "worker", "type", "note"}));
+  SB_RETURN_IF_ERROR(f.ref("shift"));
+  SB_RETURN_IF_ERROR(f.id("worker"));
+  SB_ASSIGN_OR_RETURN(std::string type, f.str("type"));
+  SB_RETURN_IF_ERROR(detail::check_bonus_type(type));
+  if (f.has("note")) SB_RETURN_IF_ERROR(f.text("note"));
+  return Status::ok();
+}
+
+}  // namespace
+
+namespace detail {
+
+Status check_hours_times(std::int64_t start, std::int64_t end) {
   if (start < 0 || start >= kMinutesPerDay) {
     return invalid_argument("hours must start between 00:00 and 23:59 of the shift date");
   }
@@ -102,33 +135,26 @@ Status validate_hours(const Fields& f) {
   return Status::ok();
 }
 
-Status validate_output(const Fields& f) {
-  SB_RETURN_IF_ERROR(f.only({"shift", "product", "quantity", "quota_version"}));
-  SB_RETURN_IF_ERROR(f.ref("shift"));
-  SB_RETURN_IF_ERROR(f.id("product"));
-  SB_ASSIGN_OR_RETURN(std::int64_t q, f.integer("quantity"));
-  if (q <= 0) return invalid_argument("output quantity must be more than zero");
-  if (q > kMaxQuantity) return invalid_argument("output quantity is implausibly large");
-  if (f.has("quota_version")) {
-    SB_ASSIGN_OR_RETURN(std::int64_t v, f.integer("quota_version"));
-    if (v < 1) return invalid_argument("quota version must be 1 or more");
+Status check_output_quantity(std::int64_t quantity) {
+  if (quantity <= 0) return invalid_argument("output quantity must be more than zero");
+  if (quantity > kMaxQuantity) return invalid_argument("output quantity is implausibly large");
+  return Status::ok();
+}
+
+Status check_quota_version(std::int64_t version) {
+  if (version < 1) return invalid_argument("quota version must be 1 or more");
+  return Status::ok();
+}
+
+Status check_bonus_type(std::string_view type) {
+  if (type != "special_environment" && type != "skill_upgrade" && type != "innovation") {
+    return invalid_argument("bonus type '" + std::string(type) +
+                            "' is not one of special_environment, skill_upgrade, innovation");
   }
   return Status::ok();
 }
 
-Status validate_bonus(const Fields& f) {
-  SB_RETURN_IF_ERROR(f.only({"shift", "worker", "type", "note"}));
-  SB_RETURN_IF_ERROR(f.ref("shift"));
-  SB_RETURN_IF_ERROR(f.id("worker"));
-  SB_ASSIGN_OR_RETURN(std::string type, f.str("type"));
-  if (!is_one_of(type, {"special_environment", "skill_upgrade", "innovation"})) {
-    return invalid_argument("bonus type '" + type + "' is not one of special_environment, skill_upgrade, innovation");
-  }
-  if (f.has("note")) SB_RETURN_IF_ERROR(f.text("note"));
-  return Status::ok();
-}
-
-}  // namespace
+}  // namespace detail
 
 bool is_terminal_kind(std::string_view k) {
   return is_one_of(k, {kind::kShiftOpen, kind::kShiftClose, kind::kHours, kind::kOutput, kind::kBonus,
