@@ -3,14 +3,19 @@
 // reference tables), and replay_events rebuilds everything in the order the events were stored.
 // The projection is the only writer of those tables. An event is applied with its canonical
 // bytes beside it, so the body stored for an entry is a slice of them, never encoded again.
+#include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "shiftbook/kinds.h"
+#include "shiftbook/merge.h"
 #include "store_impl.h"
 
 namespace shiftbook::client {
 namespace {
+
+constexpr std::string_view kResolutionKind = "resolution";
 
 // Binds the seven columns of an entry row that come from its current body, in the order worker,
 // start_abs, end_abs, special, product, quantity, bonus_type, from parameter `first` on.
@@ -60,24 +65,41 @@ struct EntryKey {
 };
 
 // The version of event `e`, stored as `arrival`, of entry `entry`.
-Status insert_version(Db& db, const Event& e, std::int64_t arrival, const EntryKey& entry, const Hash* supersedes) {
+Status insert_version(Db& db, const Event& e, std::int64_t arrival, const EntryKey& entry, const Hash* supersedes,
+                      std::optional<std::int64_t> after_ms) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO versions(arrival, hash, entry_arrival, entry, device, seq, "
-                                          "kind, supersedes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+                                          "kind, supersedes, after_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.bind(1, arrival).bind_blob(2, e.hash).bind(3, entry.arrival).bind_blob(4, entry.id).bind_blob(5, e.device)
       .bind(6, static_cast<std::int64_t>(e.seq)).bind(7, e.kind);
   if (supersedes) st.bind_blob(8, *supersedes); else st.bind_null(8);
+  if (after_ms) st.bind(9, *after_ms); else st.bind_null(9);
   return st.run();
+}
+
+// The trusted after time of the version `e` (docs/MERGE.md section 3): the server time of the
+// receipt named by its device's latest shift_open at or before it. The terminal holds every event
+// of a device before its later ones (chains arrive in seq order), so this is read once, when the
+// version is applied, and never changes.
+Result<std::optional<std::int64_t>> trusted_after_of(Db& db, const Event& e) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT receipt_ms FROM shifts WHERE device = ? AND seq <= ? "
+                                          "ORDER BY seq DESC LIMIT 1"));
+  st.bind_blob(1, e.device).bind(2, static_cast<std::int64_t>(e.seq));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row || st.is_null(0)) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(st.int64(0));
 }
 
 Status apply_shift_open(Db& db, const Event& e) {
   SB_ASSIGN_OR_RETURN(std::int64_t day, parse_date(e.body["date"].get_ref<const std::string&>()));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO shifts(id, device, seq, unit, day, name, opened_by) "
-                                          "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  SB_ASSIGN_OR_RETURN(std::optional<Receipt> receipt, shift_open_receipt(e.body, e.device));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO shifts(id, device, seq, unit, day, name, opened_by, receipt_ms) "
+                                          "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
   st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq))
       .bind(4, e.body["unit"].get_ref<const std::string&>()).bind(5, day);
   if (auto name = e.body.find("name"); name != e.body.end()) st.bind(6, name->get_ref<const std::string&>());
   else st.bind_null(6);
   st.bind(7, e.author);
+  if (receipt) st.bind(8, receipt->server_ms); else st.bind_null(8);
   return st.run();
 }
 
@@ -129,7 +151,8 @@ Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arriva
     st.bind(18, arrival);
     SB_RETURN_IF_ERROR(st.run());
   }
-  return insert_version(db, e, arrival, EntryKey{arrival, e.hash}, nullptr);
+  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, e));
+  return insert_version(db, e, arrival, EntryKey{arrival, e.hash}, nullptr, after);
 }
 
 // The version a correction or void names, read before anything else of its body is trusted (a
@@ -151,40 +174,166 @@ Status check_kept_fields(const Event& e, std::string_view entry_kind, const Json
   return check_correction_keeps(entry_kind, current, e.body.at("entry")).with_context(event_name(e.device, e.seq) + ": ");
 }
 
-Status apply_supersede(Db& db, const Event& e, std::int64_t arrival) {
-  SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
+// The entry a version belongs to, as the projection reads it to supersede or re-merge it.
+struct HeldEntry {
+  EntryKey key;
+  std::string kind;
+  std::int64_t day = 0;
+  Hash head{};
+  bool is_void = false;
+  Json body;
+};
+
+// The entry that holds version `version`, when the terminal holds it.
+Result<std::optional<HeldEntry>> entry_holding(Db& db, const Hash& version) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.arrival, e.id, e.kind, e.day, e.head, e.void, e.body FROM versions v "
                                           "JOIN entries e ON e.arrival = v.entry_arrival "
                                           "WHERE v.arrival = (SELECT arrival FROM events WHERE hash = ?)"));
+  st.bind_blob(1, version);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<HeldEntry>();
+  HeldEntry h;
+  h.key = EntryKey{st.int64(0), st.blob32(1)};
+  h.kind = st.text(2);
+  h.day = st.int64(3);
+  h.head = st.blob32(4);
+  h.is_void = st.int64(5) != 0;
+  SB_ASSIGN_OR_RETURN(h.body, decode_value(st.blob(6)));
+  return std::optional<HeldEntry>(std::move(h));
+}
+
+// The body a correction of `target` is checked against: the target's own (a root's body, a
+// correction's entry), which is what the server checked it against. nullopt for a void.
+Result<std::optional<Json>> body_of_version(Db& db, const Hash& target) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw FROM events WHERE hash = ?"));
   st.bind_blob(1, target);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return failed_precondition(event_name(e.device, e.seq) + " supersedes an entry this terminal does not hold");
-  const EntryKey entry{st.int64(0), st.blob32(1)};
-  std::string entry_kind = st.text(2);
-  std::int64_t day = st.int64(3);
-  Hash head = st.blob32(4);
-  bool was_void = st.int64(5) != 0;
-  SB_ASSIGN_OR_RETURN(Json current, decode_value(st.blob(6)));
-  // Concurrent corrections from several terminals (forks) are the merge issue's; on one terminal a
-  // version is only ever superseded while it is the head.
-  if (head != target || was_void) {
-    return failed_precondition(event_name(e.device, e.seq) + " supersedes a version that is no longer current");
+  if (!row) return internal_error("version " + hash_ref(target) + " is in the versions table but not stored");
+  SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(0)));
+  SB_ASSIGN_OR_RETURN(std::optional<Version> v, version_of(e));
+  if (!v || v->kind == VersionKind::kVoid) return std::optional<Json>();
+  return std::optional<Json>(std::move(v->body));
+}
+
+// Computes the entry again from every version the terminal holds of it and the site signer's
+// resolutions of its forks (merge_entry, docs/MERGE.md), and writes what it shows: the current
+// version's fields, the version it shows and the entry's conflicts. Used whenever a version
+// arrives that is not a plain successor of the shown one, and when a resolution arrives.
+Status remerge_entry(Db& db, const HeldEntry& entry) {
+  std::vector<Version> versions;
+  std::map<Hash, std::uint64_t> seq_of;
+  std::map<Hash, PublicKey> device_of;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT v.after_ms, ev.raw FROM versions v "
+                                            "JOIN events ev ON ev.arrival = v.arrival WHERE v.entry_arrival = ?"));
+    st.bind(1, entry.key.arrival);
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(1)));
+      SB_ASSIGN_OR_RETURN(std::optional<Version> v, version_of(e));
+      if (!v) return internal_error(event_name(e.device, e.seq) + " is in the versions table but is no version");
+      if (!st.is_null(0)) v->trusted_after_ms = st.int64(0);
+      seq_of[v->hash] = v->seq;
+      device_of[v->hash] = v->device;
+      versions.push_back(std::move(*v));
+    }
   }
+  std::vector<Resolution> resolutions;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT ev.raw FROM resolutions r JOIN events ev ON ev.arrival = r.arrival "
+                                            "WHERE r.fork IN (SELECT hash FROM versions WHERE entry_arrival = ?)"));
+    st.bind(1, entry.key.arrival);
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(0)));
+      SB_ASSIGN_OR_RETURN(Resolution r, resolution_of(e));
+      resolutions.push_back(std::move(r));
+    }
+  }
+  SB_ASSIGN_OR_RETURN(EntryState s, merge_entry(versions, resolutions));
+  // What the entry shows: the last version of the winning path that is not a void (for a void
+  // entry, the version it voided), and how many such versions the path has.
+  Hash shown = s.current;
+  if (s.is_void) {
+    for (const Version& v : versions) {
+      if (v.hash == s.current) shown = *v.target;
+    }
+  }
+  const std::int64_t path_versions = static_cast<std::int64_t>(s.path_length) - (s.is_void ? 1 : 0);
+  {
+    SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = ?, void = ? "
+                                            "WHERE arrival = ?"));
+    SB_RETURN_IF_ERROR(up.bind_blob(1, shown).bind(2, static_cast<std::int64_t>(seq_of.at(shown))).bind(3, path_versions)
+                           .bind(4, s.is_void ? 1 : 0).bind(5, entry.key.arrival).run());
+  }
+  SB_RETURN_IF_ERROR(write_entry_fields(db, entry.key.arrival, entry.kind, s.body, entry.day));
+  {
+    SB_ASSIGN_OR_RETURN(Stmt del, db.prepare("DELETE FROM conflicts WHERE entry_arrival = ?"));
+    SB_RETURN_IF_ERROR(del.bind(1, entry.key.arrival).run());
+  }
+  for (const Conflict& c : s.conflicts) {
+    SB_ASSIGN_OR_RETURN(Stmt ins, db.prepare("INSERT INTO conflicts(entry_arrival, fork, device, seq, children, winner, "
+                                             "resolution, resolved, on_path) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    ins.bind(1, entry.key.arrival).bind_blob(2, c.fork).bind_blob(3, device_of.at(c.fork))
+        .bind(4, static_cast<std::int64_t>(seq_of.at(c.fork))).bind(5, static_cast<std::int64_t>(c.children.size()))
+        .bind_blob(6, c.winner);
+    if (c.resolution) ins.bind_blob(7, *c.resolution); else ins.bind_null(7);
+    ins.bind(8, c.resolved ? 1 : 0).bind(9, c.on_current_path ? 1 : 0);
+    SB_RETURN_IF_ERROR(ins.run());
+  }
+  return Status::ok();
+}
+
+// A correction or void. The common case, a successor of the version the entry shows, is written
+// directly; anything else (a second child of a version: a fork, or a version below a void) is
+// kept in the versions table and the entry merged again from all its versions.
+Status apply_supersede(Db& db, const Event& e, std::int64_t arrival) {
+  SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
+  SB_ASSIGN_OR_RETURN(std::optional<HeldEntry> held, entry_holding(db, target));
+  if (!held) return failed_precondition(event_name(e.device, e.seq) + " supersedes an entry this terminal does not hold");
+  const HeldEntry& entry = *held;
+  const bool successor = entry.head == target && !entry.is_void;
   if (e.kind == kind::kCorrection) {
-    SB_RETURN_IF_ERROR(validate_body(e.kind, e.body, entry_kind).with_context(event_name(e.device, e.seq) + ": "));
-    SB_RETURN_IF_ERROR(check_kept_fields(e, entry_kind, current));
-  } else if (!is_voidable_kind(entry_kind)) {
+    SB_RETURN_IF_ERROR(validate_body(e.kind, e.body, entry.kind).with_context(event_name(e.device, e.seq) + ": "));
+    std::optional<Json> target_body;
+    if (successor) {
+      target_body = entry.body;
+    } else {
+      SB_ASSIGN_OR_RETURN(target_body, body_of_version(db, target));
+    }
+    // A correction of a void (which only a broken terminal makes) has nothing to keep: it is
+    // past the void, and never shown.
+    if (target_body) SB_RETURN_IF_ERROR(check_kept_fields(e, entry.kind, *target_body));
+  } else if (!is_voidable_kind(entry.kind)) {
     return failed_precondition(event_name(e.device, e.seq) + " voids an entry of a kind that cannot be voided");
   }
-  SB_RETURN_IF_ERROR(insert_version(db, e, arrival, entry, &target));
+  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, e));
+  SB_RETURN_IF_ERROR(insert_version(db, e, arrival, entry.key, &target, after));
+  if (!successor) return remerge_entry(db, entry);
   if (e.kind == kind::kVoid) {
     SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET void = 1 WHERE arrival = ?"));
-    return up.bind(1, entry.arrival).run();
+    return up.bind(1, entry.key.arrival).run();
   }
   SB_ASSIGN_OR_RETURN(Stmt up, db.prepare("UPDATE entries SET head = ?, head_seq = ?, versions = versions + 1 "
                                           "WHERE arrival = ?"));
-  SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind(3, entry.arrival).run());
-  return write_entry_fields(db, entry.arrival, entry_kind, e.body.at("entry"), day);
+  SB_RETURN_IF_ERROR(up.bind_blob(1, e.hash).bind(2, static_cast<std::int64_t>(e.seq)).bind(3, entry.key.arrival).run());
+  return write_entry_fields(db, entry.key.arrival, entry.kind, e.body.at("entry"), entry.day);
+}
+
+// The site signer's decision of a fork: indexed by its fork, and the entry holding the fork (when
+// the terminal holds it) merged again.
+Status apply_resolution(Db& db, const Event& e, std::int64_t arrival) {
+  SB_ASSIGN_OR_RETURN(Resolution r, resolution_of(e));
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO resolutions(arrival, fork, device, seq) VALUES(?, ?, ?, ?)"));
+    SB_RETURN_IF_ERROR(st.bind(1, arrival).bind_blob(2, r.fork).bind_blob(3, e.device)
+                           .bind(4, static_cast<std::int64_t>(e.seq)).run());
+  }
+  SB_ASSIGN_OR_RETURN(std::optional<HeldEntry> held, entry_holding(db, r.fork));
+  if (!held) return Status::ok();
+  return remerge_entry(db, *held);
 }
 
 }  // namespace
@@ -212,6 +361,10 @@ namespace shiftbook::client {
 
 Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, std::int64_t arrival, const SiteScope* scope) {
   if (scope && e.device == scope->signer) {
+    if (e.kind == kResolutionKind) {
+      SB_RETURN_IF_ERROR(apply_resolution(db, e, arrival));
+      return true;
+    }
     SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
     return true;
   }
@@ -238,7 +391,8 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, std::int64
 }
 
 Status Store::Impl::replay_events(const SiteScope* scope) {
-  SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts;"));
+  SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts; DELETE FROM conflicts; "
+                             "DELETE FROM resolutions;"));
   if (scope) SB_RETURN_IF_ERROR(clear_reference());
   // The order of storing: what an event names (a shift, a corrected entry of another terminal)
   // was stored before it, whatever the order of the devices' keys.

@@ -35,14 +35,20 @@ Status configure(Db& db, const StoreOptions& options) {
   return Status::ok();
 }
 
-Status migrate(Db& db) {
+// The first schema with the merge rules' derived tables (0006_merge.sql): a store migrated from an
+// earlier one replays its events once, to fill them.
+constexpr std::int64_t kMergeSchema = 6;
+
+// Migrates the store; returns the schema version it had.
+Result<std::int64_t> migrate(Db& db) {
   SB_ASSIGN_OR_RETURN(std::int64_t current, db.query_int("PRAGMA user_version"));
   if (current > known_schema_version()) {
     return failed_precondition("the store has schema version " + std::to_string(current) +
                                ", newer than this shiftbook knows (" + std::to_string(known_schema_version()) +
                                "); install a newer shiftbook to open it");
   }
-  return apply_migrations(db, current, schema::k_client_migrations);
+  SB_RETURN_IF_ERROR(apply_migrations(db, current, schema::k_client_migrations));
+  return current;
 }
 
 Result<Bytes> meta_blob(Db& db, const char* key) {
@@ -109,7 +115,7 @@ Result<std::unique_ptr<Store>> Store::init(const std::string& dir, const Clock& 
 
   SB_ASSIGN_OR_RETURN(Db db, Db::open(db_path + ".new", true, options.vfs));
   SB_RETURN_IF_ERROR(configure(db, options));
-  SB_RETURN_IF_ERROR(migrate(db));
+  SB_RETURN_IF_ERROR(migrate(db).status());
   {
     SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
     SB_RETURN_IF_ERROR(put_meta(db, "format", as_bytes(kFormat)));
@@ -149,7 +155,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Clock& 
   if (!version.is_ok()) return damaged(dir, version.status());
   if (*version == 0) return data_loss("the store in " + dir + " is not a Shiftbook terminal store (no Shiftbook schema)");
   SB_RETURN_IF_ERROR(damaged(dir, configure(db, options)));
-  SB_RETURN_IF_ERROR(damaged(dir, migrate(db)));
+  auto migrated_from = migrate(db);
+  if (!migrated_from.is_ok()) return damaged(dir, migrated_from.status());
   auto format = meta_blob(db, "format");
   if (!format.is_ok() || Bytes(*format) != Bytes(as_bytes(kFormat).begin(), as_bytes(kFormat).end())) {
     return data_loss("the store in " + dir + " is not a Shiftbook terminal store (no format mark)");
@@ -163,7 +170,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Clock& 
     return data_loss("the device key in " + dir + " does not belong to this store");
   }
   auto impl = std::make_unique<Impl>(dir, std::move(db), std::move(key).value(), clock, std::move(options));
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  std::unique_ptr<Store> store(new Store(std::move(impl)));
+  if (*migrated_from < kMergeSchema) {
+    SB_RETURN_IF_ERROR(damaged(dir, store->rebuild_derived().with_context("replaying the events after migrating: ")));
+  }
+  return store;
 }
 
 Result<Recorded> Store::Impl::append_local(const std::string& author, std::string_view kind, Json body) {

@@ -47,15 +47,17 @@ struct Store::Impl {
   // Updates the derived tables (shifts, entries, versions) for one stored event (projection.cpp),
   // `raw` its canonical encoding, `arrival` its number in the events table (the key of the entry
   // and version rows it writes). Events must arrive in each device's seq order. An event naming
-  // what the terminal does not hold, or superseding a version that is no longer current, is
-  // failed_precondition and has written nothing.
+  // what the terminal does not hold is failed_precondition and has written nothing. A correction
+  // or void of a version that is no longer shown (a fork, docs/MERGE.md) is kept and the entry
+  // merged again from all its versions.
   Status apply_event(const Event& e, ByteView raw, std::int64_t arrival);
 
   // Folds one stored event into what the terminal shows (projection.cpp): the site signer's
   // events into the reference tables and leaders (`scope` set on an enrolled terminal), this
-  // device's and other terminals' events through apply_event. Another terminal's event that
-  // names something this terminal does not hold, or supersedes a version that is no longer
-  // current, changes nothing and gives false (it stays in the log); any other failure is returned.
+  // device's and other terminals' events through apply_event; the signer's resolutions into
+  // the merge (projection.cpp). Another terminal's event that names something this terminal
+  // does not hold changes nothing and gives false (it stays in the log); any other failure is
+  // returned.
   Result<bool> project_event(const Event& e, ByteView raw, std::int64_t arrival, const SiteScope* scope);
   // Empties the derived tables (and, with `scope`, the reference tables and leaders) and projects
   // every event again in the order the terminal stored them. Call inside a transaction.

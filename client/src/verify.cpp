@@ -165,7 +165,11 @@ Result<std::string> first_difference(Db& db, const std::string& table, const cha
 Status Store::Impl::check_derived() {
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db));
   SB_ASSIGN_OR_RETURN(std::optional<SiteScope> scope, site_scope());
-  static constexpr const char* kTables[][2] = {{"shifts", "shift"}, {"entries", "entry"}, {"versions", "version"}};
+  static constexpr const char* kTables[][2] = {{"shifts", "shift"},
+                                               {"entries", "entry"},
+                                               {"versions", "version"},
+                                               {"conflicts", "conflict at version"},
+                                               {"resolutions", "resolution"}};
   static constexpr const char* kReferenceTables[] = {"sites", "units", "periods", "products", "workers", "quotas",
                                                      "leaders"};
   for (const auto& t : kTables) {

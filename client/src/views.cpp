@@ -44,7 +44,9 @@ std::string iso_time(std::uint64_t ms) {
 const std::string kEntrySelect = std::string(
     "SELECT e.id, e.seq, e.device, e.kind, ev.author, e.head, e.head_seq, e.versions, e.void, e.shift, "
     "s.seq, s.unit, e.day, e.body, cf.target IS NOT NULL, coalesce(p.decimals, 0), s.device, "
-    "e.confirms, cv.device, cv.seq "
+    "e.confirms, cv.device, cv.seq, "
+    "(SELECT count(*) FROM conflicts c WHERE c.entry_arrival = e.arrival), "
+    "(SELECT count(*) FROM conflicts c WHERE c.entry_arrival = e.arrival AND c.resolved = 0) "
     "FROM entries e JOIN events ev ON ev.arrival = e.arrival JOIN shifts s ON s.id = e.shift "
     "LEFT JOIN products p ON p.id = e.product LEFT JOIN events cve ON cve.hash = e.confirms "
     "LEFT JOIN versions cv ON cv.arrival = cve.arrival") + kConfirmedJoin;
@@ -67,7 +69,7 @@ Result<Json> entry_json(const Stmt& st, EventRefs& refs) {
            {"kind", entry_kind},       {"author", st.text(4)},         {"head", to_hex(st.blob32(5))},
            {"head_seq", st.int64(6)},  {"versions", st.int64(7)},      {"void", st.int64(8) != 0},
            {"shift", to_hex(st.blob32(9))}, {"shift_seq", st.int64(10)}, {"unit", st.text(11)},
-           {"date", format_date(st.int64(12))}};
+           {"date", format_date(st.int64(12))}, {"conflicts", st.int64(20)}, {"open_conflicts", st.int64(21)}};
   SB_RETURN_IF_ERROR(add_ref_fields(out, refs, device, st.int64(1), st.blob32(0)));
   SB_ASSIGN_OR_RETURN(out["shift_ref"], refs.ref(st.blob32(16), st.int64(10), st.blob32(9)));
   if (entry_kind == kind::kHours) {

@@ -50,6 +50,7 @@ std::string read_text(const std::string& path) {
 constexpr const char* kEntryColumnsV1 =
     "id, device, seq, kind, head, head_seq, versions, void, shift, worker, day, start_abs, end_abs, special, "
     "product, quantity, bonus_type, confirms, body";
+constexpr const char* kShiftColumnsV1 = "id, device, seq, unit, day, name, opened_by, closed_seq, closed_by";
 constexpr const char* kVersionColumnsV1 = "hash, entry, device, seq, kind, supersedes";
 constexpr const char* kVersions = "SELECT hex(hash), hex(entry), seq, kind, hex(supersedes) FROM versions ORDER BY seq";
 constexpr const char* kEntries =
@@ -79,7 +80,7 @@ TEST_CASE("store: a version 1 store migrates, its events in (device, seq) order 
                "INSERT INTO meta SELECT * FROM now.meta; "
                "INSERT INTO events SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms FROM now.events "
                "ORDER BY seq DESC; "
-               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT * FROM now.shifts; "
+               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT " + std::string(kShiftColumnsV1) + " FROM now.shifts; "
                "INSERT INTO entries SELECT " + std::string(kEntryColumnsV1) + " FROM now.entries; "
                "INSERT INTO versions SELECT " + kVersionColumnsV1 + " FROM now.versions; "
                "INSERT INTO leaders SELECT * FROM now.leaders; INSERT INTO sites SELECT * FROM now.sites; "
@@ -166,7 +167,7 @@ TEST_CASE("store: a version 4 store migrates to entries and versions keyed by ar
                "INSERT INTO meta SELECT * FROM now.meta; "
                "INSERT INTO events(device, seq, hlc, author, kind, hash, raw, recorded_ms, arrival) "
                "SELECT device, seq, hlc, author, kind, hash, raw, recorded_ms, arrival FROM now.events; "
-               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT * FROM now.shifts; "
+               "INSERT INTO heads SELECT * FROM now.heads; INSERT INTO shifts SELECT " + std::string(kShiftColumnsV1) + " FROM now.shifts; "
                "INSERT INTO entries SELECT " + std::string(kEntryColumnsV1) + " FROM now.entries ORDER BY seq DESC; "
                "INSERT INTO versions SELECT " + kVersionColumnsV1 + " FROM now.versions ORDER BY seq DESC; "
                "INSERT INTO leaders SELECT * FROM now.leaders; INSERT INTO sites SELECT * FROM now.sites; "
