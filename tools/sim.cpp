@@ -43,21 +43,22 @@ int main(int argc, char** argv) {
     for (std::uint64_t k = 0; k < seeds; ++k) {
       o.seed = first + k;
       SB_ASSIGN_OR_RETURN(sim::SimFigures f, sim::run_simulation(o, verbose ? &std::cout : nullptr));
-      std::printf("seed %llu: %llu events (%llu entries, %llu corrections, %llu voids, %llu of another terminal's), "
-                  "%llu syncs (%llu cut off), %llu restarts of terminals, %llu of the server, %llu clock jumps; "
-                  "converged in %llu rounds; ok (%.1f s)%s%s\n",
-                  static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(f.events),
-                  static_cast<unsigned long long>(f.entries), static_cast<unsigned long long>(f.corrections),
-                  static_cast<unsigned long long>(f.voids), static_cast<unsigned long long>(f.cross_corrections),
-                  static_cast<unsigned long long>(f.syncs), static_cast<unsigned long long>(f.failed_syncs),
-                  static_cast<unsigned long long>(f.terminal_restarts), static_cast<unsigned long long>(f.server_restarts),
-                  static_cast<unsigned long long>(f.clock_jumps), static_cast<unsigned long long>(f.catch_up_rounds),
-                  f.seconds, f.folder.empty() ? "" : ", kept in ", f.folder.c_str());
-      std::fflush(stdout);
+      std::cout << "seed " << o.seed << ": " << f.events << " events (" << f.entries << " entries, " << f.corrections
+                << " corrections, " << f.voids << " voids, " << f.cross_corrections << " of another terminal's, "
+                << f.forked_changes << " of a version already changed elsewhere), " << f.forks << " conflicts ("
+                << f.open_conflicts << " open), " << f.anomalies << " anomalies, " << f.syncs << " syncs ("
+                << f.failed_syncs << " cut off), " << f.terminal_restarts << " restarts of terminals, "
+                << f.server_restarts << " of the server, " << f.clock_jumps << " clock jumps; converged in "
+                << f.catch_up_rounds << " rounds; ok (" << std::fixed << std::setprecision(1) << f.seconds << " s)"
+                << (f.folder.empty() ? "" : ", kept in " + f.folder) << std::endl;
       all.events += f.events;
       all.entries += f.entries;
       all.corrections += f.corrections;
       all.voids += f.voids;
+      all.forked_changes += f.forked_changes;
+      all.forks += f.forks;
+      all.open_conflicts += f.open_conflicts;
+      all.anomalies += f.anomalies;
       all.syncs += f.syncs;
       all.lost_requests += f.lost_requests;
       all.lost_answers += f.lost_answers;
@@ -66,16 +67,13 @@ int main(int argc, char** argv) {
       all.clock_jumps += f.clock_jumps;
       all.seconds += f.seconds;
     }
-    std::printf("\n%llu seeds from %llu passed: %llu events, %llu entries, %llu corrections, %llu voids, %llu syncs, "
-                "%llu requests and %llu answers lost, %llu terminal and %llu server restarts, %llu clock jumps, "
-                "%.1f s\n",
-                static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(first),
-                static_cast<unsigned long long>(all.events), static_cast<unsigned long long>(all.entries),
-                static_cast<unsigned long long>(all.corrections), static_cast<unsigned long long>(all.voids),
-                static_cast<unsigned long long>(all.syncs), static_cast<unsigned long long>(all.lost_requests),
-                static_cast<unsigned long long>(all.lost_answers), static_cast<unsigned long long>(all.terminal_restarts),
-                static_cast<unsigned long long>(all.server_restarts), static_cast<unsigned long long>(all.clock_jumps),
-                all.seconds);
+    std::cout << "\n" << seeds << " seeds from " << first << " passed: " << all.events << " events, " << all.entries
+              << " entries, " << all.corrections << " corrections, " << all.voids << " voids, " << all.forked_changes
+              << " forking changes, " << all.forks << " conflicts (" << all.open_conflicts << " open at the end), "
+              << all.anomalies << " anomalies, " << all.syncs << " syncs, " << all.lost_requests << " requests and "
+              << all.lost_answers << " answers lost, " << all.terminal_restarts << " terminal and "
+              << all.server_restarts << " server restarts, " << all.clock_jumps << " clock jumps, " << std::fixed
+              << std::setprecision(1) << all.seconds << " s" << std::endl;
     return Status::ok();
   });
 }

@@ -41,14 +41,8 @@ const char* const kBonusTypes[] = {"special_environment", "skill_upgrade", "inno
 std::string unit_name(int u) { return "U" + std::to_string(u + 1); }
 std::string worker_name(int w) { return "W" + std::to_string(w + 1); }
 
-// The ground truth of one entry: what the simulation itself recorded and changed.
-struct Truth {
-  std::string kind;  // hours, output, bonus
-  PublicKey device{};
-  std::string unit;
-  std::int64_t day = 0;
-  Hash current{};
-  bool is_void = false;
+// What one version of an entry says.
+struct Values {
   std::string worker;
   std::int64_t start = 0, end = 0;
   bool special = false;
@@ -57,10 +51,78 @@ struct Truth {
   std::string bonus_type;
 };
 
-// What a terminal last showed of an entry, for monotonic reads.
-struct Seen {
-  std::int64_t versions = 0;
+// One version the simulation made: the original, a correction or a void, with the trusted after
+// time its terminal's latest shift_open gave it (docs/MERGE.md section 3).
+struct TruthVersion {
+  std::optional<Hash> target;  // absent for the original
   bool is_void = false;
+  Values values;               // a void's: those of the version it voids
+  std::optional<std::int64_t> after_ms;
+};
+
+// The ground truth of one entry: every version the simulation made of it, and head office's
+// decisions of its forks. Its current state follows from them by the simulation's own reading of
+// the merge rules (current_of), not by the code under test.
+struct Truth {
+  std::string kind;  // hours, output, bonus
+  PublicKey device{};
+  std::string unit;
+  std::int64_t day = 0;
+  Hash root{};
+  std::map<Hash, TruthVersion> versions;
+  std::map<Hash, Hash> decided;  // fork -> winner, head office's latest decision
+};
+
+// What the entry shows by the merge rules: walk from the original, at a fork taking head office's
+// choice or else the child with the latest trusted after time (none is earliest), ties to the
+// lower hash; a void ends the walk (the entry is void and shows what it voided).
+struct Current {
+  Hash shown{};
+  bool is_void = false;
+  const Values* values = nullptr;
+};
+Current current_of(const Truth& t) {
+  std::map<Hash, std::vector<Hash>> children;
+  for (const auto& [h, v] : t.versions) {
+    if (v.target) children[*v.target].push_back(h);
+  }
+  Hash at = t.root;
+  for (;;) {
+    auto kids = children.find(at);
+    if (kids == children.end()) return Current{at, false, &t.versions.at(at).values};
+    const std::vector<Hash>& c = kids->second;
+    Hash winner = c.front();
+    auto decided = t.decided.find(at);
+    if (decided != t.decided.end() && std::find(c.begin(), c.end(), decided->second) != c.end()) {
+      winner = decided->second;
+    } else {
+      for (const Hash& h : c) {
+        const auto& a = t.versions.at(h).after_ms;
+        const auto& b = t.versions.at(winner).after_ms;
+        if (a != b ? (a && (!b || *a > *b)) : h < winner) winner = h;
+      }
+    }
+    if (t.versions.at(winner).is_void) return Current{at, true, &t.versions.at(at).values};
+    at = winner;
+  }
+}
+
+// The forks of an entry: versions with several children.
+std::vector<Hash> forks_of(const Truth& t) {
+  std::map<Hash, int> children;
+  for (const auto& [h, v] : t.versions) {
+    if (v.target) ++children[*v.target];
+  }
+  std::vector<Hash> out;
+  for (const auto& [h, n] : children) {
+    if (n > 1) out.push_back(h);
+  }
+  return out;
+}
+
+// What a terminal last showed of an entry, for monotonic reads: how many versions it held.
+struct Seen {
+  std::size_t versions = 0;
 };
 
 class SimFailure {
@@ -100,6 +162,9 @@ struct Terminal {
   bool online = true;
   std::int64_t skew_ms = 0;     // the terminal's clock minus the simulation's time
   std::optional<Hash> shift;    // its open shift
+  // The receipt time its latest shift_open named (docs/MERGE.md section 3): outer empty before its
+  // first shift, inner empty when that shift_open named no receipt.
+  std::optional<std::optional<std::int64_t>> opened_with;
   std::map<Hash, Seen> seen;    // entries it has shown, by root
 };
 
@@ -130,10 +195,11 @@ class World {
   void jump_clock(Terminal& t);
   void login(Terminal& t);
   // ---- checks
-  void check_read_own(Terminal& t, const Hash& root);
+  void check_read_own(Terminal& t, const Hash& root, const Hash& written, bool is_void);
   void check_monotonic(Terminal& t);
   void catch_up();
   void check_replicas();
+  void check_entries(Terminal& t);
   void check_totals(Terminal& t);
 
   std::int64_t now() const { return now_ms_; }
@@ -260,15 +326,17 @@ void World::login(Terminal& t) {
   must(t.store->login(kLeader, kLeaderPin).status(), "logging in on terminal " + std::to_string(t.index + 1));
 }
 
-void World::check_read_own(Terminal& t, const Hash& root) {
+void World::check_read_own(Terminal& t, const Hash& root, const Hash& written, bool is_void) {
   const Json shown = must(t.store->show_entry(to_hex(root)), "terminal " + std::to_string(t.index + 1) +
                                                                  " reading the entry it just wrote");
-  const Truth& truth = truth_.at(root);
+  // What it wrote supersedes the version it showed, so it is what it shows now (a void: the entry
+  // is void and shows the version voided).
   const Json& entry = shown["entry"];
-  if (entry["void"].get<bool>() != truth.is_void || (!truth.is_void && entry["head"] != to_hex(truth.current))) {
+  const Hash expected = is_void ? *truth_.at(root).versions.at(written).target : written;
+  if (entry["void"].get<bool>() != is_void || entry["head"] != to_hex(expected)) {
     fail("terminal " + std::to_string(t.index + 1) + " does not read its own write of entry " + to_hex(root).substr(0, 8));
   }
-  t.seen[root] = Seen{entry["versions"].get<std::int64_t>(), truth.is_void};
+  t.seen[root] = Seen{shown["versions"].size()};
 }
 
 void World::record(Terminal& t) {
@@ -282,29 +350,35 @@ void World::record(Terminal& t) {
       return;
     }
     t.shift = opened->hash;
+    // The receipt its shift_open names, read from the signed event itself.
+    const Event open = must(decode_event(must(t.store->raw_events(t.device), "the terminal's events").back()),
+                            "the shift_open just written");
+    const std::optional<Receipt> receipt = must(shift_open_receipt(open.body, t.device), "the shift_open's receipt");
+    t.opened_with = receipt ? std::optional<std::int64_t>(receipt->server_ms) : std::nullopt;
   }
   const std::string shift_ref = to_hex(*t.shift);
   Truth truth;
   truth.device = t.device;
+  Values v;
   const int what = draw(0, 9);
   Result<client::Recorded> r = internal_error("nothing recorded");
   if (what < 4) {
     truth.kind = "hours";
-    truth.worker = worker_name(draw(0, kWorkers - 1));
-    truth.start = draw(0, 92) * 15;
-    truth.end = truth.start + draw(2, 40) * 15;
-    truth.special = draw(0, 3) == 0;
-    r = t.store->log_hours(shift_ref, truth.worker, truth.start, truth.end, truth.special);
+    v.worker = worker_name(draw(0, kWorkers - 1));
+    v.start = draw(0, 92) * 15;
+    v.end = v.start + draw(2, 40) * 15;
+    v.special = draw(0, 3) == 0;
+    r = t.store->log_hours(shift_ref, v.worker, v.start, v.end, v.special);
   } else if (what < 8) {
     truth.kind = "output";
-    truth.product = draw(0, 2) == 0 ? "P2" : "P1";
-    truth.quantity = draw(1, 400) * (truth.product == "P2" ? 250 : 1);
-    r = t.store->log_output(shift_ref, truth.product, truth.quantity);
+    v.product = draw(0, 2) == 0 ? "P2" : "P1";
+    v.quantity = draw(1, 400) * (v.product == "P2" ? 250 : 1);
+    r = t.store->log_output(shift_ref, v.product, v.quantity);
   } else {
     truth.kind = "bonus";
-    truth.worker = worker_name(draw(0, kWorkers - 1));
-    truth.bonus_type = kBonusTypes[draw(0, 2)];
-    r = t.store->log_bonus(shift_ref, truth.worker, truth.bonus_type, std::nullopt);
+    v.worker = worker_name(draw(0, kWorkers - 1));
+    v.bonus_type = kBonusTypes[draw(0, 2)];
+    r = t.store->log_bonus(shift_ref, v.worker, v.bonus_type, std::nullopt);
   }
   if (!r.is_ok()) {
     if (r.status().code() != Code::kFailedPrecondition && r.status().code() != Code::kInvalidArgument) {
@@ -316,42 +390,45 @@ void World::record(Terminal& t) {
   const Json shown = must(t.store->show_entry(to_hex(r->hash)), "reading the entry just recorded")["entry"];
   truth.unit = shown["unit"].get<std::string>();
   truth.day = must(parse_date(shown["date"].get<std::string>()), "the entry's date");
-  truth.current = r->hash;
+  truth.root = r->hash;
+  truth.versions[r->hash] = TruthVersion{std::nullopt, false, v, *t.opened_with};
   truth_[r->hash] = truth;
   recorded_[truth.unit].push_back(r->hash);
   ++f_.entries;
-  check_read_own(t, r->hash);
+  check_read_own(t, r->hash, r->hash, false);
 }
 
 void World::correct(Terminal& t, bool make_void) {
   login(t);
-  // A random entry of the terminal's units that it shows at its current version: correcting one it
-  // shows at an older version would fork, and forks are the merge rules' (docs/SIMULATION.md).
   // An entry of one of its units, picked by the order of recording, not by hash: keys, and so
-  // hashes, differ from run to run.
+  // hashes, differ from run to run. The terminal corrects what it shows, which another terminal
+  // may have corrected too without either seeing the other's: a fork, for the merge rules.
   const std::vector<Hash>& candidates = recorded_[t.units[static_cast<std::size_t>(draw(0, static_cast<int>(t.units.size()) - 1))]];
   if (candidates.empty()) return;
   const Hash root = candidates[static_cast<std::size_t>(draw(0, static_cast<int>(candidates.size()) - 1))];
   Truth& truth = truth_.at(root);
-  if (truth.is_void) return;
   auto shown = t.store->show_entry(to_hex(root));
-  if (!shown.is_ok() || (*shown)["entry"]["head"] != to_hex(truth.current) || (*shown)["entry"]["void"].get<bool>()) return;
+  if (!shown.is_ok() || (*shown)["entry"]["void"].get<bool>()) return;  // not pulled yet, or void
+  const Hash head = must(array_from_hex<32>((*shown)["entry"]["head"].get<std::string>()), "the entry's head");
+  auto base = truth.versions.find(head);
+  if (base == truth.versions.end()) fail("terminal " + std::to_string(t.index + 1) + " shows a version nobody made");
+  const bool forks = std::any_of(truth.versions.begin(), truth.versions.end(),
+                                 [&](const auto& v) { return v.second.target == head; });
+  Values next = base->second.values;
   Result<client::Recorded> r = internal_error("nothing recorded");
-  Truth next = truth;
   if (make_void) {
-    next.is_void = true;
     r = t.store->void_entry(to_hex(root), "simulated mistake");
   } else {
     Json changes;
     if (truth.kind == "hours") {
-      next.end = truth.start + draw(2, 40) * 15;
-      if (next.end == truth.end) next.end += 15;
+      next.end = next.start + draw(2, 40) * 15;
+      if (next.end == base->second.values.end) next.end += 15;
       changes["end"] = next.end;
     } else if (truth.kind == "output") {
-      next.quantity = truth.quantity + draw(1, 50) * (truth.product == "P2" ? 250 : 1);
+      next.quantity += draw(1, 50) * (next.product == "P2" ? 250 : 1);
       changes["quantity"] = next.quantity;
     } else {
-      next.bonus_type = kBonusTypes[(std::find(std::begin(kBonusTypes), std::end(kBonusTypes), truth.bonus_type) -
+      next.bonus_type = kBonusTypes[(std::find(std::begin(kBonusTypes), std::end(kBonusTypes), next.bonus_type) -
                                      std::begin(kBonusTypes) + 1) % 3];
       changes["type"] = next.bonus_type;
     }
@@ -364,11 +441,11 @@ void World::correct(Terminal& t, bool make_void) {
     ++f_.refused;
     return;
   }
-  next.current = r->hash;
-  truth = next;
+  truth.versions[r->hash] = TruthVersion{head, make_void, next, t.opened_with ? *t.opened_with : std::nullopt};
   ++(make_void ? f_.voids : f_.corrections);
   if (truth.device != t.device) ++f_.cross_corrections;
-  check_read_own(t, root);
+  if (forks) ++f_.forked_changes;
+  check_read_own(t, root, r->hash, make_void);
 }
 
 void World::sync(Terminal& t, bool faults) {
@@ -449,20 +526,27 @@ void World::step(int n) {
 // ---- checks ------------------------------------------------------------------------------------
 
 void World::check_monotonic(Terminal& t) {
-  // A sample of what it showed before: still shown, never fewer versions, never un-voided.
+  // A sample of what it showed before: still shown, with no version fewer, and showing a version
+  // nothing it holds supersedes (a leaf of the tree; a void entry shows the version voided). As
+  // versions are never taken away, a version it saw superseded can never be shown again.
   int checked = 0;
   for (auto it = t.seen.begin(); it != t.seen.end() && checked < 16; ++it) {
     if (draw(0, 3) != 0) continue;  // the same draws in every run: only which entry each lands on differs
     ++checked;
     const Json shown = must(t.store->show_entry(to_hex(it->first)), "terminal " + std::to_string(t.index + 1) +
                                                                        " reading an entry it showed before");
-    const std::int64_t versions = shown["entry"]["versions"].get<std::int64_t>();
+    const std::string head = shown["entry"]["head"].get<std::string>();
     const bool is_void = shown["entry"]["void"].get<bool>();
-    if (versions < it->second.versions || (it->second.is_void && !is_void)) {
+    int superseding = 0;
+    for (const Json& v : shown["versions"]) {
+      const Json& body = v["body"];
+      if (body.contains("target") && body["target"] == head) ++superseding;
+    }
+    if (shown["versions"].size() < it->second.versions || (!is_void && superseding > 0)) {
       fail("terminal " + std::to_string(t.index + 1) + " shows entry " + to_hex(it->first).substr(0, 8) +
            " at an older state than before");
     }
-    it->second = Seen{versions, is_void};
+    it->second = Seen{shown["versions"].size()};
   }
 }
 
@@ -517,7 +601,35 @@ void World::check_replicas() {
       }
     }
     must(t.store->verify().status(), name + "'s verify");
+    check_entries(t);
     check_totals(t);
+  }
+}
+
+// Every entry of the terminal's units shows what the ground truth says, and its conflicts are the
+// truth's forks.
+void World::check_entries(Terminal& t) {
+  const std::string name = "terminal " + std::to_string(t.index + 1);
+  std::set<Hash> forks;
+  for (const auto& [root, truth] : truth_) {
+    if (std::find(t.units.begin(), t.units.end(), truth.unit) == t.units.end()) continue;
+    const Json shown = must(t.store->show_entry(to_hex(root)), name + " showing entry " + to_hex(root).substr(0, 8))["entry"];
+    const Current c = current_of(truth);
+    if (shown["head"] != to_hex(c.shown) || shown["void"].get<bool>() != c.is_void) {
+      fail(name + " shows entry " + to_hex(root).substr(0, 8) + " at version " + shown["head"].get<std::string>().substr(0, 8) +
+           (shown["void"].get<bool>() ? " (void)" : "") + " where the merge rules give " + to_hex(c.shown).substr(0, 8) +
+           (c.is_void ? " (void)" : ""));
+    }
+    for (const Hash& f : forks_of(truth)) forks.insert(f);
+  }
+  std::set<Hash> listed;
+  const Json conflicts = must(t.store->conflicts(true), name + "'s conflicts");
+  for (const Json& c : conflicts["conflicts"]) {
+    listed.insert(must(array_from_hex<32>(c["fork_id"].get<std::string>()), "a fork id"));
+  }
+  if (listed != forks) {
+    fail(name + " lists " + std::to_string(listed.size()) + " conflicts where the ground truth has " +
+         std::to_string(forks.size()) + " forks in its units");
   }
 }
 
@@ -541,15 +653,17 @@ void World::check_totals(Terminal& t) {
       std::map<std::string, std::array<std::int64_t, 5>> workers;
       std::map<std::string, std::int64_t> output;
       for (const auto& [root, e] : truth_) {
-        if (e.is_void || e.unit != unit || e.day < from || e.day > to) continue;
+        const Current c = current_of(e);
+        if (c.is_void || e.unit != unit || e.day < from || e.day > to) continue;
+        const Values& v = *c.values;
         if (e.kind == "hours") {
-          workers[e.worker][0] += e.end - e.start;
-          if (e.special) workers[e.worker][1] += e.end - e.start;
+          workers[v.worker][0] += v.end - v.start;
+          if (v.special) workers[v.worker][1] += v.end - v.start;
         } else if (e.kind == "output") {
-          output[e.product] += e.quantity;
+          output[v.product] += v.quantity;
         } else {
-          const auto at = std::find(std::begin(kBonusTypes), std::end(kBonusTypes), e.bonus_type) - std::begin(kBonusTypes);
-          workers[e.worker][static_cast<std::size_t>(2 + at)] += 1;
+          const auto at = std::find(std::begin(kBonusTypes), std::end(kBonusTypes), v.bonus_type) - std::begin(kBonusTypes);
+          workers[v.worker][static_cast<std::size_t>(2 + at)] += 1;
         }
       }
       const Json summary = must(t.store->summary_period(unit, p[0]), "terminal " + std::to_string(t.index + 1) + "'s summary");
@@ -587,6 +701,7 @@ SimFigures World::run() {
   step_ = o_.steps + 1;
   catch_up();
   check_replicas();
+  for (const auto& [root, truth] : truth_) f_.forks += forks_of(truth).size();
   f_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   terminals_.clear();
   service_.reset();

@@ -34,6 +34,11 @@ struct SimFigures {
   std::uint64_t corrections = 0;
   std::uint64_t voids = 0;
   std::uint64_t cross_corrections = 0;  // corrections and voids of another terminal's entry
+  std::uint64_t forked_changes = 0;  // corrections and voids of a version something else superseded already
+  std::uint64_t forks = 0;           // versions with several children at the end: conflicts
+  std::uint64_t open_conflicts = 0;  // of them, not closed by head office at the end
+  std::uint64_t resolutions = 0;     // head office's decisions of forks
+  std::uint64_t anomalies = 0;       // what the server's anomaly rules found at the end
   std::uint64_t refused = 0;         // recordings the store refused (overlapping hours, ...)
   std::uint64_t syncs = 0;           // sync runs started
   std::uint64_t failed_syncs = 0;    // of those, ended by a lost request or answer, or offline

@@ -79,7 +79,7 @@ void add_import(CLI::App& bundle, Context& ctx) {
               << held_text(r.server_seq, r.unsynced);
     if (r.unshown > 0) {
       std::cout << "; " << events_text(r.unshown)
-                << " pulled name entries this terminal does not hold or versions already superseded, and are kept "
+                << " pulled name entries this terminal does not hold, and are kept "
                    "in the log without being shown";
     }
     if (r.more) std::cout << "; head office has more for this terminal: export another bundle";

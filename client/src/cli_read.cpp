@@ -152,10 +152,34 @@ void add_verify_export(CLI::App& app, Context& ctx) {
   });
 }
 
+void add_conflicts_anomalies(CLI::App& app, Context& ctx) {
+  auto* conflicts = app.add_subcommand("conflicts", "Entries of this terminal's units that several terminals changed "
+                                                    "without seeing each other (open ones; --all: resolved too)");
+  auto all = std::make_shared<bool>(false);
+  conflicts->add_flag("--all", *all, "Include conflicts head office has resolved");
+  add_json_flag(conflicts, ctx);
+  on_run(conflicts, ctx, [all](Context& c) -> Status {
+    SB_ASSIGN_OR_RETURN(auto store, c.open_store());
+    SB_ASSIGN_OR_RETURN(Json doc, store->conflicts(*all));
+    if (c.json) print_json(doc); else render_conflicts(doc, std::cout);
+    return Status::ok();
+  });
+  auto* anomalies = app.add_subcommand("anomalies", "Numbers of this terminal's units that cannot all be true "
+                                                    "(overlapping hours, more than 24 hours, output against an old quota)");
+  add_json_flag(anomalies, ctx);
+  on_run(anomalies, ctx, [](Context& c) -> Status {
+    SB_ASSIGN_OR_RETURN(auto store, c.open_store());
+    SB_ASSIGN_OR_RETURN(Json doc, store->anomalies());
+    if (c.json) print_json(doc); else render_anomalies(doc, std::cout);
+    return Status::ok();
+  });
+}
+
 }  // namespace
 
 void add_read_commands(CLI::App& app, Context& ctx) {
   add_list_show(app, ctx);
+  add_conflicts_anomalies(app, ctx);
   add_summary_status(app, ctx);
   add_verify_export(app, ctx);
 }

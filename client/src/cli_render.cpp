@@ -73,6 +73,7 @@ std::string entry_flags(const Json& e) {
   if (bool_of(e, "confirmed")) add("confirmed");
   if (int_of(e, "versions", 1) > 1) add("corrected");
   if (bool_of(e, "void")) add("VOID");
+  if (int_of(e, "open_conflicts", 0) > 0) add("CONFLICT");
   return flags;
 }
 
@@ -377,6 +378,45 @@ void render_status(const Json& doc, std::ostream& out) {
     counts += (counts.empty() ? "" : ", ") + count_text(ref, (std::string(word) + "s").c_str(), word);
   }
   t.add({"reference", counts});
+  t.print(out);
+}
+
+void render_conflicts(const Json& doc, std::ostream& out) {
+  const Json& list = doc.contains("conflicts") ? doc["conflicts"] : Json::array();
+  if (list.empty()) {
+    out << "no open conflicts\n";
+    return;
+  }
+  for (const Json& c : list) {
+    out << "entry " << str_of(c, "entry") << " (" << str_of(c, "kind") << ", " << str_of(c, "unit") << ", "
+        << str_of(c, "date") << (str_of(c, "worker").empty() ? "" : ", " + str_of(c, "worker")) << "): version "
+        << str_of(c, "fork") << " was changed on " << c["children"].size() << " terminals without seeing each other; "
+        << (bool_of(c, "resolved") ? "resolved by head office"
+                                   : std::string(str_of(c, "chosen_by") == "resolution" ? "head office decided, a later "
+                                                                                          "change is open"
+                                                                                        : "open, for head office"))
+        << "\n";
+    Table t({"version", "terminal", "kind", "by", "reason", "shown"});
+    for (const Json& ch : array_of(c, "children")) {
+      t.add({ref_of(ch), terminal_of(ch), str_of(ch, "kind"), str_of(ch, "author"), str_of(ch, "reason"),
+             bool_of(ch, "wins") ? "yes" : ""});
+    }
+    t.print(out);
+  }
+}
+
+void render_anomalies(const Json& doc, std::ostream& out) {
+  const Json& list = doc.contains("anomalies") ? doc["anomalies"] : Json::array();
+  if (list.empty()) {
+    out << "no anomalies\n";
+    return;
+  }
+  Table t({"kind", "subject", "detail", "events"});
+  for (const Json& a : list) {
+    std::string events;
+    for (const Json& e : array_of(a, "events")) events += (events.empty() ? "" : " ") + str_of(e, "ref");
+    t.add({str_of(a, "kind"), str_of(a, "subject"), str_of(a, "detail"), events});
+  }
   t.print(out);
 }
 

@@ -32,5 +32,7 @@ void render_entries(const Json& doc, std::ostream& out);    // list
 void render_show(const Json& doc, std::ostream& out);       // show
 void render_summary(const Json& doc, std::ostream& out);    // summary
 void render_status(const Json& doc, std::ostream& out);     // status
+void render_conflicts(const Json& doc, std::ostream& out);  // conflicts
+void render_anomalies(const Json& doc, std::ostream& out);  // anomalies
 
 }  // namespace shiftbook::cli

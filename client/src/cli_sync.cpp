@@ -97,8 +97,7 @@ std::string synced_text(const client::SyncReport& r) {
                      held_text(r.server_seq, r.unsynced) + " (server time " + utc_time_text(r.server_ms) + ")";
   if (r.unshown > 0) {
     text += "; " + events_text(r.unshown) +
-            " pulled name entries this terminal does not hold or versions already superseded, and are kept in the "
-            "log without being shown";
+            " pulled name entries this terminal does not hold, and are kept in the log without being shown";
   }
   return text;
 }
@@ -273,10 +272,22 @@ void add_sync(CLI::App& app, Context& ctx) {
     c.server_unreachable = report.unreachable;
     c.terminal_revoked = report.outcome == client::SyncOutcome::kRevoked;
     SB_RETURN_IF_ERROR(s);
+    // What the shift leader should know of the units after taking everyone's changes.
+    SB_ASSIGN_OR_RETURN(Json conflicts, store->conflicts(false));
+    SB_ASSIGN_OR_RETURN(Json anomalies, store->anomalies());
+    const std::size_t open = conflicts["conflicts"].size(), found = anomalies["anomalies"].size();
     if (c.json) {
-      print_json(synced_json(report));
+      Json doc = synced_json(report);
+      doc["open_conflicts"] = open;
+      doc["anomalies"] = found;
+      print_json(doc);
     } else {
       std::cout << synced_text(report) << '\n';
+      if (open > 0 || found > 0) {
+        std::cout << "in this terminal's units: " << open << (open == 1 ? " open conflict" : " open conflicts")
+                  << " ('shiftbook conflicts'), " << found << (found == 1 ? " anomaly" : " anomalies")
+                  << " ('shiftbook anomalies'); head office decides them\n";
+      }
     }
     return Status::ok();
   });

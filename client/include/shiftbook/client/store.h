@@ -249,6 +249,11 @@ class Store {
   Result<Json> summary_shift(const std::string& shift_ref) const;
   Result<Json> summary_period(const std::string& unit, const std::string& period) const;
   Result<Json> status();
+  // Forks of the entries the terminal holds (docs/MERGE.md), open ones only unless
+  // `include_resolved`; and the anomalies (docs/ANOMALIES.md) found over what it shows: overlaps,
+  // more than 24 hours, output against a superseded quota. Clock anomalies are head office's.
+  Result<Json> conflicts(bool include_resolved) const;
+  Result<Json> anomalies() const;
 
   // Re-checks every stored event: its hash, its chain link, the columns against its bytes, and
   // every device's signed head; then replays the events and checks that the derived tables (what
