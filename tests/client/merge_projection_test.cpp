@@ -182,3 +182,21 @@ TEST_CASE("merge projection: a version 5 store, which kept a fork's second child
   CHECK(open_conflicts(f.a.t) == 1);
   CHECK(must(f.a.t.store->verify()).problem.is_ok());
 }
+
+TEST_CASE("clocks: a terminal whose clock reset to 1970 stamps its next events after the server time it last saw") {
+  Enrolled e;  // took an answer whose receipt says server time kSampleNowMs + 5
+  e.t.clock.set(1000);  // a power loss: the clock restarts in 1970
+  REQUIRE(e.t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());
+  auto events = must(e.t.store->raw_events(e.t.store->device()));
+  REQUIRE_FALSE(events.empty());
+  const Event open = must(decode_event(events.back()));
+  CHECK(hlc_ms(open.hlc) >= static_cast<std::uint64_t>(kSampleNowMs + 5));
+  // Pulled events of another terminal whose clock runs ten years ahead do not drag it along.
+  Chain ahead(DeviceKey::generate());
+  ahead.hlc = hlc_pack(kSampleNowMs + kTenYearsMs, 0);
+  ahead.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}});
+  must(e.t.store->accept_sync(client::PushBatch{}, answer(e.ho.server, e.t, 0, Hash{}, {{&ahead, 1, 1}}, 30)));
+  REQUIRE(e.t.store->close_shift("").is_ok());
+  const Event close = must(decode_event(must(e.t.store->raw_events(e.t.store->device())).back()));
+  CHECK(hlc_ms(close.hlc) < static_cast<std::uint64_t>(kSampleNowMs + kTenYearsMs));
+}
