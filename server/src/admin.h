@@ -44,5 +44,7 @@ void add_access_commands(CLI::App& app, Context& ctx);
 void add_device_commands(CLI::App& app, Context& ctx);
 // bundle import: sync with a terminal that has no network, by files (admin_bundle.cpp).
 void add_bundle_commands(CLI::App& app, Context& ctx);
+// conflicts, anomalies, resolve: the merged state of the sites' logs (admin_conflicts.cpp).
+void add_conflict_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::server::cli

@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   cli::add_reference_commands(app, ctx);
   cli::add_access_commands(app, ctx);
   cli::add_bundle_commands(app, ctx);
+  cli::add_conflict_commands(app, ctx);
 
   if (auto done = command::parse(app, argc, argv)) return *done;
   if (ctx.dir.empty()) {

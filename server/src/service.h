@@ -20,6 +20,7 @@
 #include "shiftbook/bundle.h"
 #include "shiftbook/clock.h"
 #include "shiftbook/crypto.h"
+#include "shiftbook/ledger.h"
 #include "shiftbook/protocol.h"
 #include "shiftbook/status.h"
 #include "storage.h"
@@ -61,6 +62,25 @@ struct BracketedEvent {
   std::optional<Receipt> after;        // named by the latest shift_open at or before it
   std::uint64_t after_shift = 0;       // the seq of that shift_open (0: none at or before it)
   std::optional<Receipt> before;       // given for the push that delivered it
+};
+
+// One site's log merged (Service::ledger): its terminals as enrolled, and the Ledger.
+struct SiteLedger {
+  std::string site;
+  std::vector<DeviceRecord> devices;
+  Ledger ledger;
+};
+
+// A resolution head office recorded (Service::resolve).
+struct RecordedResolution {
+  std::string site;
+  Hash root{};       // the entry
+  std::string unit;  // its unit
+  Hash fork{}, winner{};
+  std::vector<Hash> losers;
+  std::string reason;
+  Hash event{};      // the resolution event
+  std::uint64_t signer_seq = 0;
 };
 
 // One request of a bundle that was answered with a refusal (Service::bundle).
@@ -132,6 +152,22 @@ class Service {
   // Up to `limit` accepted events of an enrolled device from seq `from` on, each with its
   // bracket. data_loss when a stored receipt does not verify with the server key.
   Result<std::vector<BracketedEvent>> events(const PublicKey& device, std::uint64_t from, std::size_t limit);
+
+  // ---- the merged state of a site's log (service_ledger.cpp, docs/SERVER.md "conflicts")
+  // Every site's id, ascending.
+  Result<std::vector<std::string>> sites();
+  // The site's Ledger, built on demand from every accepted event of its terminals (revoked ones'
+  // too, as delivered before their revocation; never quarantine) and of its site signer, each
+  // terminal event with the time of the receipt that acknowledged it. not_found for an unknown site.
+  Result<SiteLedger> ledger(const std::string& site);
+  // Head office's decision of a fork: a `resolution` {fork, winner, losers: every other child the
+  // server holds, reason} appended to the chain of the site signer of the entry, under admin_mu.
+  // `fork` and `winner` are 8 to 64 hex digits (a unique prefix) of a fork the server holds (in
+  // `site`, or in any site when it is empty) and of one of its children. invalid_argument for a
+  // malformed or ambiguous prefix, a winner that is no child of the fork, or a reason that is
+  // empty, longer than 500 bytes or holds control characters; not_found for no such fork.
+  Result<RecordedResolution> resolve(const std::string& site, std::string_view fork, std::string_view winner,
+                                     const std::string& reason);
 
   // ---- sync by files (service_bundle.cpp, docs/PROTOCOL.md "Bundles")
   // Answers the request bundle read from `request` with the reply bundle to write. Refused

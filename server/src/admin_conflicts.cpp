@@ -1,0 +1,242 @@
+// The merged state of the sites' logs from the command line: `conflicts` (every fork of every
+// entry: its children, the winner and what chose it), `anomalies` (find_anomalies over each
+// site's Ledger) and `resolve` (head office's decision of a fork, written as a `resolution` into
+// the site signer's chain). Each builds the Ledgers it reads on demand from storage
+// (Service::ledger); docs/SERVER.md has each command's output.
+#include <iostream>
+#include <set>
+
+#include "admin.h"
+#include "shiftbook/anomalies.h"
+#include "shiftbook/ledger.h"
+#include "shiftbook/platform/console.h"
+
+namespace shiftbook::server::cli {
+
+using console::print_json;
+using console::Table;
+
+namespace {
+
+// Enough of an event hash to tell one from another, and to give to `resolve`.
+constexpr std::size_t kShownHexDigits = 16;
+
+std::string shown(const Hash& h) { return to_hex(h).substr(0, kShownHexDigits); }
+
+// The sites to read: `site` alone (not_found when unknown, from Service::ledger), or every site.
+Result<std::vector<SiteLedger>> ledgers(Service& service, const std::string& site) {
+  std::vector<std::string> names{site};
+  if (site.empty()) {
+    SB_ASSIGN_OR_RETURN(std::vector<std::string> all, service.sites());
+    names = std::move(all);
+  }
+  std::vector<SiteLedger> out;
+  for (const std::string& s : names) {
+    SB_ASSIGN_OR_RETURN(SiteLedger l, service.ledger(s));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Json event_json(const Ledger& ledger, const Hash& h) {
+  Json j = {{"hash", to_hex(h)}, {"device", nullptr}, {"short", nullptr}, {"seq", nullptr}, {"kind", nullptr}};
+  if (auto src = ledger.source(h)) {
+    j["device"] = to_hex(src->device);
+    j["short"] = short_key(src->device);
+    j["seq"] = src->seq;
+    j["kind"] = src->kind;
+  }
+  return j;
+}
+
+// "0a1b2c3d4e5f6071 (7f3a9c21 seq 4)"
+std::string event_text(const Ledger& ledger, const Hash& h) {
+  std::string out = shown(h);
+  if (auto src = ledger.source(h)) out += " (" + short_key(src->device) + " seq " + std::to_string(src->seq) + ")";
+  return out;
+}
+
+const char* chosen_by_name(ChosenBy by) { return by == ChosenBy::kResolution ? "resolution" : "rule"; }
+
+struct ConflictsOpts {
+  std::string site;
+  bool open_only = false;
+};
+
+Status print_conflicts(Context& c, const ConflictsOpts& opts) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
+  Json doc = {{"conflicts", Json::array()}};
+  Table t({"SITE", "UNIT", "ENTRY", "FORK", "CHILDREN", "WINNER", "CHOSEN BY", "STATE"});
+  std::size_t shown_rows = 0;
+  for (SiteLedger& s : sites) {
+    std::map<Hash, LedgerEntry> entries = s.ledger.entries();
+    for (const LedgerConflict& lc : s.ledger.conflicts()) {
+      const Conflict& k = lc.conflict;
+      if (opts.open_only && k.resolved) continue;
+      ++shown_rows;
+      if (c.json) {
+        Json children = Json::array();
+        for (const Hash& child : k.children) children.push_back(event_json(s.ledger, child));
+        Json ignored = Json::array();
+        for (const Hash& r : k.ignored_resolutions) ignored.push_back(to_hex(r));
+        doc["conflicts"].push_back(Json{{"site", s.site},
+                                        {"unit", lc.unit},
+                                        {"entry", to_hex(lc.root)},
+                                        {"kind", entries.at(lc.root).kind},
+                                        {"fork", event_json(s.ledger, k.fork)},
+                                        {"children", children},
+                                        {"winner", to_hex(k.winner)},
+                                        {"chosen_by", chosen_by_name(k.chosen_by)},
+                                        {"resolution", k.resolution ? Json(to_hex(*k.resolution)) : Json(nullptr)},
+                                        {"resolved", k.resolved},
+                                        {"open", !k.resolved},
+                                        {"on_current_path", k.on_current_path},
+                                        {"ignored_resolutions", ignored}});
+        continue;
+      }
+      std::vector<std::string> children;
+      for (const Hash& child : k.children) children.push_back(event_text(s.ledger, child));
+      t.add({s.site, lc.unit.empty() ? "-" : lc.unit, shown(lc.root) + " " + entries.at(lc.root).kind,
+             event_text(s.ledger, k.fork), join(children, ", "), shown(k.winner), chosen_by_name(k.chosen_by),
+             k.resolved ? "resolved" : "open"});
+    }
+  }
+  if (c.json) {
+    print_json(doc);
+  } else if (shown_rows == 0) {
+    std::cout << (opts.open_only ? "no open conflicts\n" : "no conflicts\n");
+  } else {
+    t.print(std::cout);
+  }
+  return Status::ok();
+}
+
+void add_conflicts(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "conflicts", "Entries that terminals changed without seeing each other's change: each fork, its children, "
+                   "the winner, and whether head office resolved it");
+  auto o = std::make_shared<ConflictsOpts>();
+  cmd->add_option("--site", o->site, "Only this site's (default: every site)");
+  cmd->add_flag("--open", o->open_only, "Only those head office has not resolved");
+  add_json_flag(cmd, ctx);
+  on_run(cmd, ctx, o, print_conflicts);
+}
+
+struct AnomaliesOpts {
+  std::string site, kind;
+};
+
+// The clocks as the server measured them at each terminal's latest sync.
+std::vector<DeviceClockFact> clocks_of(const std::vector<DeviceRecord>& devices) {
+  std::vector<DeviceClockFact> out;
+  for (const DeviceRecord& d : devices) {
+    DeviceClockFact f{d.key, std::nullopt};
+    if (d.last_sync_ms != 0) f.skew_ms = d.last_sync_ms - d.last_client_ms;
+    out.push_back(f);
+  }
+  return out;
+}
+
+Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
+  Json doc = {{"anomalies", Json::array()}};
+  Table t({"SITE", "KIND", "ID", "DETAIL", "EVENTS"});
+  std::size_t shown_rows = 0;
+  for (SiteLedger& s : sites) {
+    for (const Anomaly& a : find_anomalies(s.ledger.anomaly_facts(clocks_of(s.devices)))) {
+      if (!opts.kind.empty() && a.kind != opts.kind) continue;
+      ++shown_rows;
+      if (c.json) {
+        Json events = Json::array();
+        for (const Hash& h : a.events) events.push_back(event_json(s.ledger, h));
+        doc["anomalies"].push_back(Json{{"site", s.site},
+                                        {"kind", a.kind},
+                                        {"id", a.id},
+                                        {"subject", a.subject},
+                                        {"detail", a.detail},
+                                        {"events", events}});
+        continue;
+      }
+      std::vector<std::string> events;
+      for (const Hash& h : a.events) events.push_back(event_text(s.ledger, h));
+      t.add({s.site, a.kind, a.id, a.detail, events.empty() ? "-" : join(events, ", ")});
+    }
+  }
+  if (c.json) {
+    print_json(doc);
+  } else if (shown_rows == 0) {
+    std::cout << "no anomalies\n";
+  } else {
+    t.print(std::cout);
+  }
+  return Status::ok();
+}
+
+void add_anomalies(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "anomalies", "Numbers from the terminals that cannot all be true, and terminal clocks that cannot be trusted "
+                   "(docs/ANOMALIES.md): flagged for head office, never dropped");
+  auto o = std::make_shared<AnomaliesOpts>();
+  cmd->add_option("--site", o->site, "Only this site's (default: every site)");
+  cmd->add_option("--kind", o->kind, "Only this kind")
+      ->check(CLI::IsMember({std::string(anomaly::kOverlap), std::string(anomaly::kOverDay),
+                             std::string(anomaly::kStaleQuota), std::string(anomaly::kClockSkew)}));
+  add_json_flag(cmd, ctx);
+  on_run(cmd, ctx, o, print_anomalies);
+}
+
+struct ResolveOpts {
+  std::string fork, winner, reason, site;
+};
+
+Status run_resolve(Context& c, const ResolveOpts& opts) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(RecordedResolution r, service->resolve(opts.site, opts.fork, opts.winner, opts.reason));
+  if (c.json) {
+    Json losers = Json::array();
+    for (const Hash& l : r.losers) losers.push_back(to_hex(l));
+    print_json(Json{{"site", r.site},
+                    {"unit", r.unit},
+                    {"entry", to_hex(r.root)},
+                    {"fork", to_hex(r.fork)},
+                    {"winner", to_hex(r.winner)},
+                    {"losers", losers},
+                    {"reason", r.reason},
+                    {"event", to_hex(r.event)},
+                    {"signer_seq", r.signer_seq}});
+    return Status::ok();
+  }
+  std::vector<std::string> losers;
+  for (const Hash& l : r.losers) losers.push_back(shown(l));
+  std::cout << "recorded: fork " << shown(r.fork) << " of entry " << shown(r.root) << " (unit "
+            << (r.unit.empty() ? "-" : r.unit) << ", site " << r.site << ") goes to " << shown(r.winner)
+            << "; set aside " << join(losers, ", ") << ": " << r.reason << '\n'
+            << "written as event " << shown(r.event) << ", seq " << r.signer_seq << " of site " << r.site
+            << "'s head-office chain; the site's terminals receive it at their next sync\n";
+  return Status::ok();
+}
+
+void add_resolve(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "resolve", "Decide a conflict: which child of a fork is current. Written into the site's head-office chain, "
+                 "so the site's terminals follow it");
+  auto o = std::make_shared<ResolveOpts>();
+  cmd->add_option("FORK", o->fork, "The fork: 8 to 64 hex digits of its hash, as 'conflicts' shows it")->required();
+  cmd->add_option("--winner", o->winner, "The child that wins: 8 to 64 hex digits of its hash")->required();
+  cmd->add_option("--reason", o->reason, "Why (1 to 500 bytes); the site's terminals see it")->required();
+  cmd->add_option("--site", o->site, "The fork's site (default: look in every site)");
+  add_json_flag(cmd, ctx);
+  on_run(cmd, ctx, o, run_resolve);
+}
+
+}  // namespace
+
+void add_conflict_commands(CLI::App& app, Context& ctx) {
+  add_conflicts(app, ctx);
+  add_anomalies(app, ctx);
+  add_resolve(app, ctx);
+}
+
+}  // namespace shiftbook::server::cli

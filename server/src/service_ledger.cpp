@@ -1,0 +1,195 @@
+// Head office's logic (service.h): the merged state of a site's log, and head office's decisions
+// of its forks. A site's Ledger (shiftbook/ledger.h) is built on demand from storage: every
+// accepted event of the site's terminals and of its site signer. A resolution is written into the
+// site signer's chain like reference data and revocations (append_to_chain, under admin_mu), so
+// the site's terminals pull it.
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "service_impl.h"
+#include "shiftbook/kinds.h"
+
+namespace shiftbook::server {
+using namespace detail;
+
+namespace {
+
+constexpr const char* kResolution = "resolution";
+constexpr std::size_t kChainPage = 10'000;
+constexpr std::size_t kMinPrefixDigits = 8;
+constexpr std::size_t kNamedWhenAmbiguous = 3;
+
+// Every accepted event of `device`, page by page, into the ledger; each terminal event with the
+// time its push was acknowledged.
+Status add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& ledger) {
+  std::uint64_t from = 1;
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(std::vector<ChainEvent> rows, st.chain_events(device, from, kChainPage));
+    for (const ChainEvent& row : rows) {
+      auto e = decode_event(row.raw);
+      if (!e.is_ok()) {
+        return data_loss("a stored event of device " + short_device(device) + " does not decode (" +
+                         e.status().message() + "); the store is damaged");
+      }
+      // The server checked every body before storing it, so one the ledger cannot read is damage.
+      if (Status added = ledger.add(*e); !added.is_ok()) {
+        return data_loss("a stored event cannot be merged (" + added.message() + "); the store is damaged");
+      }
+      if (terminal) ledger.set_acknowledged(e->hash, row.received_ms);
+      from = e->seq + 1;
+    }
+    if (rows.size() < kChainPage) return Status::ok();
+  }
+}
+
+Status known_site(Storage& st, const std::string& site) {
+  SB_ASSIGN_OR_RETURN(std::optional<Json> known, st.reference_item("ref_site", site));
+  if (!known) return not_found("site '" + site + "' does not exist (see 'site list')");
+  return Status::ok();
+}
+
+// The ledger of a site known to exist, whose signer is `signer`.
+Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer) {
+  SiteLedger out{site, {}, Ledger(signer)};
+  SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
+  for (DeviceRecord& d : all) {
+    if (d.site != site) continue;
+    SB_RETURN_IF_ERROR(add_chain(st, d.key, true, out.ledger));
+    out.devices.push_back(std::move(d));
+  }
+  SB_RETURN_IF_ERROR(add_chain(st, signer, false, out.ledger));
+  return out;
+}
+
+// 8 to 64 hex digits, lower-cased; `what` names the argument in the message.
+Result<std::string> hex_prefix(std::string_view text, const char* what) {
+  std::string digits(text);
+  std::transform(digits.begin(), digits.end(), digits.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool hex = std::all_of(digits.begin(), digits.end(),
+                               [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  if (!hex || digits.size() < kMinPrefixDigits || digits.size() > 64) {
+    return invalid_argument("'" + std::string(text) + "' is not " + what +
+                            ": give 8 to 64 hex digits of its hash, as 'conflicts' shows it");
+  }
+  return digits;
+}
+
+bool starts(const Hash& h, const std::string& prefix) { return to_hex(h).compare(0, prefix.size(), prefix) == 0; }
+
+std::string named(const Ledger& ledger, const Hash& h) {
+  auto src = ledger.source(h);
+  std::string out = to_hex(h).substr(0, 16);
+  if (src) out += " (seq " + std::to_string(src->seq) + " of terminal " + short_device(src->device) + ")";
+  return out;
+}
+
+struct FoundFork {
+  SiteLedger* site = nullptr;
+  LedgerConflict conflict;
+};
+
+Result<FoundFork> find_fork(std::vector<SiteLedger>& sites, const std::string& prefix) {
+  std::vector<FoundFork> found;
+  std::string other;  // an event that matches but is no fork, for the message
+  for (SiteLedger& s : sites) {
+    for (LedgerConflict& c : s.ledger.conflicts()) {
+      if (starts(c.conflict.fork, prefix)) found.push_back(FoundFork{&s, std::move(c)});
+    }
+    if (!other.empty()) continue;
+    for (const Hash& h : s.ledger.event_hashes()) {
+      if (starts(h, prefix)) {
+        other = named(s.ledger, h);
+        break;
+      }
+    }
+  }
+  if (found.size() > 1) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < std::min(found.size(), kNamedWhenAmbiguous); ++i) {
+      names.push_back(to_hex(found[i].conflict.conflict.fork));
+    }
+    return invalid_argument(prefix + " starts " + std::to_string(found.size()) + " forks (" + join(names, ", ") +
+                            (found.size() > kNamedWhenAmbiguous ? ", ..." : "") + "); give more digits");
+  }
+  if (found.empty()) {
+    if (!other.empty()) {
+      return not_found("event " + other + " is no fork: fewer than two versions supersede it (see 'conflicts')");
+    }
+    return not_found("no fork the server holds starts with " + prefix + " (see 'conflicts')");
+  }
+  return std::move(found.front());
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Service::sites() {
+  SB_ASSIGN_OR_RETURN(std::vector<Json> all, impl_->storage->reference("ref_site", ""));
+  std::vector<std::string> out;
+  for (const Json& s : all) out.push_back(s.value("id", std::string()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<SiteLedger> Service::ledger(const std::string& site) {
+  SB_RETURN_IF_ERROR(known_site(*impl_->storage, site));
+  return build_ledger(*impl_->storage, site, impl_->signer(site)->key.public_key());
+}
+
+Result<RecordedResolution> Service::resolve(const std::string& site, std::string_view fork, std::string_view winner,
+                                            const std::string& reason) {
+  Impl& m = *impl_;
+  SB_ASSIGN_OR_RETURN(std::string fork_prefix, hex_prefix(fork, "a fork"));
+  SB_ASSIGN_OR_RETURN(std::string winner_prefix, hex_prefix(winner, "a version"));
+  SB_RETURN_IF_ERROR(check_text("the reason", reason));
+  std::lock_guard lock(m.admin_mu);
+  std::vector<std::string> names{site};
+  if (site.empty()) {
+    SB_ASSIGN_OR_RETURN(std::vector<std::string> all, sites());
+    names = std::move(all);
+  }
+  std::vector<SiteLedger> ledgers;
+  for (const std::string& s : names) {
+    SB_RETURN_IF_ERROR(known_site(*m.storage, s));
+    SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*m.storage, s, m.signer(s)->key.public_key()));
+    ledgers.push_back(std::move(l));
+  }
+  SB_ASSIGN_OR_RETURN(FoundFork found, find_fork(ledgers, fork_prefix));
+  const Conflict& c = found.conflict.conflict;
+  const Ledger& ledger = found.site->ledger;
+  std::vector<Hash> chosen;
+  for (const Hash& child : c.children) {
+    if (starts(child, winner_prefix)) chosen.push_back(child);
+  }
+  if (chosen.size() != 1) {
+    std::vector<std::string> children;
+    for (const Hash& child : c.children) children.push_back(named(ledger, child));
+    return invalid_argument(std::string(chosen.empty() ? "no child" : "more than one child") + " of fork " +
+                            to_hex(c.fork).substr(0, 16) + " starts with " + winner_prefix + "; its children are " +
+                            join(children, ", "));
+  }
+  RecordedResolution r;
+  r.site = found.site->site;
+  r.root = found.conflict.root;
+  r.unit = found.conflict.unit;
+  r.fork = c.fork;
+  r.winner = chosen.front();
+  r.reason = reason;
+  Json losers = Json::array();
+  for (const Hash& child : c.children) {
+    if (child == r.winner) continue;
+    r.losers.push_back(child);
+    losers.push_back(hash_ref(child));
+  }
+  const Json body{{"fork", hash_ref(r.fork)}, {"winner", hash_ref(r.winner)}, {"losers", losers}, {"reason", reason}};
+  SB_RETURN_IF_ERROR(validate_head_office_body(kResolution, body));
+  SB_RETURN_IF_ERROR(
+      m.append_to_chain(r.site, {ChainItem{kResolution, body, std::string()}}).with_context("site " + r.site + ": "));
+  SB_ASSIGN_OR_RETURN(auto end, m.storage->chain_end(ledger.signer()));
+  r.signer_seq = end.first;
+  r.event = end.second;
+  return r;
+}
+
+}  // namespace shiftbook::server

@@ -1,0 +1,236 @@
+// Head office's view of the merged log, against a real shiftbook-server on 127.0.0.1: two
+// terminals (the shiftbook binary) that correct the same entry offline make a fork, which
+// `conflicts` lists as open; `resolve` refuses what is not a fork, not a child or not a reason,
+// and otherwise writes a resolution the terminals pull, after which `conflicts` lists it resolved;
+// `anomalies` finds one worker logged at once on two terminals.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cli/cli_support.h"
+#include "support/fixture.h"
+#include "support/server_process.h"
+
+using namespace shiftbook;
+using shiftbook::testing::Cli;
+using shiftbook::testing::RunResult;
+using shiftbook::testing::ServerProcess;
+
+namespace {
+
+void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
+
+void refused(const RunResult& r, int exit_code, const std::string& fragment) {
+  CHECK_MESSAGE(r.exit_code == exit_code, r.err);
+  CHECK_MESSAGE(r.err.find(fragment) != std::string::npos, r.err);
+  CHECK(r.out.empty());
+}
+
+// A terminal of site S1 and unit U1, enrolled with `server`, synced once, with L1 logged in.
+void enroll(const Cli& t, const ServerProcess& server) {
+  ok(t.run({"init"}), "init");
+  ok(t.run({"enroll", "--server", server.url(), "--code", server.create_code("S1", {"U1"})}), "enroll");
+  ok(t.run({"sync"}), "first sync");
+  ok(t.run({"login", "L1"}, "4321\n"), "login");
+}
+
+std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
+
+// Head office and terminals A and B of U1. A records hours of W1 and syncs, B pulls them; then
+// each corrects that entry offline (A: until 13:00, B: until 15:00), and they sync A, B, A.
+struct Fork {
+  ServerProcess server;
+  Cli a, b;
+  std::string entry;  // the hours entry: the fork
+  Fork() {
+    shiftbook::testing::setup_head_office(server);
+    server.start();
+    enroll(a, server);
+    enroll(b, server);
+    ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open");
+    ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours");
+    ok(a.run({"sync"}), "sync a");
+    ok(b.run({"sync"}), "sync b");
+    const Json listed = b.json({"list", "--kind", "hours", "--json"})["entries"];
+    REQUIRE(listed.size() == 1);
+    entry = listed[0]["id"].get<std::string>();
+    // On A the entry is its own event 2; B names it by a prefix of its hash.
+    ok(a.run({"correct", "2", "--end", "13:00", "--reason", "left early"}), "correct on a");
+    ok(b.run({"correct", entry.substr(0, 8), "--end", "15:00", "--reason", "stayed late"}), "correct on b");
+    ok(a.run({"sync"}), "sync a again");
+    ok(b.run({"sync"}), "sync b again");
+    ok(a.run({"sync"}), "sync a: both hold everything");
+  }
+  // The conflict of the fork, from `conflicts --json`.
+  Json conflict(const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args{"conflicts", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Json all = server.json(args)["conflicts"];
+    REQUIRE_MESSAGE(all.size() == 1, all.dump());
+    return all[0];
+  }
+  // The child made on terminal `t`.
+  std::string child_of(const Json& c, const Cli& t) const {
+    const std::string device = device_of(t);
+    for (const Json& child : c["children"]) {
+      if (child["device"] == device) return child["hash"].get<std::string>();
+    }
+    FAIL("no child of " << device << " in " << c.dump());
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("conflicts: two terminals correcting one entry offline make an open conflict, text and json") {
+  Fork f;
+  const Json c = f.conflict();
+  CHECK(c["site"] == "S1");
+  CHECK(c["unit"] == "U1");
+  CHECK(c["entry"] == f.entry);
+  CHECK(c["kind"] == "hours");
+  CHECK(c["fork"]["hash"] == f.entry);
+  CHECK(c["fork"]["device"] == device_of(f.a));
+  CHECK(c["fork"]["seq"] == 2);
+  REQUIRE(c["children"].size() == 2);
+  for (const Json& child : c["children"]) CHECK(child["kind"] == "correction");
+  const std::string mine = f.child_of(c, f.a), theirs = f.child_of(c, f.b);
+  CHECK(mine != theirs);
+  // A opened its shift with a server receipt and B did not: A's correction has the trusted time.
+  CHECK(c["winner"] == mine);
+  CHECK(c["chosen_by"] == "rule");
+  CHECK(c["open"] == true);
+  CHECK(c["resolved"] == false);
+  CHECK(c["resolution"].is_null());
+  CHECK(f.conflict({"--open", "--site", "S1"}) == c);
+  CHECK(f.server.json({"conflicts", "--json", "--site", "S2"})["conflicts"].empty());
+
+  RunResult text = f.server.run({"conflicts"});
+  ok(text, "conflicts");
+  CHECK(text.out.find("CHILDREN") != std::string::npos);
+  CHECK(text.out.find(f.entry.substr(0, 16) + " hours") != std::string::npos);
+  CHECK(text.out.find(mine.substr(0, 16) + " (" + device_of(f.a).substr(0, 8) + " seq 3)") != std::string::npos);
+  CHECK(text.out.find(theirs.substr(0, 16) + " (" + device_of(f.b).substr(0, 8) + " seq 1)") != std::string::npos);
+  CHECK(text.out.find("rule") != std::string::npos);
+  CHECK(text.out.find("open") != std::string::npos);
+  refused(f.server.run({"conflicts", "--site", "S9"}), 4, "site 'S9' does not exist");
+}
+
+TEST_CASE("conflicts: resolve refuses a bad fork, a bad winner and a bad reason, and writes nothing") {
+  Fork f;
+  const Json c = f.conflict();
+  const std::string mine = f.child_of(c, f.a), theirs = f.child_of(c, f.b);
+  const std::string fork8 = f.entry.substr(0, 8);
+  refused(f.server.run({"resolve", mine.substr(0, 8), "--winner", theirs, "--reason", "x"}), 4, "is no fork");
+  std::string nowhere = f.entry;
+  nowhere[0] = nowhere[0] == '0' ? '1' : '0';
+  refused(f.server.run({"resolve", nowhere, "--winner", theirs, "--reason", "x"}), 4,
+          "no fork the server holds starts with");
+  refused(f.server.run({"resolve", f.entry.substr(0, 7), "--winner", theirs, "--reason", "x"}), 3,
+          "give 8 to 64 hex digits");
+  refused(f.server.run({"resolve", fork8, "--winner", f.entry, "--reason", "x"}), 3,
+          "no child of fork " + f.entry.substr(0, 16) + " starts with");
+  refused(f.server.run({"resolve", fork8, "--winner", theirs, "--reason", ""}), 3, "the reason must not be empty");
+  refused(f.server.run({"resolve", fork8, "--winner", theirs, "--reason", std::string(501, 'r')}), 3,
+          "longer than 500 bytes");
+  refused(f.server.run({"resolve", fork8, "--winner", theirs, "--reason", "x", "--site", "S2"}), 4,
+          "no fork the server holds");
+  CHECK(f.server.run({"resolve", fork8, "--reason", "x"}).exit_code == 2);  // --winner is required
+  // Nothing was written: the conflict is as it was, and a terminal pulls nothing new.
+  CHECK(f.conflict() == c);
+  const RunResult pulled = f.a.run({"sync"});
+  ok(pulled, "sync a");
+  CHECK(pulled.out.find("pulled 0 events") != std::string::npos);
+}
+
+TEST_CASE("conflicts: resolve writes a resolution the terminals pull, and the conflict shows resolved") {
+  Fork f;
+  const Json before = f.conflict();
+  const std::string mine = f.child_of(before, f.a), theirs = f.child_of(before, f.b);
+  REQUIRE(before["winner"] == mine);
+
+  const Json r = f.server.json({"resolve", f.entry.substr(0, 12), "--winner", theirs.substr(0, 10), "--reason",
+                                "worker confirms 15:00", "--json"});
+  CHECK(r["site"] == "S1");
+  CHECK(r["unit"] == "U1");
+  CHECK(r["entry"] == f.entry);
+  CHECK(r["fork"] == f.entry);
+  CHECK(r["winner"] == theirs);
+  CHECK(r["losers"] == Json::array({mine}));
+  CHECK(r["reason"] == "worker confirms 15:00");
+  CHECK(r["signer_seq"].get<std::int64_t>() > 1);
+
+  const Json after = f.conflict();
+  CHECK(after["winner"] == theirs);
+  CHECK(after["chosen_by"] == "resolution");
+  CHECK(after["resolution"] == r["event"]);
+  CHECK(after["resolved"] == true);
+  CHECK(after["open"] == false);
+  CHECK(f.server.json({"conflicts", "--open", "--json"})["conflicts"].empty());
+  RunResult open_text = f.server.run({"conflicts", "--open"});
+  ok(open_text, "conflicts --open");
+  CHECK(open_text.out == "no open conflicts\n");
+  RunResult text = f.server.run({"conflicts"});
+  CHECK(text.out.find("resolution") != std::string::npos);
+  CHECK(text.out.find("resolved") != std::string::npos);
+
+  // The resolution travels in the site's head-office chain: each terminal pulls it.
+  for (const Cli* t : {&f.a, &f.b}) {
+    const RunResult synced = t->run({"sync"});
+    ok(synced, "sync after resolve");
+    CHECK_MESSAGE(synced.out.find("pulled 1 event") != std::string::npos, synced.out);
+  }
+
+  // A second decision of the same fork is the latest: it decides.
+  RunResult again = f.server.run({"resolve", f.entry.substr(0, 8), "--winner", mine.substr(0, 8), "--reason",
+                                  "the worker remembered wrong"});
+  ok(again, "resolve again");
+  CHECK(again.out.find("recorded: fork " + f.entry.substr(0, 16)) != std::string::npos);
+  CHECK(again.out.find("goes to " + mine.substr(0, 16) + "; set aside " + theirs.substr(0, 16)) != std::string::npos);
+  CHECK(f.conflict()["winner"] == mine);
+}
+
+TEST_CASE("anomalies: one worker logged at once on two terminals is an overlap naming both entries") {
+  ServerProcess server;
+  shiftbook::testing::setup_head_office(server);
+  server.start();
+  Cli a, b;
+  enroll(a, server);
+  enroll(b, server);
+  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
+  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
+  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
+  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  CHECK(server.json({"anomalies", "--json"})["anomalies"].empty());
+  ok(a.run({"sync"}), "sync a");
+  ok(b.run({"sync"}), "sync b");
+
+  const Json all = server.json({"anomalies", "--json"})["anomalies"];
+  REQUIRE_MESSAGE(all.size() == 1, all.dump());
+  const Json& o = all[0];
+  CHECK(o["site"] == "S1");
+  CHECK(o["kind"] == "overlap");
+  CHECK(o["subject"] == "W1");
+  CHECK(o["id"].get<std::string>().rfind("overlap:", 0) == 0);
+  REQUIRE(o["events"].size() == 2);
+  std::vector<std::string> devices{o["events"][0]["device"].get<std::string>(),
+                                   o["events"][1]["device"].get<std::string>()};
+  std::sort(devices.begin(), devices.end());
+  std::vector<std::string> want{device_of(a), device_of(b)};
+  std::sort(want.begin(), want.end());
+  CHECK(devices == want);
+  CHECK(o["detail"].get<std::string>().find("06:00-14:00") != std::string::npos);
+  CHECK(o["detail"].get<std::string>().find("10:00-18:00") != std::string::npos);
+
+  CHECK(server.json({"anomalies", "--kind", "overlap", "--json", "--site", "S1"})["anomalies"] == all);
+  CHECK(server.json({"anomalies", "--kind", "clock_skew", "--json"})["anomalies"].empty());
+  CHECK(server.json({"anomalies", "--site", "S2", "--json"})["anomalies"].empty());
+  RunResult text = server.run({"anomalies"});
+  ok(text, "anomalies");
+  CHECK(text.out.find("overlap") != std::string::npos);
+  CHECK(text.out.find("worker W1 is logged twice at once") != std::string::npos);
+  CHECK(server.run({"anomalies", "--kind", "made_up"}).exit_code == 2);
+  CHECK(server.run({"anomalies", "--site", "S2"}).out == "no anomalies\n");
+}
