@@ -261,7 +261,7 @@ ProtocolExample add_protocol_vectors(Vectors& v) {
 
   Message request;
   request.header = {{"type", "sync"},
-                    {"v", kProtocolVersion},
+                    {"v", 1},  // a request of protocol version 1, which servers still take
                     {"cursor", 0},
                     {"pull_max", kDefaultPullBytes},
                     {"client_ms", kClientMs},

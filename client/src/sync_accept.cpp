@@ -4,7 +4,8 @@
 // answer's signed head of its device, reference data only from the site signer the server key
 // delegated at enrollment. Pulled events do not move this terminal's clock stamp (hlc): a terminal
 // whose clock runs days ahead would otherwise drag every other terminal's stamps with it; what an
-// event depends on it names by hash.
+// event depends on it names by hash. The server's signed receipt time does move it forward.
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
@@ -179,17 +180,21 @@ struct DeviceInBatch {
 
 // Checks one pulled event on its own: not this terminal's, and of a kind its author may write.
 // The site signer's bodies are checked here; a terminal event's body when it is shown
-// (apply_event), a correction's against the kind of the entry it corrects.
+// (apply_event), a correction's against the kind of the entry it corrects. A kind this version
+// does not know (protocol version 2, docs/PROTOCOL.md) is no error: the event is kept in the log
+// and changes nothing here (projection.cpp skips it), whoever signed it. Authority comes from the
+// signer: only the site signer's head-office kinds are taken as head office's word.
 Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& scope) {
   if (e.device == me) {
     return data_loss("the answer holds " + event_name(e.device, e.seq) +
                      ", an event of this terminal itself; nothing was stored");
   }
   if (e.device == scope.signer) {
-    if (!is_head_office_kind(e.kind)) {
+    if (is_terminal_kind(e.kind)) {
       return data_loss(event_name(e.device, e.seq) + " (the site signer's) is of kind '" + e.kind +
-                       "', not a head-office kind; nothing from the answer was stored");
+                       "', which only terminals write; nothing from the answer was stored");
     }
+    if (!is_head_office_kind(e.kind)) return Status::ok();  // a later version's head-office kind: kept
     Status body = validate_head_office_body(e.kind, e.body);
     if (!body.is_ok()) {
       return data_loss(event_name(e.device, e.seq) + ": " + body.message() + "; nothing from the answer was stored");
@@ -200,11 +205,9 @@ Status check_pulled_event(const Event& e, const PublicKey& me, const SiteScope& 
     return data_loss(event_name(e.device, e.seq) + " is head-office data (" + e.kind + ") from a device that is not "
                      "site " + scope.site + "'s signer; nothing from the answer was stored");
   }
-  if (!is_terminal_kind(e.kind)) {
-    return data_loss(event_name(e.device, e.seq) + " is of kind '" + e.kind +
-                     "', which a terminal does not write; nothing was stored");
-  }
-  // The body is checked by apply_event, which every terminal event goes through (project_event).
+  // The body of a known kind is checked by apply_event, which every terminal event goes through
+  // (project_event); a kind this version does not know is kept unapplied (the server checked
+  // that it names a shift of its terminal). Its name was checked when it decoded.
   return Status::ok();
 }
 
@@ -369,6 +372,13 @@ Result<SyncAccepted> Store::accept_sync(const PushBatch& pushed, const Message& 
                          .bind(5, out.receipt.server_ms)
                          .bind_blob(6, out.receipt.signature)
                          .run());
+  // The server's signed time moves this terminal's clock stamp forward, never back: a terminal
+  // whose clock reset to 1970 after a power loss stamps its next events after the last server
+  // time it saw (docs/MERGE.md, "Clocks"). Other terminals' stamps never move it.
+  SB_ASSIGN_OR_RETURN(Stmt hlc, db.prepare("UPDATE meta SET value = max(value, ?) WHERE key = 'hlc'"));
+  const std::uint64_t server_stamp =
+      hlc_pack(static_cast<std::uint64_t>(std::clamp<std::int64_t>(a.receipt.server_ms, 0, (std::int64_t{1} << 48) - 1)), 0);
+  SB_RETURN_IF_ERROR(hlc.bind(1, static_cast<std::int64_t>(server_stamp)).run());
   SB_RETURN_IF_ERROR(tx.commit());
   return out;
 }

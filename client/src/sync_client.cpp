@@ -2,8 +2,10 @@
 // read the same whatever failed: what was refused, by whom, and what the terminal kept.
 #include "sync_client.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "shiftbook/envelope.h"
 
@@ -136,7 +138,48 @@ std::string type_of(const Message& m) {
   return it != m.header.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-Result<PublicKey> hello(Transport& t, Why& why) {
+// What GET /v1/hello says: the server's key, and the protocol version both sides speak.
+struct Hello {
+  PublicKey key{};
+  int version = kOldestProtocolVersion;
+};
+
+std::string version_range(std::int64_t low, std::int64_t high) {
+  return low == high ? std::to_string(low) : std::to_string(low) + " to " + std::to_string(high);
+}
+
+// The highest version in the hello's "versions" (from protocol version 2 on) that this shiftbook
+// speaks; a server that lists none says only "protocol", the one version it speaks (1).
+Result<int> choose_version(const Json& doc, const std::string& url) {
+  std::vector<std::int64_t> offered;
+  if (doc.contains("versions")) {
+    const Json& listed = doc["versions"];
+    if (!listed.is_array() || listed.empty()) {
+      return failed_precondition("the server at " + url + " is not a Shiftbook server (its protocol versions are "
+                                 "not a list of numbers)");
+    }
+    for (const Json& v : listed) {
+      if (!v.is_number_integer()) {
+        return failed_precondition("the server at " + url + " is not a Shiftbook server (its protocol versions are "
+                                   "not a list of numbers)");
+      }
+      offered.push_back(v.get<std::int64_t>());
+    }
+  } else {
+    offered.push_back(doc["protocol"].get<std::int64_t>());
+  }
+  std::optional<int> best;
+  for (std::int64_t v : offered) {
+    if (v >= kOldestProtocolVersion && v <= kProtocolVersion && (!best || v > *best)) best = static_cast<int>(v);
+  }
+  if (best) return *best;
+  const auto [low, high] = std::minmax_element(offered.begin(), offered.end());
+  return failed_precondition("the server at " + url + " speaks protocol " + version_range(*low, *high) +
+                             ", this shiftbook speaks " + version_range(kOldestProtocolVersion, kProtocolVersion) +
+                             "; update shiftbook");
+}
+
+Result<Hello> hello(Transport& t, Why& why) {
   auto reply = t.get("/v1/hello");
   if (!reply.is_ok()) {
     why.set(reply.status().code() == Code::kUnavailable ? SyncOutcome::kUnreachable : SyncOutcome::kFailed);
@@ -150,14 +193,14 @@ Result<PublicKey> hello(Transport& t, Why& why) {
   if (!doc.is_object() || !doc.contains("protocol") || !doc.contains("server_key")) {
     return not_shiftbook("its /v1/hello answer is not the protocol's");
   }
-  if (!doc["protocol"].is_number_integer() || doc["protocol"].get<std::int64_t>() != kProtocolVersion) {
-    return failed_precondition("the server at " + t.url() + " speaks protocol " + doc["protocol"].dump() +
-                               ", this shiftbook speaks " + std::to_string(kProtocolVersion) + "; update shiftbook");
-  }
+  if (!doc["protocol"].is_number_integer()) return not_shiftbook("its protocol version is not a number");
+  Hello out;
+  SB_ASSIGN_OR_RETURN(out.version, choose_version(doc, t.url()));
   if (!doc["server_key"].is_string()) return not_shiftbook("its key is not text");
   auto key = array_from_hex<32>(doc["server_key"].get<std::string>());
   if (!key.is_ok()) return not_shiftbook("its key is not 64 hex digits");
-  return *key;
+  out.key = *key;
+  return out;
 }
 
 // The "enrolled" answer's fields (protocol.h).
@@ -237,9 +280,9 @@ Status enroll(Store& store, Transport& transport, const std::string& code_text, 
     report.unreachable = why.outcome == SyncOutcome::kUnreachable;
     return failed;
   };
-  auto key = hello(transport, why);
-  if (!key.is_ok()) return unreachable(key.status());
-  const PublicKey server = *key;
+  auto said = hello(transport, why);
+  if (!said.is_ok()) return unreachable(said.status());
+  const PublicKey server = said->key;
   report.fingerprint = format_fingerprint(server);
   if (!code_matches_server(*code, server)) {
     return unauthenticated("the server at " + transport.url() + " is not the one this code was made for (its key's "
@@ -247,7 +290,7 @@ Status enroll(Store& store, Transport& transport, const std::string& code_text, 
                            "head office for a new code");
   }
   Message request;
-  request.header = Json{{"type", "enroll"}, {"v", kProtocolVersion}, {"code", to_hex(code->secret)}};
+  request.header = Json{{"type", "enroll"}, {"v", said->version}, {"code", to_hex(code->secret)}};
   auto answer = round_trip(store, transport, server, "/v1/enroll", request, why);
   if (!answer.is_ok()) return unreachable(answer.status());
   const std::string type = type_of(*answer);
@@ -294,13 +337,31 @@ std::uint64_t claimed_receipt_seq(const Json& header) {
              : 0;
 }
 
+// The protocol version to say a sync in after the server refused the one sent ("version"): the
+// highest both sides speak, as GET /v1/hello tells. The hello must name the pinned key.
+Result<int> spoken_version(Transport& t, const PublicKey& pinned, Why& why) {
+  SB_ASSIGN_OR_RETURN(Hello h, hello(t, why));
+  if (h.key != pinned) {
+    why.set(SyncOutcome::kRejected);
+    return unauthenticated("the server at " + t.url() + " names another key (fingerprint " + format_fingerprint(h.key) +
+                           ") than the one this terminal was enrolled with; nothing was sent. Check that " + t.url() +
+                           " is still head office's server");
+  }
+  return h.version;
+}
+
 // The round trips of one sync; `why` says what a failure came to when the failing step knew.
+// Requests say the newest protocol version; a server that refuses it is asked (once) which
+// versions it speaks, and the sync goes on in the highest one both know.
+
 Status run_rounds(Store& store, Transport& transport, const Clock& clock, SyncState state, SyncReport& report,
                   const std::function<void(const SyncReport&)>& progress, const SyncOptions& options, Why& why) {
   const PublicKey server = state.enrollment.server_key;
   std::optional<std::uint64_t> restart;  // where a "gap" answer asked the next push to start
   bool gap_answered = false;
   std::uint64_t revoked_sent = 0;  // own events pushed in requests answered "revoked"
+  int version = kProtocolVersion;
+  bool version_asked = false;
   for (;;) {
     if (options.stop && options.stop()) {
       why.set(SyncOutcome::kStopped);
@@ -321,12 +382,24 @@ Status run_rounds(Store& store, Transport& transport, const Clock& clock, SyncSt
     PushBatch push = std::move(next).value();
     restart.reset();
     Message request = sync_request(state.cursor, options.pull_bytes, clock.now_ms(), push);
+    request.header["v"] = version;
     ++report.round_trips;
     SB_ASSIGN_OR_RETURN(Message answer, round_trip(store, transport, server, "/v1/sync", request, why));
     request = Message{};
     const std::string type = type_of(answer);
     if (type == "error") {
       const auto& h = answer.header;
+      if (!version_asked && h.contains("code") && h["code"] == "version") {
+        // An older server refused the request before reading it: nothing was taken. The same
+        // events go again in a version it speaks.
+        version_asked = true;
+        SB_ASSIGN_OR_RETURN(int spoken, spoken_version(transport, server, why));
+        if (spoken < version) {
+          version = spoken;
+          continue;
+        }
+        return protocol_refusal(transport.url(), h, why);
+      }
       const bool gap = h.contains("code") && h["code"] == "gap";
       if (!gap || gap_answered || !h.contains("expected_seq") || !h["expected_seq"].is_number_integer() ||
           h["expected_seq"].get<std::int64_t>() < 1) {

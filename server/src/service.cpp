@@ -63,9 +63,11 @@ Result<std::string> string_field(const Json& obj, const char* name) {
 std::optional<Refusal> check_version(const Json& header) {
   auto v = int_field(header, "v");
   if (!v.is_ok()) return refuse(ProtocolError::kMalformed, v.status().message());
-  if (*v != kProtocolVersion) {
-    return refuse(ProtocolError::kVersion, "this server speaks protocol version " + std::to_string(kProtocolVersion) +
-                                               ", the request is version " + std::to_string(*v));
+  if (*v < kOldestProtocolVersion || *v > kProtocolVersion) {
+    return refuse(ProtocolError::kVersion, "this server speaks protocol versions " +
+                                               std::to_string(kOldestProtocolVersion) + " to " +
+                                               std::to_string(kProtocolVersion) + ", the request is version " +
+                                               std::to_string(*v));
   }
   return std::nullopt;
 }
@@ -123,6 +125,8 @@ Json head_json(const SignedHead& h) {
 Result<SyncRequest> parse_sync_header(const Json& h, const PublicKey& device) {
   SB_RETURN_IF_ERROR(only_fields(h, {"type", "v", "cursor", "pull_max", "client_ms", "head"}));
   SyncRequest r;
+  SB_ASSIGN_OR_RETURN(std::int64_t version, int_field(h, "v"));  // in range: check_version said so
+  r.version = static_cast<int>(version);
   SB_ASSIGN_OR_RETURN(std::int64_t cursor, int_field(h, "cursor"));
   if (cursor < 0) return invalid_argument("field 'cursor' must not be negative");
   r.cursor = static_cast<std::uint64_t>(cursor);
@@ -270,7 +274,7 @@ SyncAnswer Service::Impl::answer_sync(const DeviceRecord& rec, ByteView plaintex
   const SyncRequest* req = &std::get<SyncRequest>(read);
   if (rec.revoked_ms != 0) return answer_revoked(rec, *msg, *req, prefix);
 
-  auto pushed = msg->events.empty() ? stored_receipt(rec) : push(rec, msg->events, *req->head);
+  auto pushed = msg->events.empty() ? stored_receipt(rec) : push(rec, msg->events, *req->head, req->version);
   if (auto* r = std::get_if<Refusal>(&pushed)) return refused_answer(*r, prefix);
   const PushOutcome& outcome = std::get<PushOutcome>(pushed);
 
@@ -335,7 +339,12 @@ const PublicKey& Service::server_key() const { return impl_->server_key.public_k
 
 Reply Service::hello() const {
   Json j = Json::object();
-  j["protocol"] = kProtocolVersion;
+  // "protocol" stays 1 for ever: terminals of version 1 check that it is 1. Later terminals read
+  // "versions" and speak the highest one both sides know.
+  j["protocol"] = kOldestProtocolVersion;
+  Json versions = Json::array();
+  for (int v = kOldestProtocolVersion; v <= kProtocolVersion; ++v) versions.push_back(v);
+  j["versions"] = std::move(versions);
   j["server_key"] = to_hex(server_key());
   j["fingerprint"] = format_fingerprint(server_key());
   Reply r;

@@ -233,15 +233,74 @@ std::optional<Refusal> check_shift_receipt(const Event& e, const PublicKey& serv
   return std::nullopt;
 }
 
+// The unit of `shift`, which event `e` names as its shift: a shift_open of the same terminal that
+// the server holds (stored, or earlier in the push).
+std::variant<std::string, Refusal> own_shift_unit(const Event& e, const Hash& shift, RefLookup& refs) {
+  auto found = refs.find(shift);
+  if (!found.is_ok()) return internal_refusal(found.status());
+  const RefInfo* s = *found;
+  if (s == nullptr || s->kind != kind::kShiftOpen) {
+    return refuse(ProtocolError::kInvalid, event_name(e.device, e.seq) + ": its shift " + short_hash(shift) +
+                                               "... is not a shift the server holds");
+  }
+  if (s->device != e.device) {
+    return refuse(ProtocolError::kInvalid, event_name(e.device, e.seq) + ": its shift " + short_hash(shift) +
+                                               "... was opened by another terminal (device " + short_device(s->device) +
+                                               ")");
+  }
+  return s->unit;
+}
+
+// Event `e` belongs to `unit`, which must be one of the terminal's units.
+std::optional<Refusal> check_scope(const Event& e, const DeviceRecord& rec, const std::string& unit) {
+  if (has_unit(rec, unit)) return std::nullopt;
+  const std::string units = join(rec.units, ", ");
+  return refuse(ProtocolError::kScope,
+                event_name(e.device, e.seq) + ": " +
+                    (unit.empty() ? "it belongs to no production unit; this terminal writes only for its units (" +
+                                        units + ")"
+                                  : "unit '" + unit + "' is not one of this terminal's units (" + units + ")"));
+}
+
+// An event of a kind this server does not know (check_new_event, version 2): a kind name, and a
+// body naming in "shift" a shift this same terminal opened, in one of its units. Nothing else of
+// the body is read: its rules are those of a later version.
+std::optional<Refusal> check_unknown_kind(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
+                                          RefLookup& refs) {
+  NewEvent& ne = events[index];
+  const Event& e = ne.event;
+  const std::string unknown = event_name(e.device, e.seq) + ": kind '" + e.kind + "' is not known to this server";
+  if (Status named = check_kind_name(e.kind); !named.is_ok()) {
+    return refuse(ProtocolError::kKind, unknown + " and is not a kind name (" + named.message() + ")");
+  }
+  if (Status built = build_body(ne); !built.is_ok()) return internal_refusal(built);
+  auto shift = ref_field(e.body, "shift");
+  if (!shift) {
+    return refuse(ProtocolError::kKind, unknown + "; an event of a kind unknown to this server must name its shift "
+                                                  "(field 'shift': the hash of a shift this terminal opened, as 64 "
+                                                  "lower-case hex digits)");
+  }
+  auto unit = own_shift_unit(e, *shift, refs);
+  if (auto* r = std::get_if<Refusal>(&unit)) return std::move(*r);
+  if (auto r = check_scope(e, rec, std::get<std::string>(unit))) return r;
+  ne.unit = std::get<std::string>(unit);
+  ne.site = rec.site;
+  refs.add(index, std::string(), std::move(std::get<std::string>(unit)));
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
-                                       const PublicKey& server, RefLookup& refs) {
+                                       const PublicKey& server, RefLookup& refs, int version) {
   NewEvent& ne = events[index];
   const Event& e = ne.event;
   // Named only when refusing: building the name for every event costs more than the checks.
   auto name = [&e] { return event_name(e.device, e.seq); };
   if (!is_terminal_kind(e.kind)) {
+    // Authority comes from the signer, never from a kind's name: a terminal's head-office kind
+    // is refused whatever the version.
+    if (version >= 2 && !is_head_office_kind(e.kind)) return check_unknown_kind(events, index, rec, refs);
     return refuse(ProtocolError::kKind,
                   name() + ": kind '" + e.kind + "' " +
                       (is_head_office_kind(e.kind) ? "is written only by head office"
@@ -294,19 +353,9 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
     if (auto r = check_shift_receipt(e, server, refs)) return r;
     unit = e.body.at("unit").get<std::string>();
   } else if (auto shift = named_ref(e, refs_read, "shift")) {
-    auto found = refs.find(*shift);
-    if (!found.is_ok()) return internal_refusal(found.status());
-    const RefInfo* s = *found;
-    if (s == nullptr || s->kind != kind::kShiftOpen) {
-      return refuse(ProtocolError::kInvalid,
-                    name() + ": its shift " + short_hash(*shift) + "... is not a shift the server holds");
-    }
-    if (s->device != e.device) {
-      return refuse(ProtocolError::kInvalid, name() + ": its shift " + short_hash(*shift) +
-                                                 "... was opened by another terminal (device " +
-                                                 short_device(s->device) + ")");
-    }
-    unit = s->unit;
+    auto found = own_shift_unit(e, *shift, refs);
+    if (auto* r = std::get_if<Refusal>(&found)) return std::move(*r);
+    unit = std::move(std::get<std::string>(found));
   } else if (target != nullptr) {
     unit = target->unit;
   }
@@ -324,14 +373,7 @@ std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_
       return refuse(ProtocolError::kInvalid, name() + ": the corrected entry's shift is not a shift the server holds");
     }
   }
-  if (!has_unit(rec, unit)) {
-    const std::string units = join(rec.units, ", ");
-    return refuse(ProtocolError::kScope,
-                  name() + ": " +
-                      (unit.empty() ? "it belongs to no production unit; this terminal writes only for its units (" +
-                                          units + ")"
-                                    : "unit '" + unit + "' is not one of this terminal's units (" + units + ")"));
-  }
+  if (auto r = check_scope(e, rec, unit)) return r;
   ne.unit = unit;
   ne.site = rec.site;
   std::string entry_kind;

@@ -82,8 +82,13 @@ std::variant<std::vector<NewEvent>, Refusal> read_push(std::vector<Bytes>& raw, 
 
 // Checks new event `index` of the push `events` of the device `rec`: kind, body, references
 // (a shift_open's receipt, verified with `server`, among them), scope, in that order. Sets its
-// unit and site, and adds it to `refs` for the events after it.
+// unit and site, and adds it to `refs` for the events after it. In a request of `version` 2 or
+// later, a kind this server does not know (neither a terminal kind nor a head-office kind) is
+// taken when its name is a kind name and its body names in "shift" a shift_open of the same
+// device that the server holds (its unit gives the scope); it is stored and relayed unchanged,
+// and no check of a known kind applies to it. Head-office kinds stay refused (kKind), and a
+// version 1 request is refused any kind but the terminal kinds, as version 1 was.
 std::optional<Refusal> check_new_event(std::vector<NewEvent>& events, std::size_t index, const DeviceRecord& rec,
-                                       const PublicKey& server, RefLookup& refs);
+                                       const PublicKey& server, RefLookup& refs, int version);
 
 }  // namespace shiftbook::server::detail

@@ -108,8 +108,8 @@ struct ChainItem {
   std::optional<Revocation> revokes{};  // for device_revoke (NewEvent::revokes)
 };
 
-// The message's "v", checked before anything else so a newer terminal hears "version", not
-// "unknown field".
+// The message's "v" (kOldestProtocolVersion..kProtocolVersion), checked before anything else so a
+// newer terminal hears "version", not "unknown field".
 std::optional<Refusal> check_version(const Json& header);
 
 bool is_ref_kind(std::string_view k);
@@ -120,6 +120,7 @@ struct SyncRequest {
   std::size_t pull_max = kDefaultPullBytes;
   std::int64_t client_ms = 0;
   std::optional<SignedHead> head;
+  int version = kProtocolVersion;  // the header's v (check_version): a v1 push is checked as v1 was
 };
 
 // What answering one opened sync request comes to, before it is sealed: the plaintext answer and
@@ -190,7 +191,9 @@ struct Service::Impl {
     std::uint64_t first = 0;
     std::uint64_t last = 0;
   };
-  std::variant<PushOutcome, Refusal> push(DeviceRecord rec, std::vector<Bytes>& raw, const SignedHead& head);
+  // `version` is the request's: kinds unknown to this server are taken from version 2 on.
+  std::variant<PushOutcome, Refusal> push(DeviceRecord rec, std::vector<Bytes>& raw, const SignedHead& head,
+                                          int version);
   std::variant<PushOutcome, Refusal> stored_receipt(const DeviceRecord& rec);
 
   Status append_to_chain(const std::string& site, std::vector<detail::ChainItem> items);

@@ -25,7 +25,7 @@ std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::stored_receipt(
 }
 
 std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::push(DeviceRecord rec, std::vector<Bytes>& raw,
-                                                                      const SignedHead& head) {
+                                                                      const SignedHead& head, int version) {
   const PublicKey& sender = rec.key;
   // 1. Decode once; every event must be the sender's, consecutive, and linked within the batch;
   // 2. one signature for the whole batch, before any per-event database work.
@@ -96,7 +96,7 @@ std::variant<Service::Impl::PushOutcome, Refusal> Service::Impl::push(DeviceReco
       if (!linked.is_ok()) return refuse(ProtocolError::kChain, linked.message());
     }
     for (std::size_t i = k; i < checked_from; ++i) {
-      if (auto r = check_new_event(events, i, rec, server_key.public_key(), refs)) return *r;
+      if (auto r = check_new_event(events, i, rec, server_key.public_key(), refs, version)) return *r;
     }
     checked_from = std::min(checked_from, k);
 

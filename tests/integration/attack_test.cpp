@@ -343,10 +343,10 @@ TEST_CASE("attack: another protocol version is refused: 426 for the envelope, ve
   CHECK(a.json_code() == "version");
   CHECK(a.json_message().find('2') != std::string::npos);
 
-  m.header["v"] = 2;
-  Answer v2 = w.sync(m);
-  CHECK(v2.error_code() == "version");
-  CHECK(v2.error_message().find("version 2") != std::string::npos);
+  m.header["v"] = 3;
+  Answer v3 = w.sync(m);
+  CHECK(v3.error_code() == "version");
+  CHECK(v3.error_message().find("version 3") != std::string::npos);
   refused(w, before, mark, {"refused: version"});
 }
 

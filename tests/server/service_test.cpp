@@ -493,9 +493,9 @@ TEST_CASE("service: malformed and wrong-version messages inside a good envelope 
   Terminal a;
   enroll(ho, a, "S1", {"U1"});
   a.open_shift("U1");
-  Message v2 = sync_message(a, 0, 0);
-  v2.header["v"] = 2;
-  CHECK(send(ho, a.key, v2).error() == "version");
+  Message v3 = sync_message(a, 0, 0);
+  v3.header["v"] = 3;
+  CHECK(send(ho, a.key, v3).error() == "version");
   Message headless = sync_message(a, 1, 1);
   headless.header.erase("head");
   Answer no_head = send(ho, a.key, headless);

@@ -11,10 +11,10 @@
 //
 // Header fields per type (docs/PROTOCOL.md has every rule; all listed fields are required unless
 // marked optional, and no others are allowed):
-//   enroll  (request)   v: 1, code: 16 hex digits (the secret half of the enrollment code)
+//   enroll  (request)   v: 1 or 2, code: 16 hex digits (the secret half of the enrollment code)
 //   enrolled (response) site: id, units: [id...] (1..64), server_ms: int,
 //                       signer: {site, key, sig} (the site's head-office signer, see Delegation)
-//   sync    (request)   v: 1, cursor: int >= 0 (server position of the last event pulled),
+//   sync    (request)   v: 1 or 2, cursor: int >= 0 (server position of the last event pulled),
 //                       pull_max: int (bytes of pulled events wanted, clamped by the server to
 //                       kMinPullBytes..kMaxPullBytes), client_ms: int (the terminal's clock),
 //                       head: {seq, hash, sig} (optional; present exactly when events are pushed:
@@ -45,7 +45,10 @@
 
 namespace shiftbook {
 
-inline constexpr int kProtocolVersion = 1;
+// The protocol version this build speaks, and the oldest it still serves (docs/PROTOCOL.md,
+// "Versions and kinds this version does not know"). Version 2 relays kinds a reader does not know.
+inline constexpr int kProtocolVersion = 2;
+inline constexpr int kOldestProtocolVersion = 1;
 // Pushed events per request: the terminal sends at most this many bytes of events at once.
 inline constexpr std::size_t kMaxPushBytes = 4 * 1024 * 1024;
 inline constexpr std::size_t kDefaultPushBytes = 1024 * 1024;
@@ -70,7 +73,7 @@ Result<Message> decode_message(ByteView bytes);
 // Protocol-level errors, sent inside an encrypted "error" response. Their names are the wire form.
 enum class ProtocolError {
   kMalformed,      // "malformed": the message does not follow docs/PROTOCOL.md
-  kVersion,        // "version": the header's v is not kProtocolVersion
+  kVersion,        // "version": the header's v is not in kOldestProtocolVersion..kProtocolVersion
   kGap,            // "gap": the first pushed seq is not the one expected (expected_seq says it)
   kEquivocation,   // "equivocation": a pushed seq the server holds with a different hash
   kChain,          // "chain": events that do not link, or a head whose signature does not verify
