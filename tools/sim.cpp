@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       std::cout << "seed " << o.seed << ": " << f.events << " events (" << f.entries << " entries, " << f.corrections
                 << " corrections, " << f.voids << " voids, " << f.cross_corrections << " of another terminal's, "
                 << f.forked_changes << " of a version already changed elsewhere), " << f.forks << " conflicts ("
-                << f.open_conflicts << " open), " << f.anomalies << " anomalies, " << f.syncs << " syncs ("
+                << f.open_conflicts << " open, " << f.resolutions << " decisions by head office), " << f.anomalies << " anomalies, " << f.syncs << " syncs ("
                 << f.failed_syncs << " cut off), " << f.terminal_restarts << " restarts of terminals, "
                 << f.server_restarts << " of the server, " << f.clock_jumps << " clock jumps; converged in "
                 << f.catch_up_rounds << " rounds; ok (" << std::fixed << std::setprecision(1) << f.seconds << " s)"
@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
       all.forked_changes += f.forked_changes;
       all.forks += f.forks;
       all.open_conflicts += f.open_conflicts;
+      all.resolutions += f.resolutions;
       all.anomalies += f.anomalies;
       all.syncs += f.syncs;
       all.lost_requests += f.lost_requests;
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     }
     std::cout << "\n" << seeds << " seeds from " << first << " passed: " << all.events << " events, " << all.entries
               << " entries, " << all.corrections << " corrections, " << all.voids << " voids, " << all.forked_changes
-              << " forking changes, " << all.forks << " conflicts (" << all.open_conflicts << " open at the end), "
+              << " forking changes, " << all.forks << " conflicts (" << all.open_conflicts << " open at the end, " << all.resolutions << " decisions), "
               << all.anomalies << " anomalies, " << all.syncs << " syncs, " << all.lost_requests << " requests and "
               << all.lost_answers << " answers lost, " << all.terminal_restarts << " terminal and "
               << all.server_restarts << " server restarts, " << all.clock_jumps << " clock jumps, " << std::fixed

@@ -18,6 +18,7 @@
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
 #include "shiftbook/kinds.h"
+#include "shiftbook/ledger.h"
 #include "storage.h"
 #include "sync_client.h"
 
@@ -58,6 +59,13 @@ struct TruthVersion {
   bool is_void = false;
   Values values;               // a void's: those of the version it voids
   std::optional<std::int64_t> after_ms;
+  std::uint64_t made = 0;  // the order the simulation made its versions in (hashes differ from run to run)
+};
+
+// Head office's latest decision of one fork: the winner, and the children it named.
+struct Decision {
+  Hash winner{};
+  std::set<Hash> named;
 };
 
 // The ground truth of one entry: every version the simulation made of it, and head office's
@@ -70,7 +78,7 @@ struct Truth {
   std::int64_t day = 0;
   Hash root{};
   std::map<Hash, TruthVersion> versions;
-  std::map<Hash, Hash> decided;  // fork -> winner, head office's latest decision
+  std::map<Hash, Decision> decided;  // fork -> head office's latest decision
 };
 
 // What the entry shows by the merge rules: walk from the original, at a fork taking head office's
@@ -93,8 +101,8 @@ Current current_of(const Truth& t) {
     const std::vector<Hash>& c = kids->second;
     Hash winner = c.front();
     auto decided = t.decided.find(at);
-    if (decided != t.decided.end() && std::find(c.begin(), c.end(), decided->second) != c.end()) {
-      winner = decided->second;
+    if (decided != t.decided.end() && std::find(c.begin(), c.end(), decided->second.winner) != c.end()) {
+      winner = decided->second.winner;
     } else {
       for (const Hash& h : c) {
         const auto& a = t.versions.at(h).after_ms;
@@ -105,6 +113,28 @@ Current current_of(const Truth& t) {
     if (t.versions.at(winner).is_void) return Current{at, true, &t.versions.at(at).values};
     at = winner;
   }
+}
+
+// The children of `fork` in the order the simulation made them.
+std::vector<Hash> children_of(const Truth& t, const Hash& fork) {
+  std::vector<std::pair<std::uint64_t, Hash>> kids;
+  for (const auto& [h, v] : t.versions) {
+    if (v.target == fork) kids.emplace_back(v.made, h);
+  }
+  std::sort(kids.begin(), kids.end());
+  std::vector<Hash> out;
+  for (const auto& k : kids) out.push_back(k.second);
+  return out;
+}
+
+// A fork is open until head office's latest decision of it names every child.
+bool is_open(const Truth& t, const Hash& fork) {
+  auto d = t.decided.find(fork);
+  if (d == t.decided.end()) return true;
+  for (const Hash& c : children_of(t, fork)) {
+    if (!d->second.named.count(c)) return true;
+  }
+  return false;
 }
 
 // The forks of an entry: versions with several children.
@@ -199,7 +229,9 @@ class World {
   void check_monotonic(Terminal& t);
   void catch_up();
   void check_replicas();
+  void resolve();
   void check_entries(Terminal& t);
+  void check_server();
   void check_totals(Terminal& t);
 
   std::int64_t now() const { return now_ms_; }
@@ -233,6 +265,7 @@ class World {
   std::unique_ptr<server::Service> service_;
   std::vector<Terminal> terminals_;
   std::map<Hash, Truth> truth_;            // by root
+  std::uint64_t made_ = 0;                 // versions made so far
   std::map<std::string, std::vector<Hash>> recorded_;  // roots by unit, in the order they were recorded
   std::string pin_hash_;
   bool faults_ = true;       // whether the links lose requests and answers now
@@ -391,7 +424,7 @@ void World::record(Terminal& t) {
   truth.unit = shown["unit"].get<std::string>();
   truth.day = must(parse_date(shown["date"].get<std::string>()), "the entry's date");
   truth.root = r->hash;
-  truth.versions[r->hash] = TruthVersion{std::nullopt, false, v, *t.opened_with};
+  truth.versions[r->hash] = TruthVersion{std::nullopt, false, v, *t.opened_with, ++made_};
   truth_[r->hash] = truth;
   recorded_[truth.unit].push_back(r->hash);
   ++f_.entries;
@@ -441,7 +474,7 @@ void World::correct(Terminal& t, bool make_void) {
     ++f_.refused;
     return;
   }
-  truth.versions[r->hash] = TruthVersion{head, make_void, next, t.opened_with ? *t.opened_with : std::nullopt};
+  truth.versions[r->hash] = TruthVersion{head, make_void, next, t.opened_with ? *t.opened_with : std::nullopt, ++made_};
   ++(make_void ? f_.voids : f_.corrections);
   if (truth.device != t.device) ++f_.cross_corrections;
   if (forks) ++f_.forked_changes;
@@ -514,12 +547,44 @@ void World::step(int n) {
     if (!t.online) ++f_.offline_periods;
   } else if (roll < 91) {
     jump_clock(t);
-  } else if (roll < 96) {
+  } else if (roll < 95) {
     restart(t);
+  } else if (roll < 96) {
+    resolve();
   } else if (roll < 97) {
     open_server();
     ++f_.server_restarts;
     note("the server restarted");
+  }
+}
+
+void World::resolve() {
+  // Head office decides the first open fork, in the order entries were recorded and forks made,
+  // for a child drawn at random, naming every child the server holds.
+  for (int u = 0; u < o_.units; ++u) {
+    for (const Hash& root : recorded_[unit_name(u)]) {
+      Truth& truth = truth_.at(root);
+      std::vector<std::pair<std::uint64_t, Hash>> open;
+      for (const Hash& f : forks_of(truth)) {
+        if (is_open(truth, f)) open.emplace_back(truth.versions.at(f).made, f);
+      }
+      if (open.empty()) continue;
+      const Hash fork = std::min_element(open.begin(), open.end())->second;
+      const std::vector<Hash> kids = children_of(truth, fork);
+      const Hash winner = kids[static_cast<std::size_t>(draw(0, static_cast<int>(kids.size()) - 1))];
+      auto r = service_->resolve(kSite, to_hex(fork), to_hex(winner), "simulated decision");
+      if (!r.is_ok()) {
+        // The server may not hold every child yet (a terminal has not synced it): it decides what it holds.
+        if (r.status().code() == Code::kNotFound || r.status().code() == Code::kInvalidArgument) return;
+        fail("head office resolving a fork: " + r.status().to_string());
+      }
+      Decision d{winner, {winner}};
+      for (const Hash& l : r->losers) d.named.insert(l);
+      truth.decided[fork] = std::move(d);
+      ++f_.resolutions;
+      note("head office resolved a fork of entry " + to_hex(root).substr(0, 8));
+      return;
+    }
   }
 }
 
@@ -633,6 +698,54 @@ void World::check_entries(Terminal& t) {
   }
 }
 
+// The server's merged state (its Ledger, as `shiftbook-server conflicts`, `anomalies` and the
+// reports read it): every entry at the ground truth's version, the conflicts the truth's forks with
+// the same open ones, and its totals per worker, unit and period equal to the ground truth's.
+void World::check_server() {
+  server::SiteLedger site = must(service_->ledger(kSite), "the server's ledger");
+  std::map<Hash, LedgerEntry> entries = site.ledger.entries();
+  if (entries.size() != truth_.size()) {
+    fail("the server merges " + std::to_string(entries.size()) + " entries, the simulation made " +
+         std::to_string(truth_.size()));
+  }
+  Totals expected;
+  std::set<std::pair<Hash, bool>> forks;  // (fork, open)
+  for (const auto& [root, truth] : truth_) {
+    auto it = entries.find(root);
+    if (it == entries.end()) fail("the server has no entry " + to_hex(root).substr(0, 8));
+    const EntryState& st = it->second.state;
+    const Current c = current_of(truth);
+    const bool same = st.is_void == c.is_void &&
+                      (c.is_void ? *truth.versions.at(st.current).target == c.shown : st.current == c.shown);
+    if (!same) fail("the server's entry " + to_hex(root).substr(0, 8) + " is not at the ground truth's version");
+    for (const Hash& f : forks_of(truth)) forks.emplace(f, is_open(truth, f));
+    if (c.is_void) continue;
+    const Values& v = *c.values;
+    std::string period;
+    for (const auto& p : kPeriods) {
+      if (truth.day >= must(parse_date(p[1]), "a period") && truth.day <= must(parse_date(p[2]), "a period")) period = p[0];
+    }
+    if (truth.kind == "hours") {
+      WorkerTotal& w = expected.workers[WorkerKey{v.worker, truth.unit, period}];
+      w.minutes += v.end - v.start;
+      if (v.special) w.special_minutes += v.end - v.start;
+    } else if (truth.kind == "output") {
+      expected.outputs[OutputKey{truth.unit, period, v.product}] += v.quantity;
+    } else {
+      expected.workers[WorkerKey{v.worker, truth.unit, period}].bonuses[v.bonus_type] += 1;
+    }
+  }
+  std::set<std::pair<Hash, bool>> listed;
+  for (const LedgerConflict& c : site.ledger.conflicts()) listed.emplace(c.conflict.fork, !c.conflict.resolved);
+  if (listed != forks) {
+    fail("the server lists " + std::to_string(listed.size()) + " conflicts, the ground truth has " +
+         std::to_string(forks.size()) + " forks (or they differ in which are open)");
+  }
+  for (const auto& [fork, open] : forks) f_.open_conflicts += open ? 1 : 0;
+  if (!(site.ledger.totals() == expected)) fail("the server's totals differ from the ground truth");
+  f_.anomalies = find_anomalies(site.ledger.anomaly_facts(server::clock_facts(site.devices))).size();
+}
+
 // "W1 480/120 0/1/0; " per worker and "P1 620; " per product: the totals a period summary shows.
 std::string totals_text(const std::map<std::string, std::array<std::int64_t, 5>>& workers,
                         const std::map<std::string, std::int64_t>& output) {
@@ -701,6 +814,7 @@ SimFigures World::run() {
   step_ = o_.steps + 1;
   catch_up();
   check_replicas();
+  check_server();
   for (const auto& [root, truth] : truth_) f_.forks += forks_of(truth).size();
   f_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   terminals_.clear();

@@ -128,16 +128,6 @@ struct AnomaliesOpts {
 };
 
 // The clocks as the server measured them at each terminal's latest sync.
-std::vector<DeviceClockFact> clocks_of(const std::vector<DeviceRecord>& devices) {
-  std::vector<DeviceClockFact> out;
-  for (const DeviceRecord& d : devices) {
-    DeviceClockFact f{d.key, std::nullopt};
-    if (d.last_sync_ms != 0) f.skew_ms = d.last_sync_ms - d.last_client_ms;
-    out.push_back(f);
-  }
-  return out;
-}
-
 Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
@@ -145,7 +135,7 @@ Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
   Table t({"SITE", "KIND", "ID", "DETAIL", "EVENTS"});
   std::size_t shown_rows = 0;
   for (SiteLedger& s : sites) {
-    for (const Anomaly& a : find_anomalies(s.ledger.anomaly_facts(clocks_of(s.devices)))) {
+    for (const Anomaly& a : find_anomalies(s.ledger.anomaly_facts(clock_facts(s.devices)))) {
       if (!opts.kind.empty() && a.kind != opts.kind) continue;
       ++shown_rows;
       if (c.json) {

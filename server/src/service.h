@@ -71,6 +71,10 @@ struct SiteLedger {
   Ledger ledger;
 };
 
+// What the server measured of each device's clock at its latest sync (server time minus the
+// terminal's clock; none before its first sync), for find_anomalies.
+std::vector<DeviceClockFact> clock_facts(const std::vector<DeviceRecord>& devices);
+
 // A resolution head office recorded (Service::resolve).
 struct RecordedResolution {
   std::string site;

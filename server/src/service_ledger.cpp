@@ -192,4 +192,14 @@ Result<RecordedResolution> Service::resolve(const std::string& site, std::string
   return r;
 }
 
+std::vector<DeviceClockFact> clock_facts(const std::vector<DeviceRecord>& devices) {
+  std::vector<DeviceClockFact> out;
+  for (const DeviceRecord& d : devices) {
+    DeviceClockFact f{d.key, std::nullopt};
+    if (d.last_sync_ms != 0) f.skew_ms = d.last_sync_ms - d.last_client_ms;
+    out.push_back(f);
+  }
+  return out;
+}
+
 }  // namespace shiftbook::server
