@@ -20,8 +20,10 @@ std::uint64_t first_seed() {
 
 }  // namespace
 
-TEST_CASE("sim: terminals that lose requests and answers, go offline, jump clocks and restart converge on the truth") {
+TEST_CASE("sim: terminals that lose requests and answers, go offline, jump clocks, restart and fork entries converge "
+          "on the truth") {
   REQUIRE(crypto_init().is_ok());
+  std::uint64_t forks = 0, forked_changes = 0;
   for (std::uint64_t k = 0; k < 3; ++k) {
     sim::SimOptions o;
     o.seed = first_seed() + k;
@@ -37,7 +39,13 @@ TEST_CASE("sim: terminals that lose requests and answers, go offline, jump clock
     CHECK(figures->failed_syncs > 0);
     CHECK(figures->terminal_restarts > 0);
     CHECK(figures->clock_jumps > 0);
+    CHECK(figures->anomalies > 0);
+    forks += figures->forks;
+    forked_changes += figures->forked_changes;
   }
+  // Concurrent changes of one version happened, and each made a conflict every replica lists.
+  CHECK(forked_changes > 0);
+  CHECK(forks > 0);
 }
 
 TEST_CASE("sim: the same seed gives the same run") {
@@ -57,6 +65,10 @@ TEST_CASE("sim: the same seed gives the same run") {
   CHECK(a->syncs == b->syncs);
   CHECK(a->lost_requests == b->lost_requests);
   CHECK(a->lost_answers == b->lost_answers);
+  CHECK(a->forks == b->forks);
+  CHECK(a->open_conflicts == b->open_conflicts);
+  CHECK(a->resolutions == b->resolutions);
+  CHECK(a->anomalies == b->anomalies);
 }
 
 TEST_CASE("sim: a simulation too small to mean anything is refused") {
