@@ -234,3 +234,68 @@ TEST_CASE("anomalies: one worker logged at once on two terminals is an overlap n
   CHECK(server.run({"anomalies", "--kind", "made_up"}).exit_code == 2);
   CHECK(server.run({"anomalies", "--site", "S2"}).out == "no anomalies\n");
 }
+
+TEST_CASE("conflicts: each terminal shows its units' conflict after a sync, then head office's decision") {
+  Fork f;
+  const Json c = f.conflict();
+  const std::string mine = f.child_of(c, f.a), theirs = f.child_of(c, f.b);
+  for (const Cli* t : {&f.a, &f.b}) {
+    const RunResult synced = t->run({"sync"});
+    ok(synced, "sync");
+    CHECK_MESSAGE(synced.out.find("in this terminal's units: 1 open conflict ('shiftbook conflicts')") !=
+                      std::string::npos, synced.out);
+    CHECK(t->json({"sync", "--json"})["open_conflicts"] == 1);
+    const Json shown = t->json({"conflicts", "--json"})["conflicts"];
+    REQUIRE_MESSAGE(shown.size() == 1, shown.dump());
+    CHECK(shown[0]["fork_id"] == f.entry);
+    CHECK(shown[0]["winner_id"] == mine);  // the same winner as head office's, on every replica
+    CHECK(shown[0]["resolved"] == false);
+    CHECK(shown[0]["children"].size() == 2);
+    const Json entry = t->json({"list", "--kind", "hours", "--json"})["entries"][0];
+    CHECK(entry["end_time"] == "13:00");
+    CHECK(entry["open_conflicts"] == 1);
+    const RunResult text = t->run({"conflicts"});
+    CHECK(text.out.find("changed on 2 terminals") != std::string::npos);
+    CHECK(text.out.find("left early") != std::string::npos);
+    CHECK(text.out.find("stayed late") != std::string::npos);
+  }
+  ok(f.server.run({"resolve", f.entry.substr(0, 8), "--winner", theirs.substr(0, 8), "--reason", "worker confirms"}),
+     "resolve");
+  for (const Cli* t : {&f.a, &f.b}) {
+    ok(t->run({"sync"}), "sync after resolve");
+    CHECK(t->json({"conflicts", "--json"})["conflicts"].empty());
+    CHECK(t->run({"conflicts"}).out == "no open conflicts\n");
+    const Json all = t->json({"conflicts", "--all", "--json"})["conflicts"];
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["resolved"] == true);
+    CHECK(all[0]["chosen_by"] == "resolution");
+    CHECK(t->json({"list", "--kind", "hours", "--json"})["entries"][0]["end_time"] == "15:00");
+    ok(t->run({"verify"}), "verify");
+  }
+}
+
+TEST_CASE("anomalies: a terminal finds the same overlap as head office, with the same id") {
+  ServerProcess server;
+  shiftbook::testing::setup_head_office(server);
+  server.start();
+  Cli a, b;
+  enroll(a, server);
+  enroll(b, server);
+  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
+  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
+  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
+  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  CHECK(a.json({"anomalies", "--json"})["anomalies"].empty());
+  ok(a.run({"sync"}), "sync a");
+  const RunResult synced = b.run({"sync"});
+  ok(synced, "sync b");
+  CHECK_MESSAGE(synced.out.find("1 anomaly ('shiftbook anomalies')") != std::string::npos, synced.out);
+  const Json at_head_office = server.json({"anomalies", "--json"})["anomalies"];
+  const Json on_terminal = b.json({"anomalies", "--json"})["anomalies"];
+  REQUIRE(at_head_office.size() == 1);
+  REQUIRE(on_terminal.size() == 1);
+  CHECK(on_terminal[0]["id"] == at_head_office[0]["id"]);
+  CHECK(on_terminal[0]["kind"] == "overlap");
+  CHECK(on_terminal[0]["events"].size() == 2);
+  CHECK(b.run({"anomalies"}).out.find("overlap") != std::string::npos);
+}
