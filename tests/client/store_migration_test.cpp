@@ -204,3 +204,27 @@ TEST_CASE("store: a version 4 store migrates to entries and versions keyed by ar
   CHECK(query_int(current, "SELECT max(arrival) FROM versions") ==
         query_int(current, "SELECT arrival FROM events WHERE seq = " + std::to_string(again->seq)));
 }
+
+TEST_CASE("store: a version 3 store migrates: its sync health kept, no bundles exported yet") {
+  Terminal t;
+  const std::string current = t.store_dir() + "/terminal.db";
+  t.store.reset();
+  const std::string v3 = t.dir.file("v3.db");
+  for (const char* migration : {"0001_init.sql", "0002_sync.sql", "0003_field.sql"}) {
+    exec_sql(v3, read_text(std::string(SHIFTBOOK_SOURCE_DIR) + "/schema/client/" + migration));
+  }
+  exec_sql(v3, "ATTACH '" + current + "' AS now; INSERT INTO meta SELECT * FROM now.meta; "
+               "INSERT INTO sync_health(one, last_attempt_ms, last_outcome, last_code, last_success_ms, "
+               "failing_since_ms, failures, last_error) VALUES(1, 5, 'unreachable', NULL, 3, 4, 2, 'no route'); "
+               "PRAGMA user_version = 3;");
+  std::filesystem::copy_file(v3, current, std::filesystem::copy_options::overwrite_existing);
+
+  auto reopened = shiftbook::client::Store::open(t.store_dir(), t.clock, shiftbook::testing::fast_options());
+  REQUIRE(reopened.is_ok());
+  CHECK(query_int(current, "PRAGMA user_version") == shiftbook::client::known_schema_version());
+  CHECK(query_int(current, "SELECT count(*) FROM bundles") == 0);
+  CHECK(query_int(current, "SELECT failures FROM sync_health") == 2);
+  CHECK(query_int(current, "SELECT last_success_ms FROM sync_health") == 3);
+  shiftbook::client::VerifyReport report = (*reopened)->verify().value();
+  CHECK_MESSAGE(report.problem.is_ok(), report.problem.to_string());
+}
