@@ -411,11 +411,12 @@ void render_anomalies(const Json& doc, std::ostream& out) {
     out << "no anomalies\n";
     return;
   }
-  Table t({"kind", "subject", "detail", "events"});
+  Table t({"kind", "subject", "detail", "events", "head office"});
   for (const Json& a : list) {
     std::string events;
     for (const Json& e : array_of(a, "events")) events += (events.empty() ? "" : " ") + str_of(e, "ref");
-    t.add({str_of(a, "kind"), str_of(a, "subject"), str_of(a, "detail"), events});
+    const std::string decided = a.contains("decided") && a["decided"].is_object() ? str_of(a["decided"], "reason") : "";
+    t.add({str_of(a, "kind"), str_of(a, "subject"), str_of(a, "detail"), events, decided.empty() ? "open" : decided});
   }
   t.print(out);
 }

@@ -275,7 +275,9 @@ void add_sync(CLI::App& app, Context& ctx) {
     // What the shift leader should know of the units after taking everyone's changes.
     SB_ASSIGN_OR_RETURN(Json conflicts, store->conflicts(false));
     SB_ASSIGN_OR_RETURN(Json anomalies, store->anomalies());
-    const std::size_t open = conflicts["conflicts"].size(), found = anomalies["anomalies"].size();
+    const std::size_t open = conflicts["conflicts"].size();
+    std::size_t found = 0;  // anomalies head office has not decided
+    for (const Json& a : anomalies["anomalies"]) found += a["decided"].is_null() ? 1 : 0;
     if (c.json) {
       Json doc = synced_json(report);
       doc["open_conflicts"] = open;

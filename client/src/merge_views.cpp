@@ -131,8 +131,13 @@ Result<Json> Store::anomalies() const {
       SB_ASSIGN_OR_RETURN(std::string ref, ref_of_hash(db, refs, h));
       events.push_back(Json{{"id", to_hex(h)}, {"ref", ref}});
     }
-    out.push_back(Json{{"kind", a.kind}, {"id", a.id}, {"subject", a.subject}, {"detail", a.detail},
-                       {"events", std::move(events)}});
+    Json item{{"kind", a.kind}, {"id", a.id}, {"subject", a.subject}, {"detail", a.detail},
+              {"events", std::move(events)}, {"decided", nullptr}};
+    SB_ASSIGN_OR_RETURN(Stmt note, db.prepare("SELECT reason FROM anomaly_notes WHERE anomaly = ? ORDER BY seq DESC LIMIT 1"));
+    note.bind(1, a.id);
+    SB_ASSIGN_OR_RETURN(bool decided, note.step());
+    if (decided) item["decided"] = Json{{"reason", note.text(0)}};
+    out.push_back(std::move(item));
   }
   return Json{{"anomalies", std::move(out)}};
 }

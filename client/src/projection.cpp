@@ -16,6 +16,7 @@ namespace shiftbook::client {
 namespace {
 
 constexpr std::string_view kResolutionKind = "resolution";
+constexpr std::string_view kAnomalyNoteKind = "anomaly_note";
 
 // Binds the seven columns of an entry row that come from its current body, in the order worker,
 // start_abs, end_abs, special, product, quantity, bonus_type, from parameter `first` on.
@@ -336,6 +337,20 @@ Status apply_resolution(Db& db, const Event& e, std::int64_t arrival) {
   return remerge_entry(db, *held);
 }
 
+// Head office's decision of an anomaly (the body was checked when it was pulled).
+Status apply_anomaly_note(Db& db, const Event& e, std::int64_t arrival) {
+  auto anomaly = e.body.find("anomaly");
+  auto reason = e.body.find("reason");
+  if (anomaly == e.body.end() || !anomaly->is_string() || reason == e.body.end() || !reason->is_string()) {
+    return data_loss(event_name(e.device, e.seq) + ": a head-office anomaly_note whose body does not read; run "
+                     "'shiftbook verify'");
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO anomaly_notes(arrival, anomaly, reason, device, seq) "
+                                          "VALUES(?, ?, ?, ?, ?)"));
+  return st.bind(1, arrival).bind(2, anomaly->get_ref<const std::string&>()).bind(3, reason->get_ref<const std::string&>())
+      .bind_blob(4, e.device).bind(5, static_cast<std::int64_t>(e.seq)).run();
+}
+
 }  // namespace
 
 Status Store::Impl::apply_event(const Event& e, ByteView raw, std::int64_t arrival) {
@@ -365,6 +380,10 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, std::int64
       SB_RETURN_IF_ERROR(apply_resolution(db, e, arrival));
       return true;
     }
+    if (e.kind == kAnomalyNoteKind) {
+      SB_RETURN_IF_ERROR(apply_anomaly_note(db, e, arrival));
+      return true;
+    }
     SB_RETURN_IF_ERROR(apply_reference_event(e, *scope));
     return true;
   }
@@ -392,7 +411,7 @@ Result<bool> Store::Impl::project_event(const Event& e, ByteView raw, std::int64
 
 Status Store::Impl::replay_events(const SiteScope* scope) {
   SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts; DELETE FROM conflicts; "
-                             "DELETE FROM resolutions;"));
+                             "DELETE FROM resolutions; DELETE FROM anomaly_notes;"));
   if (scope) SB_RETURN_IF_ERROR(clear_reference());
   // The order of storing: what an event names (a shift, a corrected entry of another terminal)
   // was stored before it, whatever the order of the devices' keys.

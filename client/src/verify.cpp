@@ -169,7 +169,8 @@ Status Store::Impl::check_derived() {
                                                {"entries", "entry"},
                                                {"versions", "version"},
                                                {"conflicts", "conflict at version"},
-                                               {"resolutions", "resolution"}};
+                                               {"resolutions", "resolution"},
+                                               {"anomaly_notes", "anomaly decision"}};
   static constexpr const char* kReferenceTables[] = {"sites", "units", "periods", "products", "workers", "quotas",
                                                      "leaders"};
   for (const auto& t : kTables) {

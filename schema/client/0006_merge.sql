@@ -37,3 +37,14 @@ CREATE TABLE conflicts (
   PRIMARY KEY (entry_arrival, fork)
 ) WITHOUT ROWID;
 CREATE INDEX conflicts_open ON conflicts (resolved);
+
+-- Head office's decisions of anomalies (docs/ANOMALIES.md): the site signer's `anomaly_note`
+-- events, by the anomaly's identifier; the latest (highest seq) is the decision shown.
+CREATE TABLE anomaly_notes (
+  arrival INTEGER PRIMARY KEY,   -- events.arrival of the anomaly_note event
+  anomaly TEXT NOT NULL,         -- the anomaly's identifier, kind:32 hex digits
+  reason  TEXT NOT NULL,
+  device  BLOB NOT NULL,         -- the signer
+  seq     INTEGER NOT NULL
+);
+CREATE INDEX anomaly_notes_by_id ON anomaly_notes (anomaly, seq);

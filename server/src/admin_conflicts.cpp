@@ -125,33 +125,38 @@ void add_conflicts(CLI::App& app, Context& ctx) {
 
 struct AnomaliesOpts {
   std::string site, kind;
+  bool open_only = false;
 };
 
-// The clocks as the server measured them at each terminal's latest sync.
 Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
   Json doc = {{"anomalies", Json::array()}};
-  Table t({"SITE", "KIND", "ID", "DETAIL", "EVENTS"});
+  Table t({"SITE", "KIND", "ID", "DETAIL", "EVENTS", "DECIDED"});
   std::size_t shown_rows = 0;
   for (SiteLedger& s : sites) {
     for (const Anomaly& a : find_anomalies(s.ledger.anomaly_facts(clock_facts(s.devices)))) {
       if (!opts.kind.empty() && a.kind != opts.kind) continue;
+      auto note = s.ledger.anomaly_notes().find(a.id);
+      const bool decided = note != s.ledger.anomaly_notes().end();
+      if (opts.open_only && decided) continue;
       ++shown_rows;
       if (c.json) {
         Json events = Json::array();
         for (const Hash& h : a.events) events.push_back(event_json(s.ledger, h));
-        doc["anomalies"].push_back(Json{{"site", s.site},
-                                        {"kind", a.kind},
-                                        {"id", a.id},
-                                        {"subject", a.subject},
-                                        {"detail", a.detail},
-                                        {"events", events}});
+        Json item{{"site", s.site}, {"kind", a.kind}, {"id", a.id}, {"subject", a.subject},
+                  {"detail", a.detail}, {"events", events}, {"decided", nullptr}};
+        if (decided) {
+          item["decided"] = Json{{"reason", note->second.reason}, {"event", to_hex(note->second.event)},
+                                 {"signer_seq", note->second.signer_seq}};
+        }
+        doc["anomalies"].push_back(std::move(item));
         continue;
       }
       std::vector<std::string> events;
       for (const Hash& h : a.events) events.push_back(event_text(s.ledger, h));
-      t.add({s.site, a.kind, a.id, a.detail, events.empty() ? "-" : join(events, ", ")});
+      t.add({s.site, a.kind, a.id, a.detail, events.empty() ? "-" : join(events, ", "),
+             decided ? note->second.reason : "-"});
     }
   }
   if (c.json) {
@@ -173,6 +178,7 @@ void add_anomalies(CLI::App& app, Context& ctx) {
   cmd->add_option("--kind", o->kind, "Only this kind")
       ->check(CLI::IsMember({std::string(anomaly::kOverlap), std::string(anomaly::kOverDay),
                              std::string(anomaly::kStaleQuota), std::string(anomaly::kClockSkew)}));
+  cmd->add_flag("--open", o->open_only, "Only those head office has not decided ('resolve ID --reason')");
   add_json_flag(cmd, ctx);
   on_run(cmd, ctx, o, print_anomalies);
 }
@@ -181,7 +187,31 @@ struct ResolveOpts {
   std::string fork, winner, reason, site;
 };
 
+// Head office's decision of an anomaly: noted in the site's head-office chain; the anomaly stays
+// listed, marked decided.
+Status run_note(Context& c, const ResolveOpts& opts) {
+  if (!opts.winner.empty()) {
+    return invalid_argument("an anomaly has no winner: give only its id and --reason (--winner is for a fork)");
+  }
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(RecordedNote r, service->note_anomaly(opts.site, opts.fork, opts.reason));
+  if (c.json) {
+    print_json(Json{{"site", r.site}, {"anomaly", r.anomaly}, {"reason", r.reason}, {"event", to_hex(r.event)},
+                    {"signer_seq", r.signer_seq}});
+    return Status::ok();
+  }
+  std::cout << "recorded: anomaly " << r.anomaly << " (site " << r.site << ") decided: " << r.reason << '\n'
+            << "written as event " << shown(r.event) << ", seq " << r.signer_seq << " of site " << r.site
+            << "'s head-office chain; the site's terminals receive it at their next sync\n";
+  return Status::ok();
+}
+
 Status run_resolve(Context& c, const ResolveOpts& opts) {
+  if (opts.fork.find(':') != std::string::npos) return run_note(c, opts);
+  if (opts.winner.empty()) {
+    return invalid_argument("say which child wins the fork with --winner (8 to 64 hex digits of its hash, as "
+                            "'conflicts' shows the children)");
+  }
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(RecordedResolution r, service->resolve(opts.site, opts.fork, opts.winner, opts.reason));
   if (c.json) {
@@ -210,11 +240,12 @@ Status run_resolve(Context& c, const ResolveOpts& opts) {
 
 void add_resolve(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "resolve", "Decide a conflict: which child of a fork is current. Written into the site's head-office chain, "
-                 "so the site's terminals follow it");
+      "resolve", "Decide a conflict (which child of a fork is current) or an anomaly (noted as decided, with the "
+                 "reason). Written into the site's head-office chain, so the site's terminals follow it");
   auto o = std::make_shared<ResolveOpts>();
-  cmd->add_option("FORK", o->fork, "The fork: 8 to 64 hex digits of its hash, as 'conflicts' shows it")->required();
-  cmd->add_option("--winner", o->winner, "The child that wins: 8 to 64 hex digits of its hash")->required();
+  cmd->add_option("ID", o->fork, "The fork (8 to 64 hex digits of its hash, as 'conflicts' shows it) or the "
+                                 "anomaly (its id, as 'anomalies' shows it: kind:32 hex digits)")->required();
+  cmd->add_option("--winner", o->winner, "For a fork: the child that wins, 8 to 64 hex digits of its hash");
   cmd->add_option("--reason", o->reason, "Why (1 to 500 bytes); the site's terminals see it")->required();
   cmd->add_option("--site", o->site, "The fork's site (default: look in every site)");
   add_json_flag(cmd, ctx);

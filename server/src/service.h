@@ -87,6 +87,15 @@ struct RecordedResolution {
   std::uint64_t signer_seq = 0;
 };
 
+// An anomaly decision head office recorded (Service::note_anomaly).
+struct RecordedNote {
+  std::string site;
+  std::string anomaly;
+  std::string reason;
+  Hash event{};
+  std::uint64_t signer_seq = 0;
+};
+
 // One request of a bundle that was answered with a refusal (Service::bundle).
 struct BundleRefusal {
   std::uint32_t part = 0;  // 0-based index of the request in the bundle
@@ -172,6 +181,11 @@ class Service {
   // empty, longer than 500 bytes or holds control characters; not_found for no such fork.
   Result<RecordedResolution> resolve(const std::string& site, std::string_view fork, std::string_view winner,
                                      const std::string& reason);
+  // Head office's decision of an anomaly: an `anomaly_note` {anomaly, reason} appended to the
+  // chain of the site signer, under admin_mu. `anomaly` is the id of an anomaly the server finds
+  // now (in `site`, or in any site when it is empty). invalid_argument for a malformed id or
+  // reason; not_found when no site has that anomaly now.
+  Result<RecordedNote> note_anomaly(const std::string& site, const std::string& anomaly, const std::string& reason);
 
   // ---- sync by files (service_bundle.cpp, docs/PROTOCOL.md "Bundles")
   // Answers the request bundle read from `request` with the reply bundle to write. Refused

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "service_impl.h"
+#include "shiftbook/anomalies.h"
 #include "shiftbook/kinds.h"
 
 namespace shiftbook::server {
@@ -16,6 +17,7 @@ using namespace detail;
 namespace {
 
 constexpr const char* kResolution = "resolution";
+constexpr const char* kAnomalyNote = "anomaly_note";
 constexpr std::size_t kChainPage = 10'000;
 constexpr std::size_t kMinPrefixDigits = 8;
 constexpr std::size_t kNamedWhenAmbiguous = 3;
@@ -190,6 +192,32 @@ Result<RecordedResolution> Service::resolve(const std::string& site, std::string
   r.signer_seq = end.first;
   r.event = end.second;
   return r;
+}
+
+Result<RecordedNote> Service::note_anomaly(const std::string& site, const std::string& anomaly,
+                                          const std::string& reason) {
+  Impl& m = *impl_;
+  const Json body{{"anomaly", anomaly}, {"reason", reason}};
+  SB_RETURN_IF_ERROR(validate_head_office_body(kAnomalyNote, body));
+  std::lock_guard lock(m.admin_mu);
+  std::vector<std::string> names{site};
+  if (site.empty()) {
+    SB_ASSIGN_OR_RETURN(std::vector<std::string> all, sites());
+    names = std::move(all);
+  }
+  for (const std::string& s : names) {
+    SB_RETURN_IF_ERROR(known_site(*m.storage, s));
+    SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*m.storage, s, m.signer(s)->key.public_key()));
+    bool found = false;
+    for (const Anomaly& a : find_anomalies(l.ledger.anomaly_facts(clock_facts(l.devices)))) found = found || a.id == anomaly;
+    if (!found) continue;
+    SB_RETURN_IF_ERROR(
+        m.append_to_chain(s, {ChainItem{kAnomalyNote, body, std::string()}}).with_context("site " + s + ": "));
+    SB_ASSIGN_OR_RETURN(auto end, m.storage->chain_end(l.ledger.signer()));
+    return RecordedNote{s, anomaly, reason, end.second, end.first};
+  }
+  return not_found("no anomaly " + anomaly + " is found now" + (site.empty() ? "" : " in site " + site) +
+                   " (see 'anomalies'; a correction of the events behind it gives it another id)");
 }
 
 std::vector<DeviceClockFact> clock_facts(const std::vector<DeviceRecord>& devices) {

@@ -35,6 +35,7 @@ const Shape kShapes[] = {
     {"ref_quota", "quota", {"unit", "period", "product", "quantity", "version"}},
     {"device_revoke", "device revocation", {"device", "reason"}},
     {"resolution", "resolution", {"fork", "winner", "losers", "reason"}},
+    {"anomaly_note", "anomaly decision", {"anomaly", "reason"}},
 };
 constexpr std::string_view kReserved[] = {"approval", "period_lock"};
 constexpr std::size_t kMaxLosers = 64;
@@ -196,6 +197,24 @@ Status validate_resolution(const Item& item, const Json& body) {
   return item.name("reason", kMaxTextBytes);
 }
 
+// An anomaly decision names the anomaly by its identifier (docs/ANOMALIES.md, "Identifiers"):
+// its kind, a colon and 32 lower-case hex digits.
+Status validate_anomaly_note(const Item& item) {
+  SB_ASSIGN_OR_RETURN(std::string id, item.text("anomaly"));
+  const std::size_t colon = id.find(':');
+  const std::string_view kind = std::string_view(id).substr(0, colon == std::string::npos ? 0 : colon);
+  const std::string_view digits = colon == std::string::npos ? std::string_view() : std::string_view(id).substr(colon + 1);
+  const bool known = kind == "overlap" || kind == "over_24h" || kind == "stale_quota" || kind == "clock_skew";
+  const bool hex = digits.size() == 32 && std::all_of(digits.begin(), digits.end(), [](char ch) {
+                     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+                   });
+  if (!known || !hex) {
+    return invalid_argument(item.at("anomaly") + " must be an anomaly's id: its kind (overlap, over_24h, "
+                            "stale_quota or clock_skew), a colon and 32 lower-case hex digits");
+  }
+  return item.name("reason", kMaxTextBytes);
+}
+
 Status validate(const Shape& shape, const Json& body) {
   if (!body.is_object()) return invalid_argument(std::string("a ") + shape.noun + " must be a map of fields");
   Item item(body, shape);
@@ -216,6 +235,7 @@ Status validate(const Shape& shape, const Json& body) {
     return item.name("reason", kMaxTextBytes);
   }
   if (k == "resolution") return validate_resolution(item, body);
+  if (k == "anomaly_note") return validate_anomaly_note(item);
   SB_RETURN_IF_ERROR(item.id("id"));
   if (k == "ref_period") {
     SB_ASSIGN_OR_RETURN(std::int64_t start, item.date("start"));

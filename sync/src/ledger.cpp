@@ -14,6 +14,7 @@ namespace shiftbook {
 namespace {
 
 constexpr std::string_view kRefPeriod = "ref_period";
+constexpr std::string_view kAnomalyNote = "anomaly_note";
 constexpr std::string_view kRefQuota = "ref_quota";
 
 std::string text_field(const Json& body, const char* name) {
@@ -60,6 +61,13 @@ Status Ledger::add(const Event& e) {
   const bool from_signer = e.device == signer_;
   if (from_signer && (e.kind == kRefPeriod || e.kind == kRefQuota)) {
     SB_RETURN_IF_ERROR(read_reference(e));
+  }
+  if (from_signer && e.kind == kAnomalyNote) {
+    SB_RETURN_IF_ERROR(validate_head_office_body(kAnomalyNote, e.body).with_context(event_name(e.device, e.seq) + ": "));
+    AnomalyNote note{e.body.at("anomaly").get<std::string>(), e.body.at("reason").get<std::string>(), e.seq, e.hash,
+                     static_cast<std::int64_t>(hlc_ms(e.hlc))};
+    auto held = notes_.find(note.anomaly);
+    if (held == notes_.end() || held->second.signer_seq < note.signer_seq) notes_[note.anomaly] = std::move(note);
   }
   std::optional<Shift> opened;
   if (!from_signer && e.kind == kind::kShiftOpen) {

@@ -137,7 +137,7 @@ TEST_CASE("conflicts: resolve refuses a bad fork, a bad winner and a bad reason,
           "longer than 500 bytes");
   refused(f.server.run({"resolve", fork8, "--winner", theirs, "--reason", "x", "--site", "S2"}), 4,
           "no fork the server holds");
-  CHECK(f.server.run({"resolve", fork8, "--reason", "x"}).exit_code == 2);  // --winner is required
+  refused(f.server.run({"resolve", fork8, "--reason", "x"}), 3, "say which child wins the fork with --winner");
   // Nothing was written: the conflict is as it was, and a terminal pulls nothing new.
   CHECK(f.conflict() == c);
   const RunResult pulled = f.a.run({"sync"});
@@ -298,4 +298,47 @@ TEST_CASE("anomalies: a terminal finds the same overlap as head office, with the
   CHECK(on_terminal[0]["kind"] == "overlap");
   CHECK(on_terminal[0]["events"].size() == 2);
   CHECK(b.run({"anomalies"}).out.find("overlap") != std::string::npos);
+}
+
+TEST_CASE("anomalies: head office decides an anomaly; it stays listed, marked decided, on the server and the terminals") {
+  ServerProcess server;
+  shiftbook::testing::setup_head_office(server);
+  server.start();
+  Cli a, b;
+  enroll(a, server);
+  enroll(b, server);
+  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
+  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
+  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
+  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  ok(a.run({"sync"}), "sync a");
+  ok(b.run({"sync"}), "sync b");
+  const std::string id = server.json({"anomalies", "--json"})["anomalies"][0]["id"].get<std::string>();
+
+  // Refused, with nothing written: an id no anomaly has now, a malformed one, a winner for an
+  // anomaly, a fork without a winner.
+  const std::string absent = id.substr(0, id.find(':') + 1) + std::string(32, '0');
+  refused(server.run({"resolve", absent, "--reason", "checked"}), 4, "no anomaly " + absent + " is found now");
+  refused(server.run({"resolve", "overlap:12", "--reason", "checked"}), 3, "must be an anomaly's id");
+  refused(server.run({"resolve", id, "--winner", "0123456789", "--reason", "checked"}), 3, "an anomaly has no winner");
+  refused(server.run({"resolve", "0123456789abcdef", "--reason", "checked"}), 3, "--winner");
+  CHECK(server.json({"anomalies", "--json"})["anomalies"][0]["decided"].is_null());
+
+  const Json noted = server.json({"resolve", id, "--reason", "two half shifts, agreed with the foreman", "--json"});
+  CHECK(noted["anomaly"] == id);
+  CHECK(noted["site"] == "S1");
+  const Json listed = server.json({"anomalies", "--json"})["anomalies"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["decided"]["reason"] == "two half shifts, agreed with the foreman");
+  CHECK(server.json({"anomalies", "--open", "--json"})["anomalies"].empty());
+  CHECK(server.run({"anomalies"}).out.find("two half shifts") != std::string::npos);
+
+  const RunResult synced = b.run({"sync"});
+  ok(synced, "sync b after the decision");
+  CHECK_MESSAGE(synced.out.find("anomal") == std::string::npos, synced.out);  // nothing left undecided
+  const Json on_terminal = b.json({"anomalies", "--json"})["anomalies"];
+  REQUIRE(on_terminal.size() == 1);
+  CHECK(on_terminal[0]["decided"]["reason"] == "two half shifts, agreed with the foreman");
+  CHECK(b.run({"anomalies"}).out.find("two half shifts") != std::string::npos);
+  ok(b.run({"verify"}), "verify");
 }

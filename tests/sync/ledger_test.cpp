@@ -302,3 +302,24 @@ TEST_CASE("ledger: an event it cannot read is refused with its name and changes 
   CHECK(l.add(bad_period).code() == Code::kInvalidArgument);
   CHECK(l.anomaly_facts({}).periods.empty());
 }
+
+TEST_CASE("ledger: head office's latest decision of an anomaly by the signer's seq; a terminal's is no decision") {
+  const std::string id = "overlap:" + std::string(32, 'a');
+  Chain signer(99);
+  const Event first = signer.add("anomaly_note", {{"anomaly", id}, {"reason", "first look"}});
+  const Event second = signer.add("anomaly_note", {{"anomaly", id}, {"reason", "agreed with the foreman"}});
+  Ledger l(kSigner);
+  REQUIRE(l.add(second).is_ok());
+  REQUIRE(l.add(first).is_ok());
+  REQUIRE(l.anomaly_notes().size() == 1);
+  CHECK(l.anomaly_notes().at(id).reason == "agreed with the foreman");
+  CHECK(l.anomaly_notes().at(id).signer_seq == 2);
+  Chain terminal(3);
+  REQUIRE(l.add(terminal.add("anomaly_note", {{"anomaly", id}, {"reason", "not me"}})).is_ok());
+  CHECK(l.anomaly_notes().at(id).reason == "agreed with the foreman");
+  // A malformed decision of the signer is refused with its name and changes nothing.
+  const Status bad = l.add(signer.add("anomaly_note", {{"anomaly", "overlap:xyz"}, {"reason", "x"}}));
+  CHECK(bad.code() == Code::kInvalidArgument);
+  CHECK(bad.message().find("must be an anomaly's id") != std::string::npos);
+  CHECK(l.anomaly_notes().at(id).signer_seq == 2);
+}

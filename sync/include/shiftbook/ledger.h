@@ -68,6 +68,17 @@ struct Totals {
   bool operator==(const Totals&) const = default;
 };
 
+// Head office's latest decision of an anomaly (an `anomaly_note` of the site signer, PROTOCOL.md
+// section 11): the anomaly stays listed, marked decided, while its identifier stays the same.
+struct AnomalyNote {
+  std::string anomaly;  // its identifier
+  std::string reason;
+  std::uint64_t signer_seq = 0;
+  Hash event{};
+  std::int64_t written_ms = 0;  // the signer's stamp
+  bool operator==(const AnomalyNote&) const = default;
+};
+
 class Ledger {
  public:
   // `signer`: the site signer, whose chain alone carries resolutions and reference data.
@@ -98,6 +109,8 @@ class Ledger {
   // event (any event of a device other than the signer), and `clocks` as given.
   AnomalyFacts anomaly_facts(std::vector<DeviceClockFact> clocks);
   Totals totals();
+  // Head office's latest decision of each anomaly, by identifier (the highest signer seq).
+  const std::map<std::string, AnomalyNote>& anomaly_notes() const { return notes_; }
 
  private:
   struct Shift {
@@ -129,6 +142,7 @@ class Ledger {
   std::map<std::string, Period> periods_;
   std::map<OutputKey, Quota> quotas_;  // key (unit, period, product)
   std::map<Hash, std::int64_t> acknowledged_;
+  std::map<std::string, AnomalyNote> notes_;
 };
 
 }  // namespace shiftbook
