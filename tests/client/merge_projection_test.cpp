@@ -167,7 +167,7 @@ TEST_CASE("merge projection: a version 5 store, which kept a fork's second child
   // The store as version 5 left it: no merge tables or columns, C's correction in the log but not
   // in the versions table, the entry at B's correction.
   const std::string db = f.a.t.store_dir() + "/terminal.db";
-  exec_sql(db, "DROP TABLE conflicts; DROP TABLE resolutions; DROP INDEX shifts_by_device_seq; "
+  exec_sql(db, "DROP TABLE conflicts; DROP TABLE resolutions; DROP TABLE anomaly_notes; DROP INDEX shifts_by_device_seq; "
                "ALTER TABLE shifts DROP COLUMN receipt_ms; ALTER TABLE versions DROP COLUMN after_ms; "
                "DELETE FROM versions WHERE hash = x'" + to_hex(f.c1) + "'; "
                "UPDATE entries SET head = x'" + to_hex(f.b1) + "', end_abs = end_abs + 20; PRAGMA user_version = 5;");
