@@ -216,6 +216,20 @@ Result<std::optional<Json>> body_of_version(Db& db, const Hash& target) {
   return std::optional<Json>(std::move(v->body));
 }
 
+// Calls `take` with each row of `sql` (its one parameter an entry's arrival) and the event whose
+// canonical bytes are in column `raw_column`, decoded.
+template <typename Take>
+Status each_event_row(Db& db, const char* sql, std::int64_t arrival, int raw_column, Take take) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(sql));
+  st.bind(1, arrival);
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) return Status::ok();
+    SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(raw_column)));
+    SB_RETURN_IF_ERROR(take(e, st));
+  }
+}
+
 // Computes the entry again from every version the terminal holds of it and the site signer's
 // resolutions of its forks (merge_entry, docs/MERGE.md), and writes what it shows: the current
 // version's fields, the version it shows and the entry's conflicts. Used whenever a version
@@ -224,35 +238,27 @@ Status remerge_entry(Db& db, const HeldEntry& entry) {
   std::vector<Version> versions;
   std::map<Hash, std::uint64_t> seq_of;
   std::map<Hash, PublicKey> device_of;
-  {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT v.after_ms, ev.raw FROM versions v "
-                                            "JOIN events ev ON ev.arrival = v.arrival WHERE v.entry_arrival = ?"));
-    st.bind(1, entry.key.arrival);
-    for (;;) {
-      SB_ASSIGN_OR_RETURN(bool row, st.step());
-      if (!row) break;
-      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(1)));
-      SB_ASSIGN_OR_RETURN(std::optional<Version> v, version_of(e));
-      if (!v) return internal_error(event_name(e.device, e.seq) + " is in the versions table but is no version");
-      if (!st.is_null(0)) v->trusted_after_ms = st.int64(0);
-      seq_of[v->hash] = v->seq;
-      device_of[v->hash] = v->device;
-      versions.push_back(std::move(*v));
-    }
-  }
+  SB_RETURN_IF_ERROR(each_event_row(db,
+                                    "SELECT v.after_ms, ev.raw FROM versions v "
+                                    "JOIN events ev ON ev.arrival = v.arrival WHERE v.entry_arrival = ?",
+                                    entry.key.arrival, 1, [&](const Event& e, const Stmt& st) -> Status {
+    SB_ASSIGN_OR_RETURN(std::optional<Version> v, version_of(e));
+    if (!v) return internal_error(event_name(e.device, e.seq) + " is in the versions table but is no version");
+    if (!st.is_null(0)) v->trusted_after_ms = st.int64(0);
+    seq_of[v->hash] = v->seq;
+    device_of[v->hash] = v->device;
+    versions.push_back(std::move(*v));
+    return Status::ok();
+  }));
   std::vector<Resolution> resolutions;
-  {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT ev.raw FROM resolutions r JOIN events ev ON ev.arrival = r.arrival "
-                                            "WHERE r.fork IN (SELECT hash FROM versions WHERE entry_arrival = ?)"));
-    st.bind(1, entry.key.arrival);
-    for (;;) {
-      SB_ASSIGN_OR_RETURN(bool row, st.step());
-      if (!row) break;
-      SB_ASSIGN_OR_RETURN(Event e, decode_event(st.blob(0)));
-      SB_ASSIGN_OR_RETURN(Resolution r, resolution_of(e));
-      resolutions.push_back(std::move(r));
-    }
-  }
+  SB_RETURN_IF_ERROR(each_event_row(db,
+                                    "SELECT ev.raw FROM resolutions r JOIN events ev ON ev.arrival = r.arrival "
+                                    "WHERE r.fork IN (SELECT hash FROM versions WHERE entry_arrival = ?)",
+                                    entry.key.arrival, 0, [&](const Event& e, const Stmt&) -> Status {
+    SB_ASSIGN_OR_RETURN(Resolution r, resolution_of(e));
+    resolutions.push_back(std::move(r));
+    return Status::ok();
+  }));
   SB_ASSIGN_OR_RETURN(EntryState s, merge_entry(versions, resolutions));
   // What the entry shows: the last version of the winning path that is not a void (for a void
   // entry, the version it voided), and how many such versions the path has.

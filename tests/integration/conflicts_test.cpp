@@ -82,6 +82,23 @@ struct Fork {
   }
 };
 
+// Head office and terminals A and B of U1, each with W1's hours on 2026-11-16 (06:00-14:00 on A,
+// 10:00-18:00 on B), not synced yet: an overlap once both reach the server.
+struct Overlap {
+  ServerProcess server;
+  Cli a, b;
+  Overlap() {
+    shiftbook::testing::setup_head_office(server);
+    server.start();
+    enroll(a, server);
+    enroll(b, server);
+    ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
+    ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
+    ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
+    ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("conflicts: two terminals correcting one entry offline make an open conflict, text and json") {
@@ -193,36 +210,29 @@ TEST_CASE("conflicts: resolve writes a resolution the terminals pull, and the co
 }
 
 TEST_CASE("anomalies: one worker logged at once on two terminals is an overlap naming both entries") {
-  ServerProcess server;
-  shiftbook::testing::setup_head_office(server);
-  server.start();
-  Cli a, b;
-  enroll(a, server);
-  enroll(b, server);
-  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
-  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
-  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
-  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  Overlap o;
+  ServerProcess& server = o.server;
+  Cli &a = o.a, &b = o.b;
   CHECK(server.json({"anomalies", "--json"})["anomalies"].empty());
   ok(a.run({"sync"}), "sync a");
   ok(b.run({"sync"}), "sync b");
 
   const Json all = server.json({"anomalies", "--json"})["anomalies"];
   REQUIRE_MESSAGE(all.size() == 1, all.dump());
-  const Json& o = all[0];
-  CHECK(o["site"] == "S1");
-  CHECK(o["kind"] == "overlap");
-  CHECK(o["subject"] == "W1");
-  CHECK(o["id"].get<std::string>().rfind("overlap:", 0) == 0);
-  REQUIRE(o["events"].size() == 2);
-  std::vector<std::string> devices{o["events"][0]["device"].get<std::string>(),
-                                   o["events"][1]["device"].get<std::string>()};
+  const Json& found = all[0];
+  CHECK(found["site"] == "S1");
+  CHECK(found["kind"] == "overlap");
+  CHECK(found["subject"] == "W1");
+  CHECK(found["id"].get<std::string>().rfind("overlap:", 0) == 0);
+  REQUIRE(found["events"].size() == 2);
+  std::vector<std::string> devices{found["events"][0]["device"].get<std::string>(),
+                                   found["events"][1]["device"].get<std::string>()};
   std::sort(devices.begin(), devices.end());
   std::vector<std::string> want{device_of(a), device_of(b)};
   std::sort(want.begin(), want.end());
   CHECK(devices == want);
-  CHECK(o["detail"].get<std::string>().find("06:00-14:00") != std::string::npos);
-  CHECK(o["detail"].get<std::string>().find("10:00-18:00") != std::string::npos);
+  CHECK(found["detail"].get<std::string>().find("06:00-14:00") != std::string::npos);
+  CHECK(found["detail"].get<std::string>().find("10:00-18:00") != std::string::npos);
 
   CHECK(server.json({"anomalies", "--kind", "overlap", "--json", "--site", "S1"})["anomalies"] == all);
   CHECK(server.json({"anomalies", "--kind", "clock_skew", "--json"})["anomalies"].empty());
@@ -275,16 +285,9 @@ TEST_CASE("conflicts: each terminal shows its units' conflict after a sync, then
 }
 
 TEST_CASE("anomalies: a terminal finds the same overlap as head office, with the same id") {
-  ServerProcess server;
-  shiftbook::testing::setup_head_office(server);
-  server.start();
-  Cli a, b;
-  enroll(a, server);
-  enroll(b, server);
-  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
-  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
-  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
-  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  Overlap o;
+  ServerProcess& server = o.server;
+  Cli &a = o.a, &b = o.b;
   CHECK(a.json({"anomalies", "--json"})["anomalies"].empty());
   ok(a.run({"sync"}), "sync a");
   const RunResult synced = b.run({"sync"});
@@ -301,16 +304,9 @@ TEST_CASE("anomalies: a terminal finds the same overlap as head office, with the
 }
 
 TEST_CASE("anomalies: head office decides an anomaly; it stays listed, marked decided, on the server and the terminals") {
-  ServerProcess server;
-  shiftbook::testing::setup_head_office(server);
-  server.start();
-  Cli a, b;
-  enroll(a, server);
-  enroll(b, server);
-  ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
-  ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
-  ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
-  ok(b.run({"log", "hours", "--worker", "W1", "--start", "10:00", "--end", "18:00"}), "hours b");
+  Overlap o;
+  ServerProcess& server = o.server;
+  Cli &a = o.a, &b = o.b;
   ok(a.run({"sync"}), "sync a");
   ok(b.run({"sync"}), "sync b");
   const std::string id = server.json({"anomalies", "--json"})["anomalies"][0]["id"].get<std::string>();
