@@ -14,9 +14,7 @@
 #include "support/server_process.h"
 
 using namespace shiftbook;
-using shiftbook::testing::Cli;
-using shiftbook::testing::RunResult;
-using shiftbook::testing::ServerProcess;
+using namespace shiftbook::testing;
 
 namespace {
 
@@ -38,17 +36,23 @@ void enroll(const Cli& t, const ServerProcess& server) {
 
 std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 
-// Head office and terminals A and B of U1. A records hours of W1 and syncs, B pulls them; then
-// each corrects that entry offline (A: until 13:00, B: until 15:00), and they sync A, B, A.
-struct Fork {
+// Head office and terminals A and B of site S1, unit U1, both enrolled and logged in.
+struct TwoTerminals {
   ServerProcess server;
   Cli a, b;
-  std::string entry;  // the hours entry: the fork
-  Fork() {
-    shiftbook::testing::setup_head_office(server);
+  TwoTerminals() {
+    setup_head_office(server);
     server.start();
     enroll(a, server);
     enroll(b, server);
+  }
+};
+
+// A records hours of W1 and syncs, B pulls them; then each corrects that entry offline (A: until
+// 13:00, B: until 15:00), and they sync A, B, A.
+struct Fork : TwoTerminals {
+  std::string entry;  // the hours entry: the fork
+  Fork() {
     ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open");
     ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours");
     ok(a.run({"sync"}), "sync a");
@@ -84,14 +88,8 @@ struct Fork {
 
 // Head office and terminals A and B of U1, each with W1's hours on 2026-11-16 (06:00-14:00 on A,
 // 10:00-18:00 on B), not synced yet: an overlap once both reach the server.
-struct Overlap {
-  ServerProcess server;
-  Cli a, b;
+struct Overlap : TwoTerminals {
   Overlap() {
-    shiftbook::testing::setup_head_office(server);
-    server.start();
-    enroll(a, server);
-    enroll(b, server);
     ok(a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
     ok(a.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours a");
     ok(b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
