@@ -63,6 +63,18 @@ struct ConflictsOpts {
   bool open_only = false;
 };
 
+// A listing as --json asked: the document, or the table, or `none` when it has no rows.
+Status print_listing(const Context& c, const Json& doc, const Table& t, std::size_t rows, const char* none) {
+  if (c.json) {
+    print_json(doc);
+  } else if (rows == 0) {
+    std::cout << none << '\n';
+  } else {
+    t.print(std::cout);
+  }
+  return Status::ok();
+}
+
 Status print_conflicts(Context& c, const ConflictsOpts& opts) {
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
@@ -102,14 +114,7 @@ Status print_conflicts(Context& c, const ConflictsOpts& opts) {
              k.resolved ? "resolved" : "open"});
     }
   }
-  if (c.json) {
-    print_json(doc);
-  } else if (shown_rows == 0) {
-    std::cout << (opts.open_only ? "no open conflicts\n" : "no conflicts\n");
-  } else {
-    t.print(std::cout);
-  }
-  return Status::ok();
+  return print_listing(c, doc, t, shown_rows, opts.open_only ? "no open conflicts" : "no conflicts");
 }
 
 void add_conflicts(CLI::App& app, Context& ctx) {
@@ -159,14 +164,7 @@ Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
              decided ? note->second.reason : "-"});
     }
   }
-  if (c.json) {
-    print_json(doc);
-  } else if (shown_rows == 0) {
-    std::cout << "no anomalies\n";
-  } else {
-    t.print(std::cout);
-  }
-  return Status::ok();
+  return print_listing(c, doc, t, shown_rows, "no anomalies");
 }
 
 void add_anomalies(CLI::App& app, Context& ctx) {

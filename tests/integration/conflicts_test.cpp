@@ -12,13 +12,13 @@
 #include "cli/cli_support.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
+#include "integration/terminal_cli.h"
 
 using namespace shiftbook;
 using namespace shiftbook::testing;
 
 namespace {
 
-void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
 
 void refused(const RunResult& r, int exit_code, const std::string& fragment) {
   CHECK_MESSAGE(r.exit_code == exit_code, r.err);
@@ -26,15 +26,7 @@ void refused(const RunResult& r, int exit_code, const std::string& fragment) {
   CHECK(r.out.empty());
 }
 
-// A terminal of site S1 and unit U1, enrolled with `server`, synced once, with L1 logged in.
-void enroll(const Cli& t, const ServerProcess& server) {
-  ok(t.run({"init"}), "init");
-  ok(t.run({"enroll", "--server", server.url(), "--code", server.create_code("S1", {"U1"})}), "enroll");
-  ok(t.run({"sync"}), "first sync");
-  ok(t.run({"login", "L1"}, "4321\n"), "login");
-}
 
-std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 
 // Head office and terminals A and B of site S1, unit U1, both enrolled and logged in.
 struct TwoTerminals {

@@ -12,26 +12,20 @@
 #include "cli/cli_support.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
+#include "integration/terminal_cli.h"
 
 using namespace shiftbook;
 using shiftbook::testing::Cli;
 using shiftbook::testing::RunResult;
 using shiftbook::testing::ServerProcess;
+using shiftbook::testing::device_of;
+using shiftbook::testing::enroll;
+using shiftbook::testing::ok;
 
 namespace {
 
-void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
 
-// A terminal of site S1 and unit U1, enrolled with `server`, synced once, with L1 logged in.
-void enroll(const Cli& t, const ServerProcess& server) {
-  ok(t.run({"init"}), "init");
-  ok(t.run({"enroll", "--server", server.url(), "--code", server.create_code("S1", {"U1"})}), "enroll");
-  ok(t.run({"sync"}), "first sync");
-  ok(t.run({"login", "L1"}, "4321\n"), "login");
-}
 
-// The terminal's device key, as `status --json` names it.
-std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 
 // The `devices --json` entry of `device`.
 Json health(const ServerProcess& server, const std::string& device) {

@@ -1,0 +1,30 @@
+// Terminals driven through the shiftbook binary against a real shiftbook-server, for the
+// integration tests that need enrolled terminals of site S1 (setup_head_office).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cli/cli_support.h"
+#include "support/server_process.h"
+
+namespace shiftbook::testing {
+
+// The command succeeded; otherwise the test stops with what it said.
+inline void ok(const RunResult& r, const std::string& what) {
+  REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err));
+}
+
+// A terminal of site S1 and unit U1, enrolled with `server`, synced once, with L1 logged in.
+inline void enroll(const Cli& t, const ServerProcess& server) {
+  ok(t.run({"init"}), "init");
+  ok(t.run({"enroll", "--server", server.url(), "--code", server.create_code("S1", {"U1"})}), "enroll");
+  ok(t.run({"sync"}), "first sync");
+  ok(t.run({"login", "L1"}, "4321\n"), "login");
+}
+
+// The terminal's device key, as `status --json` names it.
+inline std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
+
+}  // namespace shiftbook::testing
