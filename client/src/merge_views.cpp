@@ -96,14 +96,13 @@ Result<Json> Store::anomalies() const {
     }
   }
   {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.head, s.unit, e.product, e.day, e.body FROM entries e "
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.head, s.unit, e.product, e.day, e.quota_version FROM entries e "
                                             "JOIN shifts s ON s.id = e.shift WHERE e.kind = 'output' AND e.void = 0"));
     for (;;) {
       SB_ASSIGN_OR_RETURN(bool row, st.step());
       if (!row) break;
       OutputFact o{st.blob32(0), st.text(1), st.text(2), st.int64(3), std::nullopt};
-      SB_ASSIGN_OR_RETURN(Json body, decode_value(st.blob(4)));
-      if (auto v = body.find("quota_version"); v != body.end() && v->is_number_integer()) o.quota_version = v->get<std::int64_t>();
+      if (!st.is_null(4)) o.quota_version = st.int64(4);
       facts.outputs.push_back(std::move(o));
     }
   }

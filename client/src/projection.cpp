@@ -18,8 +18,9 @@ namespace {
 constexpr std::string_view kResolutionKind = "resolution";
 constexpr std::string_view kAnomalyNoteKind = "anomaly_note";
 
-// Binds the seven columns of an entry row that come from its current body, in the order worker,
-// start_abs, end_abs, special, product, quantity, bonus_type, from parameter `first` on.
+// Binds the eight columns of an entry row that come from its current body, in the order worker,
+// start_abs, end_abs, special, product, quantity, bonus_type, quota_version, from parameter
+// `first` on.
 void bind_entry_fields(Stmt& st, int first, std::string_view kind, const Json& body, std::int64_t day) {
   if (auto w = body.find("worker"); w != body.end()) st.bind(first, w->get_ref<const std::string&>());
   else st.bind_null(first);
@@ -36,6 +37,8 @@ void bind_entry_fields(Stmt& st, int first, std::string_view kind, const Json& b
     st.bind_null(first + 4).bind_null(first + 5);
   }
   if (kind == kind::kBonus) st.bind(first + 6, body["type"].get_ref<const std::string&>()); else st.bind_null(first + 6);
+  auto quota = kind == kind::kOutput ? body.find("quota_version") : body.end();
+  if (quota != body.end()) st.bind(first + 7, quota->get<std::int64_t>()); else st.bind_null(first + 7);
 }
 
 // Writes an entry's fields from the body of a correction (its canonical bytes encoded here: a
@@ -43,9 +46,10 @@ void bind_entry_fields(Stmt& st, int first, std::string_view kind, const Json& b
 Status write_entry_fields(Db& db, std::int64_t entry, std::string_view kind, const Json& body, std::int64_t day) {
   SB_ASSIGN_OR_RETURN(Bytes canonical, encode_value(body));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("UPDATE entries SET worker = ?, start_abs = ?, end_abs = ?, special = ?, "
-                                          "product = ?, quantity = ?, bonus_type = ?, body = ? WHERE arrival = ?"));
+                                          "product = ?, quantity = ?, bonus_type = ?, quota_version = ?, body = ? "
+                                          "WHERE arrival = ?"));
   bind_entry_fields(st, 1, kind, body, day);
-  st.bind_blob(8, canonical).bind(9, entry);
+  st.bind_blob(9, canonical).bind(10, entry);
   return st.run();
 }
 
@@ -142,14 +146,14 @@ Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arriva
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO entries(id, device, seq, kind, head, head_seq, versions, void, "
                                             "shift, day, confirms, body, worker, start_abs, end_abs, special, product, "
-                                            "quantity, bonus_type, arrival) VALUES(?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, "
-                                            "?, ?, ?, ?, ?, ?, ?, ?)"));
+                                            "quantity, bonus_type, quota_version, arrival) VALUES(?, ?, ?, ?, ?, ?, 1, 0, "
+                                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq)).bind(4, e.kind)
         .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, day);
     if (confirms) st.bind_blob(9, *confirms); else st.bind_null(9);
     st.bind_blob(10, canonical);
     bind_entry_fields(st, 11, e.kind, e.body, day);
-    st.bind(18, arrival);
+    st.bind(19, arrival);
     SB_RETURN_IF_ERROR(st.run());
   }
   SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, e));

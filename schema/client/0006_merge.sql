@@ -12,6 +12,9 @@ ALTER TABLE shifts ADD COLUMN receipt_ms INTEGER;     -- server_ms of the receip
 CREATE INDEX shifts_by_device_seq ON shifts (device, seq);
 
 ALTER TABLE versions ADD COLUMN after_ms INTEGER;     -- trusted after time (MERGE.md section 3); NULL: none
+-- output: the quota version it was logged against (kept by every correction), for the stale_quota
+-- anomaly (docs/ANOMALIES.md); NULL for other kinds and output logged without one.
+ALTER TABLE entries ADD COLUMN quota_version INTEGER;
 
 -- The site signer's resolutions, by the fork they decide.
 CREATE TABLE resolutions (

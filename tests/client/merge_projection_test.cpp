@@ -169,6 +169,7 @@ TEST_CASE("merge projection: a version 5 store, which kept a fork's second child
   const std::string db = f.a.t.store_dir() + "/terminal.db";
   exec_sql(db, "DROP TABLE conflicts; DROP TABLE resolutions; DROP TABLE anomaly_notes; DROP INDEX shifts_by_device_seq; "
                "ALTER TABLE shifts DROP COLUMN receipt_ms; ALTER TABLE versions DROP COLUMN after_ms; "
+               "ALTER TABLE entries DROP COLUMN quota_version; "
                "DELETE FROM versions WHERE hash = x'" + to_hex(f.c1) + "'; "
                "UPDATE entries SET head = x'" + to_hex(f.b1) + "', end_abs = end_abs + 20; PRAGMA user_version = 5;");
   REQUIRE(query_int(db, "SELECT count(*) FROM versions") == 2);
@@ -199,4 +200,20 @@ TEST_CASE("clocks: a terminal whose clock reset to 1970 stamps its next events a
   REQUIRE(e.t.store->close_shift("").is_ok());
   const Event close = must(decode_event(must(e.t.store->raw_events(e.t.store->device())).back()));
   CHECK(hlc_ms(close.hlc) < static_cast<std::uint64_t>(kSampleNowMs + kTenYearsMs));
+}
+
+TEST_CASE("anomalies on a terminal: output logged against a quota head office has since changed is flagged") {
+  Enrolled e;  // quota of U1, 2026-11, P1 at version 3
+  REQUIRE(e.t.store->open_shift("U1", std::nullopt, std::nullopt).is_ok());  // today: 2026-11-16
+  REQUIRE(e.t.store->log_output("", "P1", 120).is_ok());
+  CHECK(must(e.t.store->anomalies())["anomalies"].empty());
+  e.ho.signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P1"}, {"quantity", 450},
+                               {"version", 4}}, "HO");
+  must(e.t.store->accept_sync(client::PushBatch{}, answer(e.ho.server, e.t, 0, Hash{}, {{&e.ho.signer, 10, 10}}, 40)));
+  const Json found = must(e.t.store->anomalies())["anomalies"];
+  REQUIRE(found.size() == 1);
+  CHECK(found[0]["kind"] == "stale_quota");
+  CHECK(found[0]["subject"] == "U1/2026-11/P1");
+  CHECK(found[0]["decided"].is_null());
+  CHECK(must(e.t.store->verify()).problem.is_ok());
 }
