@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "shiftbook/anomalies.h"
+#include "shiftbook/kinds.h"
 #include "shiftbook/ledger.h"
 #include "shiftbook/platform/console.h"
 
@@ -250,9 +251,73 @@ void add_resolve(CLI::App& app, Context& ctx) {
   on_run(cmd, ctx, o, run_resolve);
 }
 
+struct ReturnsOpts {
+  std::string site, unit, period;
+};
+
+// "1,234.500 kg" from base units, or the base units when the product is not known.
+std::string amount_text(std::int64_t base, const std::vector<Json>& products, const std::string& id) {
+  for (const Json& p : products) {
+    if (p.value("id", std::string()) == id) {
+      return format_quantity(base, p.value("decimals", 0)) + " " + p.value("unit", std::string());
+    }
+  }
+  return std::to_string(base);
+}
+
+// 1234 -> "123.4 %"
+std::string permille_text(std::int64_t permille) {
+  return std::to_string(permille / 10) + "." + std::to_string(permille % 10) + " %";
+}
+
+Status print_returns(Context& c, const ReturnsOpts& opts) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
+  SB_ASSIGN_OR_RETURN(std::vector<Json> products, service->reference("ref_product"));
+  Json doc = {{"returns", Json::array()}};
+  Table t({"SITE", "UNIT", "PERIOD", "PRODUCT", "QUOTA", "ACTUAL", "FULFILMENT", "SURPLUS"});
+  std::size_t rows = 0;
+  for (SiteLedger& s : sites) {
+    for (const PeriodReturn& r : s.ledger.returns()) {
+      if ((!opts.unit.empty() && r.key.unit != opts.unit) || (!opts.period.empty() && r.key.period != opts.period)) {
+        continue;
+      }
+      ++rows;
+      if (c.json) {
+        auto opt = [](const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(nullptr); };
+        doc["returns"].push_back(Json{{"site", s.site}, {"unit", r.key.unit}, {"period", r.key.period},
+                                      {"product", r.key.product}, {"quota", opt(r.quota)},
+                                      {"quota_version", opt(r.quota_version)}, {"actual", r.actual},
+                                      {"fulfilment_permille", opt(r.fulfilment_permille)}, {"surplus", opt(r.surplus)}});
+        continue;
+      }
+      t.add({s.site, r.key.unit, r.key.period.empty() ? "(none)" : r.key.period, r.key.product,
+             r.quota ? amount_text(*r.quota, products, r.key.product) + " (v" + std::to_string(*r.quota_version) + ")"
+                     : "no quota",
+             amount_text(r.actual, products, r.key.product),
+             r.fulfilment_permille ? permille_text(*r.fulfilment_permille) : "-",
+             r.surplus ? amount_text(*r.surplus, products, r.key.product) : "-"});
+    }
+  }
+  return print_listing(c, doc, t, rows, "no returns: no quota set and no output logged");
+}
+
+void add_returns(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "returns", "Period returns: per unit, period and product, the quota in force, the actual output from the "
+                 "current state of every entry, fulfilment and the surplus above quota (docs/RETURNS.md)");
+  auto o = std::make_shared<ReturnsOpts>();
+  cmd->add_option("--site", o->site, "Only this site's (default: every site)");
+  cmd->add_option("--unit", o->unit, "Only this production unit's");
+  cmd->add_option("--period", o->period, "Only this period's");
+  add_json_flag(cmd, ctx);
+  on_run(cmd, ctx, o, print_returns);
+}
+
 }  // namespace
 
 void add_conflict_commands(CLI::App& app, Context& ctx) {
+  add_returns(app, ctx);
   add_conflicts(app, ctx);
   add_anomalies(app, ctx);
   add_resolve(app, ctx);

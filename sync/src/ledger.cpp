@@ -48,11 +48,13 @@ Status Ledger::read_reference(const Event& e) {
   }
   OutputKey key{text_field(e.body, "unit"), text_field(e.body, "period"), text_field(e.body, "product")};
   const std::optional<std::int64_t> version = int_field(e.body, "version");
-  if (key.unit.empty() || key.period.empty() || key.product.empty() || !version) {
-    return invalid_argument(event_name(e.device, e.seq) + ": a quota needs its unit, period, product and version");
+  const std::optional<std::int64_t> quantity = int_field(e.body, "quantity");
+  if (key.unit.empty() || key.period.empty() || key.product.empty() || !version || !quantity) {
+    return invalid_argument(event_name(e.device, e.seq) +
+                            ": a quota needs its unit, period, product, quantity and version");
   }
   Quota& q = quotas_[key];
-  if (q.seq < e.seq) q = Quota{e.seq, *version};
+  if (q.seq < e.seq) q = Quota{e.seq, *version, *quantity};
   return Status::ok();
 }
 
@@ -215,6 +217,32 @@ Totals Ledger::totals() {
     }
   }
   return t;
+}
+
+std::vector<PeriodReturn> Ledger::returns() {
+  std::map<OutputKey, PeriodReturn> lines;
+  for (const auto& [key, actual] : totals().outputs) {
+    lines[key].actual = actual;
+  }
+  for (const auto& [key, q] : quotas_) {
+    PeriodReturn& r = lines[key];
+    r.quota = q.quantity;
+    r.quota_version = q.version;
+  }
+  std::vector<PeriodReturn> out;
+  for (auto& [key, r] : lines) {
+    r.key = key;
+    if (r.quota) {
+      r.surplus = std::max<std::int64_t>(0, r.actual - *r.quota);
+      // Both are at most 10^12 per entry summed over a period: the product stays far inside 128 bits.
+      if (*r.quota > 0) {
+        __extension__ using Wide = __int128;
+        r.fulfilment_permille = static_cast<std::int64_t>(static_cast<Wide>(r.actual) * 1000 / *r.quota);
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace shiftbook

@@ -328,3 +328,36 @@ TEST_CASE("anomalies: head office decides an anomaly; it stays listed, marked de
   CHECK(b.run({"anomalies"}).out.find("two half shifts") != std::string::npos);
   ok(b.run({"verify"}), "verify");
 }
+
+TEST_CASE("returns: head office reads each unit's output against its quota, corrections and voids included") {
+  TwoTerminals t;
+  CHECK(t.server.json({"returns", "--json"})["returns"].size() == 2);  // the quotas, nothing logged yet
+  ok(t.a.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open a");
+  ok(t.a.run({"log", "output", "--product", "P1", "--quantity", "300"}), "output a");
+  ok(t.b.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open b");
+  ok(t.b.run({"log", "output", "--product", "P1", "--quantity", "300"}), "output b");
+  ok(t.b.run({"correct", "2", "--quantity", "320", "--reason", "recounted"}), "correct b");
+  ok(t.b.run({"log", "output", "--product", "P2", "--quantity", "12.5"}), "output b P2");
+  ok(t.b.run({"void", "4", "--reason", "logged twice"}), "void b P2");
+  ok(t.a.run({"sync"}), "sync a");
+  ok(t.b.run({"sync"}), "sync b");
+
+  const Json r = t.server.json({"returns", "--json", "--unit", "U1", "--period", "2026-11"})["returns"];
+  REQUIRE_MESSAGE(r.size() == 2, r.dump());
+  CHECK(r[0]["product"] == "P1");
+  CHECK(r[0]["quota"] == 500);
+  CHECK(r[0]["actual"] == 620);
+  CHECK(r[0]["fulfilment_permille"] == 1240);
+  CHECK(r[0]["surplus"] == 120);
+  CHECK(r[1]["product"] == "P2");
+  CHECK(r[1]["quota"] == 250'000);  // 250 kg in grams, version 2
+  CHECK(r[1]["quota_version"] == 2);
+  CHECK(r[1]["actual"] == 0);         // the only P2 output was voided
+  CHECK(r[1]["fulfilment_permille"] == 0);
+  const RunResult text = t.server.run({"returns"});
+  ok(text, "returns");
+  CHECK(text.out.find("124.0 %") != std::string::npos);
+  CHECK(text.out.find("120 pcs") != std::string::npos);
+  CHECK(text.out.find("250.000 kg (v2)") != std::string::npos);
+  CHECK(t.server.run({"returns", "--period", "2027-01"}).out == "no returns: no quota set and no output logged\n");
+}

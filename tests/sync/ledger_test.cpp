@@ -323,3 +323,33 @@ TEST_CASE("ledger: head office's latest decision of an anomaly by the signer's s
   CHECK(bad.message().find("must be an anomaly's id") != std::string::npos);
   CHECK(l.anomaly_notes().at(id).signer_seq == 2);
 }
+
+TEST_CASE("ledger: period returns: quota in force, actual output, fulfilment and surplus per unit, period, product") {
+  Chain signer(99), a(1);
+  signer.add("ref_period", period("2026-11", "2026-11-01", "2026-11-30"));
+  signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P1"}, {"quantity", 500}, {"version", 1}});
+  signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P2"}, {"quantity", 400}, {"version", 1}});
+  signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P4"}, {"quantity", 0}, {"version", 1}});
+  const Event shift = a.open_shift("U1", "2026-11-20");
+  a.add("output", output(shift, "P1", 300, 1));
+  const Event second = a.add("output", output(shift, "P1", 300, 1));
+  a.correct(second.hash, output(shift, "P1", 320, 1));  // 300 + 320 = 620: 124.0 %, 120 above
+  a.add("output", output(shift, "P2", 300, 1));          // under quota: 75.0 %, no surplus
+  a.add("output", output(shift, "P3", 50));              // no quota set
+  a.add("output", output(shift, "P4", 7, 1));            // a quota of 0
+  // Head office raises P1's quota (a later seq): the return follows.
+  std::vector<Event> events = joined({&signer, &a});
+  std::vector<PeriodReturn> r = ledger_of(events).returns();
+  REQUIRE(r.size() == 4);
+  CHECK(r[0] == PeriodReturn{OutputKey{"U1", "2026-11", "P1"}, 500, 1, 620, 120, 1240});
+  CHECK(r[1] == PeriodReturn{OutputKey{"U1", "2026-11", "P2"}, 400, 1, 300, 0, 750});
+  CHECK(r[2] == PeriodReturn{OutputKey{"U1", "2026-11", "P3"}, std::nullopt, std::nullopt, 50, std::nullopt, std::nullopt});
+  CHECK(r[3] == PeriodReturn{OutputKey{"U1", "2026-11", "P4"}, 0, 1, 7, 7, std::nullopt});
+  events.push_back(signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P1"}, {"quantity", 620},
+                                            {"version", 2}}));
+  const PeriodReturn raised = ledger_of(events).returns()[0];
+  CHECK(raised.quota == 620);
+  CHECK(raised.quota_version == 2);
+  CHECK(raised.fulfilment_permille == 1000);
+  CHECK(raised.surplus == 0);
+}

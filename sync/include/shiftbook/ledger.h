@@ -68,6 +68,18 @@ struct Totals {
   bool operator==(const Totals&) const = default;
 };
 
+// One line of a period return (docs/RETURNS.md): a unit's output of one product in one period
+// against the quota in force. Quantities in the product's base unit.
+struct PeriodReturn {
+  OutputKey key;                                  // unit, period ("" when no period holds the date), product
+  std::optional<std::int64_t> quota;              // the quota in force; none when head office set none
+  std::optional<std::int64_t> quota_version;
+  std::int64_t actual = 0;                        // from the current, non-void state of every output entry
+  std::optional<std::int64_t> surplus;            // max(0, actual - quota); none without a quota
+  std::optional<std::int64_t> fulfilment_permille;  // floor(actual * 1000 / quota); none without a quota or for 0
+  bool operator==(const PeriodReturn&) const = default;
+};
+
 // Head office's latest decision of an anomaly (an `anomaly_note` of the site signer, PROTOCOL.md
 // section 11): the anomaly stays listed, marked decided, while its identifier stays the same.
 struct AnomalyNote {
@@ -109,6 +121,8 @@ class Ledger {
   // event (any event of a device other than the signer), and `clocks` as given.
   AnomalyFacts anomaly_facts(std::vector<DeviceClockFact> clocks);
   Totals totals();
+  // Per unit, period and product holding a quota or output: the period return, in key order.
+  std::vector<PeriodReturn> returns();
   // Head office's latest decision of each anomaly, by identifier (the highest signer seq).
   const std::map<std::string, AnomalyNote>& anomaly_notes() const { return notes_; }
 
@@ -124,6 +138,7 @@ class Ledger {
   struct Quota {
     std::uint64_t seq = 0;
     std::int64_t version = 0;
+    std::int64_t quantity = 0;
   };
   struct Seen {
     EventSource source;
