@@ -173,6 +173,9 @@ bool code_matches_server(const EnrollCode& code, const PublicKey& server);
 //                neither the winner nor the fork), reason: text 1..500 bytes. Head office's
 //                decision of a fork of an entry's versions (merge.h, docs/MERGE.md); it decides
 //                only when the site signer wrote it.
+//   anomaly_note anomaly: an anomaly's id (kind ":" 32 lower-case hex digits; anomalies.h),
+//                reason: text 1..500 bytes. Head office's decision of an anomaly (docs/ANOMALIES.md,
+//                "Decisions"); the latest by the signer's seq is shown with it.
 // and kinds reserved for head office that are not built yet (a terminal writing them is refused):
 //   approval, period_lock
 bool is_head_office_kind(std::string_view kind);
