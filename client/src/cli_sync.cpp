@@ -285,11 +285,12 @@ void add_sync(CLI::App& app, Context& ctx) {
       print_json(doc);
     } else {
       std::cout << synced_text(report) << '\n';
-      if (open > 0 || found > 0) {
-        std::cout << "in this terminal's units: " << open << (open == 1 ? " open conflict" : " open conflicts")
-                  << " ('shiftbook conflicts'), " << found << (found == 1 ? " anomaly" : " anomalies")
-                  << " ('shiftbook anomalies'); head office decides them\n";
-      }
+      std::vector<std::string> parts;
+      if (open > 0) parts.push_back(std::to_string(open) + (open == 1 ? " open conflict" : " open conflicts") +
+                                    " ('shiftbook conflicts')");
+      if (found > 0) parts.push_back(std::to_string(found) + (found == 1 ? " anomaly" : " anomalies") +
+                                     " ('shiftbook anomalies')");
+      if (!parts.empty()) std::cout << "in this terminal's units: " << join(parts) << "; head office decides them\n";
     }
     return Status::ok();
   });
