@@ -129,6 +129,16 @@ Result<Json> Store::anomalies() const {
       facts.quotas.push_back(QuotaFact{st.text(0), st.text(1), st.text(2), st.int64(3)});
     }
   }
+  // Head office's decisions, read once: the latest (highest seq) of each anomaly.
+  std::map<std::string, std::string> decided;
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT anomaly, reason FROM anomaly_notes ORDER BY seq"));
+    for (;;) {
+      SB_ASSIGN_OR_RETURN(bool row, st.step());
+      if (!row) break;
+      decided[st.text(0)] = st.text(1);
+    }
+  }
   EventRefs refs(db, impl_->key.public_key());
   Json out = Json::array();
   for (const Anomaly& a : find_anomalies(facts)) {
@@ -139,10 +149,7 @@ Result<Json> Store::anomalies() const {
     }
     Json item{{"kind", a.kind}, {"id", a.id}, {"subject", a.subject}, {"detail", a.detail},
               {"events", std::move(events)}, {"decided", nullptr}};
-    SB_ASSIGN_OR_RETURN(Stmt note, db.prepare("SELECT reason FROM anomaly_notes WHERE anomaly = ? ORDER BY seq DESC LIMIT 1"));
-    note.bind(1, a.id);
-    SB_ASSIGN_OR_RETURN(bool decided, note.step());
-    if (decided) item["decided"] = Json{{"reason", note.text(0)}};
+    if (auto d = decided.find(a.id); d != decided.end()) item["decided"] = Json{{"reason", d->second}};
     out.push_back(std::move(item));
   }
   return Json{{"anomalies", std::move(out)}};
