@@ -46,5 +46,12 @@ void add_device_commands(CLI::App& app, Context& ctx);
 void add_bundle_commands(CLI::App& app, Context& ctx);
 // conflicts, anomalies, resolve: the merged state of the sites' logs (admin_conflicts.cpp).
 void add_conflict_commands(CLI::App& app, Context& ctx);
+// rules, achievement, approve, reopen, shares, export payroll: sharing out and paying
+// (admin_payroll.cpp).
+void add_payroll_commands(CLI::App& app, Context& ctx);
+// token create|list|revoke: the API tokens of the report endpoints (admin_tokens.cpp).
+void add_token_commands(CLI::App& app, Context& ctx);
+// audit, audit export: re-verify everything, or write the export for an outside auditor (admin_audit.cpp).
+void add_audit_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::server::cli

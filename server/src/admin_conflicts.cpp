@@ -7,6 +7,7 @@
 #include <set>
 
 #include "admin.h"
+#include "report_api.h"
 #include "shiftbook/anomalies.h"
 #include "shiftbook/kinds.h"
 #include "shiftbook/ledger.h"
@@ -270,12 +271,21 @@ std::string permille_text(std::int64_t permille) {
   return std::to_string(permille / 10) + "." + std::to_string(permille % 10) + " %";
 }
 
+// "open", "open (+20 pcs booked in)", "approved (+20 pcs since, booked into 2026-12)"
+std::string return_state(const PeriodReturn& r, const std::vector<Json>& products) {
+  auto signed_amount = [&](std::int64_t v) { return (v > 0 ? "+" : "") + amount_text(v, products, r.key.product); };
+  if (!r.approved) return r.adjustment == 0 ? "open" : "open (" + signed_amount(r.adjustment) + " booked in)";
+  if (r.pending == 0) return "approved";
+  return "approved (" + signed_amount(r.pending) + " since, " +
+         (r.adjusted_into.empty() ? std::string("pending a later period") : "booked into " + r.adjusted_into) + ")";
+}
+
 Status print_returns(Context& c, const ReturnsOpts& opts) {
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
   SB_ASSIGN_OR_RETURN(std::vector<Json> products, service->reference("ref_product"));
   Json doc = {{"returns", Json::array()}};
-  Table t({"SITE", "UNIT", "PERIOD", "PRODUCT", "QUOTA", "ACTUAL", "FULFILMENT", "SURPLUS"});
+  Table t({"SITE", "UNIT", "PERIOD", "PRODUCT", "QUOTA", "ACTUAL", "FULFILMENT", "SURPLUS", "STATE"});
   std::size_t rows = 0;
   for (SiteLedger& s : sites) {
     for (const PeriodReturn& r : s.ledger.returns()) {
@@ -284,11 +294,7 @@ Status print_returns(Context& c, const ReturnsOpts& opts) {
       }
       ++rows;
       if (c.json) {
-        auto opt = [](const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(nullptr); };
-        doc["returns"].push_back(Json{{"site", s.site}, {"unit", r.key.unit}, {"period", r.key.period},
-                                      {"product", r.key.product}, {"quota", opt(r.quota)},
-                                      {"quota_version", opt(r.quota_version)}, {"actual", r.actual},
-                                      {"fulfilment_permille", opt(r.fulfilment_permille)}, {"surplus", opt(r.surplus)}});
+        doc["returns"].push_back(return_json(s.site, r));  // as GET /v1/reports/returns lists it
         continue;
       }
       t.add({s.site, r.key.unit, r.key.period.empty() ? "(none)" : r.key.period, r.key.product,
@@ -296,7 +302,7 @@ Status print_returns(Context& c, const ReturnsOpts& opts) {
                      : "no quota",
              amount_text(r.actual, products, r.key.product),
              r.fulfilment_permille ? permille_text(*r.fulfilment_permille) : "-",
-             r.surplus ? amount_text(*r.surplus, products, r.key.product) : "-"});
+             r.surplus ? amount_text(*r.surplus, products, r.key.product) : "-", return_state(r, products)});
     }
   }
   return print_listing(c, doc, t, rows, "no returns: no quota set and no output logged");

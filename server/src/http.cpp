@@ -25,6 +25,7 @@
 
 #include <httplib.h>
 
+#include "report_api.h"
 #include "shiftbook/canonical.h"
 #include "shiftbook/envelope.h"
 #include "shiftbook/platform/files.h"
@@ -169,6 +170,7 @@ void HttpServer::Impl::answer(const httplib::Request& req, httplib::Response& re
   res.status = reply.http_status;
   if (reply.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(reply.retry_after_seconds));
   res.set_header("Content-Type", reply.content_type);
+  for (const auto& [name, value] : reply.headers) res.set_header(name, value);
   // A pulled batch can be megabytes: moved, not copied.
   res.body = std::move(reply.body);
   if (!reply.log_line.empty()) log(reply.log_line);
@@ -208,6 +210,22 @@ void HttpServer::Impl::setup() {
   http.Get("/v1/enroll", wrong_method("POST"));
   http.Get("/v1/sync", wrong_method("POST"));
 
+  // Head office's read-only reports (report_api.h), for a holder of an API token.
+  auto report = [this](Reply (*endpoint)(Service&, const ReportRequest&)) {
+    return [this, endpoint](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, [&] {
+        return endpoint(service, ReportRequest{req.get_header_value("Authorization"), req.params, req.remote_addr});
+      });
+    };
+  };
+  for (const auto& [path, endpoint] : {std::pair{"/v1/reports/payroll", &payroll_report},
+                                       std::pair{"/v1/reports/returns", &returns_report}}) {
+    http.Get(path, report(endpoint));
+    http.Post(path, wrong_method("GET"));
+    http.Put(path, wrong_method("GET"));
+    http.Delete(path, wrong_method("GET"));
+  }
+
   // Called for every answer of status 400 and above; answers that already have a body (the
   // Service's, or ours above) pass unchanged. What is left was refused by the library itself.
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
@@ -221,7 +239,8 @@ void HttpServer::Impl::setup() {
     } else if (res.status == 404) {
       code = "not_found";
       message = "no such endpoint: " + req.method + " " + req.path +
-                " (the protocol serves GET /v1/hello, POST /v1/enroll, POST /v1/sync)";
+                " (the server serves GET /v1/hello, POST /v1/enroll, POST /v1/sync, and with an API token "
+                "GET /v1/reports/payroll and GET /v1/reports/returns)";
     } else if (res.status == 400) {
       code = "malformed";
       message = "the request is not well-formed HTTP";

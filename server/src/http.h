@@ -1,7 +1,7 @@
-// The server's HTTP layer: cpp-httplib routes that hand each request to the Service and answer
-// with its Reply, plus the errors HTTP itself meets (a body over kMaxEnvelopeBytes, an unknown
-// path, a request that arrives while the server stops), answered as JSON
-// {"error":{"code":"...","message":"..."}} as docs/PROTOCOL.md lists them.
+// The server's HTTP layer: cpp-httplib routes that hand each request to the Service (or to the
+// report endpoints of report_api.h) and answer with its Reply, plus the errors HTTP itself meets
+// (a body over kMaxEnvelopeBytes, an unknown path, a request that arrives while the server
+// stops), answered as JSON {"error":{"code":"...","message":"..."}} as docs/PROTOCOL.md lists them.
 // Invariants: TCP_NODELAY is on; only the address given is bound (no SO_REUSEPORT, so a second
 // server cannot share a port); every answered request that the Service logs, and every refusal
 // made here, is one line through the log function, never two lines interleaved.

@@ -9,12 +9,14 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shiftbook/bundle.h"
@@ -35,6 +37,8 @@ struct Reply {
   std::string body;
   std::string log_line;
   int retry_after_seconds = 0;  // for 429
+  // Further response headers (WWW-Authenticate, Content-Disposition), in order.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct ServiceOptions {
@@ -117,6 +121,44 @@ struct BundleReport {
   std::vector<std::string> log_lines;  // one per answer, as `serve` logs a sync
 };
 
+// One unit's report for one period (Ledger::report) with the site the unit belongs to.
+struct SiteReport {
+  std::string site;
+  UnitPeriodReport report;
+};
+
+// One line of the payroll export (docs/SERVER.md, "export payroll"): a worker's figures in a
+// unit and period and their share of one product's pool, as reported (the approved figures of a
+// locked period). Only products with a quota in force have lines.
+struct PayrollRow {
+  std::string worker, unit, period, product;
+  std::int64_t minutes = 0;
+  std::int64_t special_minutes = 0;
+  std::int64_t milli_points = 0;  // shown as points with three decimals (format_milli_points)
+  std::int64_t share = 0;         // goods in the product's base unit
+  int decimals = 0;               // the product's (0 or 3), for showing the share
+};
+
+// The payroll lines of these reports, by worker, unit, period and product (ids compared
+// bytewise). A report with products under a quota but no shares (no rule set in force, or
+// figures sharing out refuses) is failed_precondition naming the unit, the period and why.
+// `decimals`: each product's decimals (a product missing from it is shown in base units).
+Result<std::vector<PayrollRow>> payroll_rows(const std::vector<SiteReport>& reports,
+                                             const std::map<std::string, int>& decimals);
+// RFC 4180 CSV, lines ending in CRLF, a header line first; ids that a spreadsheet would read as
+// a formula are written as text (a leading single quote).
+std::string payroll_csv(const std::vector<PayrollRow>& rows);
+// {"format":"shiftbook-payroll/1","period":...,"rows":[...]}: minutes as integers, points and
+// share as decimal strings.
+Json payroll_json(const std::string& period, const std::vector<PayrollRow>& rows);
+
+// A head-office API token just made (Service::create_token): its text, which is shown this
+// once, and the record kept (which holds only the hash of its secret).
+struct NewToken {
+  std::string text;  // "sbt_" + id + "_" + 64 hex digits of secret
+  TokenRecord record;
+};
+
 class Service {
  public:
   Service(std::unique_ptr<Storage> storage, DeviceKey server_key, const Clock& clock, ServiceOptions options = {});
@@ -187,6 +229,32 @@ class Service {
   // reason; not_found when no site has that anomaly now.
   Result<RecordedNote> note_anomaly(const std::string& site, const std::string& anomaly, const std::string& reason);
 
+  // ---- sharing out, approval and payroll (service_payroll.cpp, docs/RETURNS.md, docs/SHAREOUT.md)
+  // The reports of every unit and period with figures, a quota or a decision (Ledger::reports),
+  // of one site, unit or period when given (each must exist: not_found otherwise;
+  // invalid_argument for a unit of another site than `site`). With both a unit and a period, that
+  // one report even when it has no figures. By site, then unit and period start.
+  Result<std::vector<SiteReport>> reports(const std::string& site, const std::string& unit, const std::string& period);
+  // Head office approves a unit's return for a period, which locks it: a `period_approval` of
+  // the figures computed now (adjustments booked in included) in the unit's site chain, under
+  // admin_mu. not_found for an unknown unit or period; failed_precondition when the period is
+  // locked already, or has more workers or products than an approval holds. The report after it.
+  Result<SiteReport> approve(const std::string& unit, const std::string& period);
+  // Unlocks an approved period: a `period_reopen` {unit, period, reason}. invalid_argument for a
+  // bad reason; not_found as for approve; failed_precondition when the period is not locked.
+  Result<SiteReport> reopen(const std::string& unit, const std::string& period, const std::string& reason);
+  // The payroll lines of a period (payroll_rows over reports(site, unit, period)).
+  Result<std::vector<PayrollRow>> payroll(const std::string& period, const std::string& site, const std::string& unit);
+
+  // ---- the audit (service_audit.cpp, docs/AUDIT.md)
+  // The audit export, line by line into `sink` (which may stop it with an error): the header,
+  // the sites, the devices and every append in position order.
+  Status audit_export(const std::function<Status(const Json& line)>& sink);
+  // The same lines checked by an AuditVerifier with this server's key: every delegation, chain,
+  // signed head and receipt, every approval against the events held when it was written, and
+  // the reports recomputed from the raw events.
+  Result<AuditResult> audit();
+
   // ---- sync by files (service_bundle.cpp, docs/PROTOCOL.md "Bundles")
   // Answers the request bundle read from `request` with the reply bundle to write. Refused
   // before anything is stored, in this order: what BundleReader::open and check refuse (not a
@@ -201,6 +269,22 @@ class Service {
   // to the requests themselves are always there). A bundle answered twice is answered again:
   // pushes are idempotent.
   Result<BundleFile> bundle(std::istream& request, std::size_t reply_max, BundleReport& report);
+
+  // ---- head-office API tokens (service_tokens.cpp, docs/SERVER.md "API tokens")
+  // Makes a token for the report endpoints: a random id (8 hex digits) and 32 random bytes of
+  // secret, of which only the BLAKE2b-256 hash is kept. `name` says who uses it (1 to 100 bytes,
+  // UTF-8, no control characters: invalid_argument otherwise).
+  Result<NewToken> create_token(const std::string& name);
+  // Every token, revoked ones too, by creation time; never a secret.
+  Result<std::vector<TokenRecord>> tokens();
+  // Revokes a token for good. invalid_argument for an id that is not 8 lower-case hex digits,
+  // not_found for an unknown one, failed_precondition for one revoked already.
+  Result<TokenRecord> revoke_token(const std::string& id);
+  // The token an HTTP Authorization header value ("Bearer sbt_...") presents, checked and its
+  // use noted. unauthenticated when the value is empty, not Bearer, not a token's text, or names
+  // an unknown id or a wrong secret (one message for both; hashes compared in constant time);
+  // permission_denied for a revoked token with the right secret.
+  Result<TokenRecord> check_token(std::string_view authorization);
   Storage& storage();
 
  private:

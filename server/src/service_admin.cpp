@@ -24,7 +24,25 @@ namespace detail {
 
 bool is_ref_kind(std::string_view k) {
   return k == "ref_site" || k == "ref_unit" || k == "ref_period" || k == "ref_product" || k == "ref_worker" ||
-         k == "ref_leader" || k == "ref_quota";
+         k == "ref_leader" || k == "ref_quota" || k == "ref_rules" || k == "ref_achievement";
+}
+
+bool is_shared_ref_kind(std::string_view k) { return k == "ref_period" || k == "ref_product" || k == "ref_rules"; }
+
+// The ref_key a reference item is stored under: a quota's "unit/period/product", an achievement's
+// "worker/period", a rule set's version as text, else the id.
+std::string ref_key_of(std::string_view kind, const Json& body) {
+  auto str = [&](const char* name) {
+    auto it = body.find(name);
+    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (kind == "ref_quota") return str("unit") + "/" + str("period") + "/" + str("product");
+  if (kind == "ref_achievement") return str("worker") + "/" + str("period");
+  if (kind == "ref_rules") {
+    auto v = body.find("version");
+    return v != body.end() && v->is_number_integer() ? std::to_string(v->get<std::int64_t>()) : std::string();
+  }
+  return str("id");
 }
 
 }  // namespace detail
@@ -79,7 +97,7 @@ Result<Json> Service::Impl::put_reference(const std::string& kind, Json body) {
   if (!is_ref_kind(kind)) {
     return invalid_argument("'" + kind +
                             "' is not a kind of reference data (ref_site, ref_unit, ref_period, ref_product, "
-                            "ref_worker, ref_leader, ref_quota)");
+                            "ref_worker, ref_leader, ref_quota, ref_rules, ref_achievement)");
   }
   if (!body.is_object()) return invalid_argument(kind + " must be a map of fields");
   std::lock_guard lock(admin_mu);
@@ -106,13 +124,30 @@ Result<Json> Service::Impl::put_reference(const std::string& kind, Json body) {
     }
     body["version"] = version;
   }
+  std::int64_t highest_rules = 0;
+  if (kind == "ref_rules") {
+    SB_ASSIGN_OR_RETURN(std::vector<Json> held, storage->reference(kind, ""));
+    for (const Json& r : held) highest_rules = std::max(highest_rules, r.value("version", std::int64_t{0}));
+    if (!body.contains("version")) body["version"] = highest_rules + 1;
+  }
   SB_RETURN_IF_ERROR(validate_head_office_body(kind, body));
+
+  // Periods, products and rule sets travel in every site's chain.
+  auto every_site = [&](const char* what) -> Result<std::vector<std::string>> {
+    SB_ASSIGN_OR_RETURN(std::vector<Json> all_sites, storage->reference("ref_site", ""));
+    if (all_sites.empty()) {
+      return failed_precondition(std::string(what) +
+                                 " travel in every site's head-office chain, and there is no site yet; add a site first");
+    }
+    std::vector<std::string> out;
+    for (const Json& site : all_sites) out.push_back(site.value("id", std::string()));
+    return out;
+  };
 
   std::vector<std::string> sites;
   std::vector<ChainItem> items;
-  std::string ref_key;
+  const std::string ref_key = ref_key_of(kind, body);
   if (kind == "ref_quota") {
-    ref_key = str("unit") + "/" + str("period") + "/" + str("product");
     SB_ASSIGN_OR_RETURN(Json unit, need("ref_unit", "unit", str("unit"), "unit add"));
     SB_RETURN_IF_ERROR(need("ref_period", "period", str("period"), "period add").status());
     SB_RETURN_IF_ERROR(need("ref_product", "product", str("product"), "product add").status());
@@ -126,29 +161,34 @@ Result<Json> Service::Impl::put_reference(const std::string& kind, Json body) {
       }
     }
     sites.push_back(unit.at("site").get<std::string>());
+  } else if (kind == "ref_rules") {
+    SB_ASSIGN_OR_RETURN(std::optional<Json> current, item(kind, ref_key));
+    if (current) {
+      return already_exists("rule set version " + ref_key + " exists and is never changed; write version " +
+                            std::to_string(highest_rules + 1));
+    }
+    SB_ASSIGN_OR_RETURN(sites, every_site("rule sets"));
+  } else if (kind == "ref_achievement") {
+    SB_ASSIGN_OR_RETURN(Json worker, need("ref_worker", "worker", str("worker"), "worker add"));
+    SB_RETURN_IF_ERROR(need("ref_period", "period", str("period"), "period add").status());
+    sites.push_back(worker.value("site", std::string()));
   } else {
-    ref_key = str("id");
     if (kind == "ref_site") {
       sites.push_back(ref_key);
       SB_ASSIGN_OR_RETURN(std::optional<Json> current, item(kind, ref_key));
       if (!current) {
         // A new site's chain starts with the site, then everything every site shares.
         items.push_back({kind, body, ref_key});
-        for (const char* shared : {"ref_period", "ref_product"}) {
+        for (const char* shared : {"ref_period", "ref_product", "ref_rules"}) {
           SB_ASSIGN_OR_RETURN(std::vector<Json> all, storage->reference(shared, ""));
           for (Json& j : all) {
-            std::string id = j.value("id", std::string());
-            items.push_back({shared, std::move(j), std::move(id)});
+            std::string key = ref_key_of(shared, j);
+            items.push_back({shared, std::move(j), std::move(key)});
           }
         }
       }
     } else if (kind == "ref_period" || kind == "ref_product") {
-      SB_ASSIGN_OR_RETURN(std::vector<Json> all_sites, storage->reference("ref_site", ""));
-      if (all_sites.empty()) {
-        return failed_precondition(std::string(kind == "ref_period" ? "periods" : "products") +
-                                   " travel in every site's head-office chain, and there is no site yet; add a site first");
-      }
-      for (const Json& site : all_sites) sites.push_back(site.value("id", std::string()));
+      SB_ASSIGN_OR_RETURN(sites, every_site(kind == "ref_period" ? "periods" : "products"));
       if (kind == "ref_period") {
         SB_ASSIGN_OR_RETURN(std::vector<Json> periods, storage->reference("ref_period", ""));
         std::int64_t start = *parse_date(str("start"));
@@ -228,9 +268,8 @@ Result<Json> Service::put_reference(const std::string& kind, Json body) {
 
 Result<std::vector<Json>> Service::reference(const std::string& kind, const std::string& site) {
   if (!is_ref_kind(kind)) return invalid_argument("'" + kind + "' is not a kind of reference data");
-  // Periods and products belong to every site.
-  const bool shared = kind == "ref_period" || kind == "ref_product";
-  return impl_->storage->reference(kind, shared ? std::string() : site);
+  // Periods, products and rule sets belong to every site.
+  return impl_->storage->reference(kind, is_shared_ref_kind(kind) ? std::string() : site);
 }
 
 Result<std::string> Service::create_code(const std::string& site, const std::vector<std::string>& units,

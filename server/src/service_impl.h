@@ -114,6 +114,11 @@ std::optional<Refusal> check_version(const Json& header);
 
 bool is_ref_kind(std::string_view k);
 
+// not_found unless `site` is a site (service_ledger.cpp).
+Status known_site(Storage& st, const std::string& site);
+// The ledger of a site known to exist, whose signer is `signer` (service_ledger.cpp).
+Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer);
+
 // A sync request's header, read (service.cpp).
 struct SyncRequest {
   std::uint64_t cursor = 0;
@@ -198,6 +203,9 @@ struct Service::Impl {
 
   Status append_to_chain(const std::string& site, std::vector<detail::ChainItem> items);
   Result<Json> put_reference(const std::string& kind, Json body);
+  // The report of a unit and period that exist, read now (service_payroll.cpp); not_found for
+  // an unknown unit or period.
+  Result<SiteReport> unit_report(const std::string& unit, const std::string& period);
   Result<std::string> create_code(const std::string& site, const std::vector<std::string>& units,
                                   std::int64_t valid_ms);
 };

@@ -45,13 +45,16 @@ Status add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& le
   }
 }
 
+}  // namespace
+
+namespace detail {
+
 Status known_site(Storage& st, const std::string& site) {
   SB_ASSIGN_OR_RETURN(std::optional<Json> known, st.reference_item("ref_site", site));
   if (!known) return not_found("site '" + site + "' does not exist (see 'site list')");
   return Status::ok();
 }
 
-// The ledger of a site known to exist, whose signer is `signer`.
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer) {
   SiteLedger out{site, {}, Ledger(signer)};
   SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
@@ -63,6 +66,10 @@ Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const Publ
   SB_RETURN_IF_ERROR(add_chain(st, signer, false, out.ledger));
   return out;
 }
+
+}  // namespace detail
+
+namespace {
 
 // 8 to 64 hex digits, lower-cased; `what` names the argument in the message.
 Result<std::string> hex_prefix(std::string_view text, const char* what) {

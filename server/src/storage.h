@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "shiftbook/audit.h"
 #include "shiftbook/canonical.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
@@ -53,6 +54,17 @@ struct CodeRecord {
   std::int64_t expires_ms = 0;
   std::int64_t used_ms = 0;         // 0 while unused
   PublicKey used_by{};
+};
+
+// A head-office API token (Service::create_token): the credential of the read-only report
+// endpoints. Only the hash of its secret is kept; the secret is shown once, when it is made.
+struct TokenRecord {
+  std::string id;                   // 8 lowercase hex digits, public: the token's text names it
+  std::string name;                 // who or what uses it, as head office called it
+  Hash secret_hash{};               // BLAKE2b-256 of the token's 32-byte secret; never the secret
+  std::int64_t created_ms = 0;
+  std::int64_t revoked_ms = 0;      // 0 while it is valid
+  std::int64_t last_used_ms = 0;    // server time of the last request it was accepted for (0: never)
 };
 
 // What the service needs to know about a stored event to check what refers to it.
@@ -226,6 +238,29 @@ class Storage {
                                                           std::uint64_t at_most) = 0;
   // How many events of the given devices have a position after `cursor`.
   virtual Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) = 0;
+
+  // ---- the audit (docs/AUDIT.md)
+  // Every append whose last position is after `after_last_pos`, in position order, at most
+  // `limit` of them: the device, its positions, the head it signed and the receipt given.
+  virtual Result<std::vector<AuditPush>> pushes(std::uint64_t after_last_pos, std::size_t limit) = 0;
+  // The accepted events at positions first_pos..last_pos, in order.
+  virtual Result<std::vector<PulledEvent>> events_in(std::uint64_t first_pos, std::uint64_t last_pos) = 0;
+
+  // ---- head-office API tokens
+  // Keeps a new token as given (revoked_ms and last_used_ms 0). already_exists when a token
+  // with its id is held (revoked ones too: an id is never given twice).
+  virtual Status add_token(const TokenRecord& token) = 0;
+  // Every token, revoked ones too, by created_ms then id.
+  virtual Result<std::vector<TokenRecord>> tokens() = 0;
+  // The token with this id, if held.
+  virtual Result<std::optional<TokenRecord>> token_by_id(const std::string& id) = 0;
+  // Marks a token revoked at now_ms, for good; returns it as now stored. not_found for an
+  // unknown id; failed_precondition when it is revoked already (the message says since when),
+  // and nothing changes then.
+  virtual Result<TokenRecord> revoke_token(const std::string& id, std::int64_t now_ms) = 0;
+  // Records that a request was accepted with the token (not_found for an unknown id).
+  // Bookkeeping, not evidence: a backend may make it durable lazily, as note_sync.
+  virtual Status note_token_use(const std::string& id, std::int64_t now_ms) = 0;
 };
 
 // The embedded default: one SQLite database file (created by init, migrated by open).

@@ -1,8 +1,9 @@
 // The inside of the SQLite backend of the server's storage (storage.h), shared by its files:
 // storage_sqlite.cpp (creating and opening the file, the reader pool, the checkpointer),
 // storage_chains.cpp (appends, lookups by hash, receipts, the pull), storage_registry.cpp
-// (devices, enrollment codes, reference data) and storage_field.cpp (revocation, quarantine, a
-// chain's events with their receipts, how far behind). Private to the server library.
+// (devices, enrollment codes, reference data), storage_field.cpp (revocation, quarantine, a
+// chain's events with their receipts, how far behind) and storage_tokens.cpp (head-office API
+// tokens). Private to the server library.
 // One database file in WAL mode with synchronous=FULL, its schema in schema/server/. Invariants:
 // every write goes through one writer connection under a mutex, so appends are serialized and
 // positions follow commit order; reads take a connection of their own from a pool and, in WAL
@@ -153,6 +154,17 @@ class SqliteStorage final : public Storage {
   Result<std::optional<Bytes>> last_event_of_kind(const PublicKey& device, const std::string& kind,
                                                   std::uint64_t at_most) override;
   Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) override;
+
+  // ---- storage_audit.cpp
+  Result<std::vector<AuditPush>> pushes(std::uint64_t after_last_pos, std::size_t limit) override;
+  Result<std::vector<PulledEvent>> events_in(std::uint64_t first_pos, std::uint64_t last_pos) override;
+
+  // ---- storage_tokens.cpp
+  Status add_token(const TokenRecord& token) override;
+  Result<std::vector<TokenRecord>> tokens() override;
+  Result<std::optional<TokenRecord>> token_by_id(const std::string& id) override;
+  Result<TokenRecord> revoke_token(const std::string& id, std::int64_t now_ms) override;
+  Status note_token_use(const std::string& id, std::int64_t now_ms) override;
 
  private:
   // ---- storage_field.cpp

@@ -5,12 +5,14 @@
 // and never repeat a PIN hash.
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "shiftbook/kinds.h"
 #include "shiftbook/protocol.h"
+#include "shiftbook/shareout.h"
 
 namespace shiftbook {
 namespace {
@@ -36,9 +38,28 @@ const Shape kShapes[] = {
     {"device_revoke", "device revocation", {"device", "reason"}},
     {"resolution", "resolution", {"fork", "winner", "losers", "reason"}},
     {"anomaly_note", "anomaly decision", {"anomaly", "reason"}},
+    {"ref_rules", "rule set",
+     {"version", "from", "pool_share_permille", "special_weight_permille", "skill_points", "innovation_points"}},
+    {"ref_achievement", "achievement figure", {"worker", "period", "permille"}},
+    {"period_approval", "approval", {"unit", "period", "rule_version", "products", "workers"}},
+    {"period_reopen", "reopening", {"unit", "period", "reason"}},
 };
 constexpr std::string_view kReserved[] = {"approval", "period_lock"};
 constexpr std::size_t kMaxLosers = 64;
+
+// One item of an approval's `products` or `workers` list: its own fields, each an integer in range
+// but for the id field that names it.
+struct ListField {
+  const char* name;
+  std::int64_t lo, hi;
+};
+const ListField kProductFields[] = {
+    {"actual", 0, kMaxShareoutQuantity}, {"quota", 0, kMaxShareoutQuantity}, {"quota_version", 0, INT64_MAX}};
+const ListField kWorkerFields[] = {{"achievement_permille", 0, kMaxWeightPermille},
+                                   {"innovations", 0, kMaxBonusCount},
+                                   {"minutes", 0, kMaxWorkerMinutes},
+                                   {"skill_upgrades", 0, kMaxBonusCount},
+                                   {"special_minutes", 0, kMaxWorkerMinutes}};
 
 // Reads one body's fields; every error names the item and the field.
 class Item {
@@ -52,6 +73,16 @@ class Item {
                  body.at("period").get<std::string>() + "' and product '" + body.at("product").get<std::string>() +
                  "'";
       }
+    } else if (shape.kind == "ref_rules" && body.is_object() && body.contains("version") &&
+               body.at("version").is_number_integer()) {
+      name_ += " version " + std::to_string(body.at("version").get<std::int64_t>());
+    } else if (shape.kind == "ref_achievement" && presentable("worker") && presentable("period")) {
+      name_ += " of worker '" + body.at("worker").get<std::string>() + "' in period '" +
+               body.at("period").get<std::string>() + "'";
+    } else if ((shape.kind == "period_approval" || shape.kind == "period_reopen") && presentable("unit") &&
+               presentable("period")) {
+      name_ += " of unit '" + body.at("unit").get<std::string>() + "', period '" + body.at("period").get<std::string>() +
+               "'";
     } else if (presentable("id")) {
       name_ += " '" + body.at("id").get<std::string>() + "'";
     }
@@ -215,6 +246,78 @@ Status validate_anomaly_note(const Item& item) {
   return item.name("reason", kMaxTextBytes);
 }
 
+// A rule set: shareout.h's bounds, and the date it is in force from.
+Status validate_rules(const Item& item) {
+  SB_RETURN_IF_ERROR(item.integer("version", 1, INT64_MAX).status());
+  SB_RETURN_IF_ERROR(item.date("from").status());
+  SB_RETURN_IF_ERROR(item.integer("pool_share_permille", 0, kMaxPoolSharePermille).status());
+  SB_RETURN_IF_ERROR(item.integer("special_weight_permille", 0, kMaxWeightPermille).status());
+  SB_RETURN_IF_ERROR(item.integer("skill_points", 0, kMaxBonusPoints).status());
+  return item.integer("innovation_points", 0, kMaxBonusPoints).status();
+}
+
+// An approval's list: at most `max` maps, each of `key` (an id, ascending and unique) and `fields`.
+Status validate_figure_list(const Item& item, const Json& list, const char* what, const char* key,
+                            std::span<const ListField> fields, std::size_t max) {
+  if (!list.is_array() || list.size() > max) {
+    return invalid_argument(item.at(what) + " must be a list of at most " + std::to_string(max) + " items");
+  }
+  std::string previous;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Json& it = list[i];
+    const std::string place = item.at(what) + ", item " + std::to_string(i);
+    if (!it.is_object() || it.size() != fields.size() + 1 || !it.contains(key)) {
+      std::string names = key;
+      for (const ListField& f : fields) names += std::string(", ") + f.name;
+      return invalid_argument(place + ": must be a map of exactly " + names);
+    }
+    const Json& id = it.at(key);
+    if (!id.is_string() || !check_id(key, id.get<std::string>()).is_ok()) {
+      return invalid_argument(place + ": '" + key + "' must be an id");
+    }
+    if (i > 0 && id.get<std::string>() <= previous) {
+      return invalid_argument(place + ": the items must be in ascending order of '" + key + "', each once");
+    }
+    previous = id.get<std::string>();
+    for (const ListField& f : fields) {
+      auto v = it.find(f.name);
+      const bool fits = v != it.end() && v->is_number_integer() &&
+                        (!v->is_number_unsigned() || v->get<std::uint64_t>() <= static_cast<std::uint64_t>(f.hi)) &&
+                        v->get<std::int64_t>() >= f.lo && v->get<std::int64_t>() <= f.hi;
+      if (!fits) {
+        return invalid_argument(place + " ('" + previous + "'): '" + f.name + "' must be a whole number from " +
+                                std::to_string(f.lo) + " to " + std::to_string(f.hi));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// An approval records the figures approved (docs/RETURNS.md, "Approval").
+Status validate_approval(const Item& item, const Json& body) {
+  SB_RETURN_IF_ERROR(item.id("unit"));
+  SB_RETURN_IF_ERROR(item.id("period"));
+  SB_RETURN_IF_ERROR(item.integer("rule_version", 0, INT64_MAX).status());
+  SB_RETURN_IF_ERROR(
+      validate_figure_list(item, body.at("products"), "products", "product", kProductFields, kMaxApprovalProducts));
+  SB_RETURN_IF_ERROR(
+      validate_figure_list(item, body.at("workers"), "workers", "worker", kWorkerFields, kMaxApprovalWorkers));
+  for (const Json& p : body.at("products")) {
+    if (p.at("quota_version").get<std::int64_t>() == 0 && p.at("quota").get<std::int64_t>() != 0) {
+      return invalid_argument(item.at("products") + ": product '" + p.at("product").get<std::string>() +
+                              "' has no quota in force (quota_version 0) but a quota of " +
+                              std::to_string(p.at("quota").get<std::int64_t>()));
+    }
+  }
+  for (const Json& w : body.at("workers")) {
+    if (w.at("special_minutes").get<std::int64_t>() > w.at("minutes").get<std::int64_t>()) {
+      return invalid_argument(item.at("workers") + ": worker '" + w.at("worker").get<std::string>() +
+                              "' has more special minutes than minutes");
+    }
+  }
+  return Status::ok();
+}
+
 Status validate(const Shape& shape, const Json& body) {
   if (!body.is_object()) return invalid_argument(std::string("a ") + shape.noun + " must be a map of fields");
   Item item(body, shape);
@@ -236,6 +339,18 @@ Status validate(const Shape& shape, const Json& body) {
   }
   if (k == "resolution") return validate_resolution(item, body);
   if (k == "anomaly_note") return validate_anomaly_note(item);
+  if (k == "ref_rules") return validate_rules(item);
+  if (k == "ref_achievement") {
+    SB_RETURN_IF_ERROR(item.id("worker"));
+    SB_RETURN_IF_ERROR(item.id("period"));
+    return item.integer("permille", 0, kMaxWeightPermille).status();
+  }
+  if (k == "period_approval") return validate_approval(item, body);
+  if (k == "period_reopen") {
+    SB_RETURN_IF_ERROR(item.id("unit"));
+    SB_RETURN_IF_ERROR(item.id("period"));
+    return item.name("reason", kMaxTextBytes);
+  }
   SB_RETURN_IF_ERROR(item.id("id"));
   if (k == "ref_period") {
     SB_ASSIGN_OR_RETURN(std::int64_t start, item.date("start"));

@@ -4,6 +4,7 @@
 #include "shiftbook/ledger.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -16,6 +17,12 @@ namespace {
 constexpr std::string_view kRefPeriod = "ref_period";
 constexpr std::string_view kAnomalyNote = "anomaly_note";
 constexpr std::string_view kRefQuota = "ref_quota";
+constexpr std::string_view kRefRules = "ref_rules";
+constexpr std::string_view kRefAchievement = "ref_achievement";
+constexpr std::string_view kApproval = "period_approval";
+constexpr std::string_view kReopen = "period_reopen";
+constexpr std::string_view kSkillUpgrade = "skill_upgrade";
+constexpr std::string_view kInnovation = "innovation";
 
 std::string text_field(const Json& body, const char* name) {
   auto it = body.find(name);
@@ -58,11 +65,55 @@ Status Ledger::read_reference(const Event& e) {
   return Status::ok();
 }
 
+// Rule sets, achievement figures, approvals and reopenings: bodies checked whole first, because
+// the standalone verifier reads them from an export nobody vouches for.
+Status Ledger::read_decision(const Event& e) {
+  SB_RETURN_IF_ERROR(validate_head_office_body(e.kind, e.body).with_context(event_name(e.device, e.seq) + ": "));
+  const Json& b = e.body;
+  if (e.kind == kRefRules) {
+    RuleSetRef r;
+    r.rules.version = b.at("version").get<std::int64_t>();
+    r.rules.pool_share_permille = b.at("pool_share_permille").get<std::int64_t>();
+    r.rules.special_weight_permille = b.at("special_weight_permille").get<std::int64_t>();
+    r.rules.skill_points = b.at("skill_points").get<std::int64_t>();
+    r.rules.innovation_points = b.at("innovation_points").get<std::int64_t>();
+    r.from_day = *parse_date(b.at("from").get<std::string>());
+    r.signer_seq = e.seq;
+    r.event = e.hash;
+    auto held = rules_.find(r.rules.version);
+    if (held == rules_.end() || held->second.signer_seq < e.seq) rules_[r.rules.version] = r;
+    return Status::ok();
+  }
+  if (e.kind == kRefAchievement) {
+    Achievement& a = achievements_[{b.at("worker").get<std::string>(), b.at("period").get<std::string>()}];
+    if (a.seq < e.seq) a = Achievement{e.seq, b.at("permille").get<std::int64_t>()};
+    return Status::ok();
+  }
+  PeriodDecision d;
+  d.approve = e.kind == kApproval;
+  d.signer_seq = e.seq;
+  d.event = e.hash;
+  d.written_ms = static_cast<std::int64_t>(hlc_ms(e.hlc));
+  if (d.approve) {
+    SB_ASSIGN_OR_RETURN(d.figures, figures_of_approval(b));
+  } else {
+    d.reason = b.at("reason").get<std::string>();
+  }
+  std::vector<PeriodDecision>& list = decisions_[{b.at("unit").get<std::string>(), b.at("period").get<std::string>()}];
+  list.insert(std::upper_bound(list.begin(), list.end(), d,
+                               [](const PeriodDecision& x, const PeriodDecision& y) { return x.signer_seq < y.signer_seq; }),
+              std::move(d));
+  return Status::ok();
+}
+
 Status Ledger::add(const Event& e) {
   if (events_.contains(e.hash)) return Status::ok();
   const bool from_signer = e.device == signer_;
   if (from_signer && (e.kind == kRefPeriod || e.kind == kRefQuota)) {
     SB_RETURN_IF_ERROR(read_reference(e));
+  }
+  if (from_signer && (e.kind == kRefRules || e.kind == kRefAchievement || e.kind == kApproval || e.kind == kReopen)) {
+    SB_RETURN_IF_ERROR(read_decision(e));
   }
   if (from_signer && e.kind == kAnomalyNote) {
     SB_RETURN_IF_ERROR(validate_head_office_body(kAnomalyNote, e.body).with_context(event_name(e.device, e.seq) + ": "));
@@ -79,13 +130,17 @@ Status Ledger::add(const Event& e) {
     opened = Shift{unit, day};
   }
   SB_RETURN_IF_ERROR(merge_.add(e));
+  if (from_signer && e.kind == kRefPeriod) periods_changed_ = true;
   if (opened) {
     shifts_.emplace(e.hash, *opened);
+    // Entries that named this shift before it arrived now have a place.
+    auto waiting = roots_by_shift_.find(e.hash);
+    if (waiting != roots_by_shift_.end()) misplaced_.insert(waiting->second.begin(), waiting->second.end());
     // The merge read the receipt already, so it is well formed.
     auto receipt = shift_open_receipt(e.body, e.device);
     ShiftOpenMark mark{e.seq, std::nullopt};
     if (receipt.is_ok() && *receipt) mark.receipt_server_ms = (*receipt)->server_ms;
-    shift_opens_[e.device].push_back(mark);
+    insert_shift_open(shift_opens_[e.device], mark);
   }
   events_.emplace(e.hash, Seen{EventSource{e.device, e.seq, e.kind}, e.hlc});
   return Status::ok();
@@ -190,7 +245,7 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
     c.seq = seen.source.seq;
     c.claimed_ms = static_cast<std::int64_t>(hlc_ms(seen.hlc));
     auto marks = shift_opens_.find(c.device);
-    if (marks != shift_opens_.end()) c.after_ms = trusted_after(marks->second, c.seq);
+    if (marks != shift_opens_.end()) c.after_ms = trusted_after_sorted(marks->second, c.seq);
     auto ack = acknowledged_.find(hash);
     if (ack != acknowledged_.end()) c.before_ms = ack->second;
     f.claims.push_back(c);
@@ -220,14 +275,52 @@ Totals Ledger::totals() {
 }
 
 std::vector<PeriodReturn> Ledger::returns() {
+  refresh();
   std::map<OutputKey, PeriodReturn> lines;
-  for (const auto& [key, actual] : totals().outputs) {
-    lines[key].actual = actual;
+  for (const auto& [key, a] : aggregates_) {
+    for (const auto& [product, actual] : a.actual) lines[OutputKey{key.first, key.second, product}].actual = actual;
   }
   for (const auto& [key, q] : quotas_) {
     PeriodReturn& r = lines[key];
     r.quota = q.quantity;
     r.quota_version = q.version;
+  }
+  // A unit's period shows what its report shows: the approved figures, or the live ones with the
+  // adjustments booked in.
+  // The figures alone: a return names no sources.
+  for (const UnitPeriodReport& rep : build_reports({}, {}, false)) {
+    for (const ProductFigures& p : rep.reported.products) {
+      PeriodReturn& r = lines[OutputKey{rep.unit, rep.period, p.product}];
+      r.actual = p.actual;
+      r.quota.reset();
+      r.quota_version.reset();
+      if (p.quota_version > 0) {
+        r.quota = p.quota;
+        r.quota_version = p.quota_version;
+      }
+      r.approved = rep.approval.has_value();
+      for (const Adjustment& a : rep.adjustments_in) {
+        auto d = a.actual.find(p.product);
+        if (d != a.actual.end()) r.adjustment += d->second;
+      }
+      if (rep.adjustment_out) {
+        auto d = rep.adjustment_out->actual.find(p.product);
+        if (d != rep.adjustment_out->actual.end()) r.pending = d->second;
+      }
+      r.adjusted_into = rep.adjusted_into;
+    }
+    if (!rep.adjustment_out) continue;
+    // A product the approval did not list but that has output now.
+    for (const auto& [product, delta] : rep.adjustment_out->actual) {
+      PeriodReturn& r = lines[OutputKey{rep.unit, rep.period, product}];
+      if (r.approved) continue;
+      r.approved = true;
+      r.actual = 0;
+      r.quota.reset();
+      r.quota_version.reset();
+      r.pending = delta;
+      r.adjusted_into = rep.adjusted_into;
+    }
   }
   std::vector<PeriodReturn> out;
   for (auto& [key, r] : lines) {
@@ -243,6 +336,366 @@ std::vector<PeriodReturn> Ledger::returns() {
     out.push_back(r);
   }
   return out;
+}
+
+std::optional<RuleSetRef> Ledger::rules_in_force(std::int64_t day) const {
+  const RuleSetRef* best = nullptr;
+  for (const auto& [version, r] : rules_) {
+    if (r.from_day > day) continue;
+    if (best == nullptr || std::tie(r.from_day, version) > std::tie(best->from_day, best->rules.version)) best = &r;
+  }
+  if (best == nullptr) return std::nullopt;
+  return *best;
+}
+
+std::int64_t Ledger::achievement(const std::string& worker, const std::string& period) const {
+  auto it = achievements_.find({worker, period});
+  return it == achievements_.end() ? 1000 : it->second.permille;
+}
+
+namespace {
+
+// A unit's figures in one period while they are gathered: by id, with where each came from.
+struct Gathered {
+  std::map<std::string, ProductFigures> products;
+  std::map<std::string, WorkerFigures> workers;
+  std::map<std::string, std::vector<FigureSource>> worker_sources, product_sources;
+};
+
+WorkerFigures& worker_in(std::map<std::string, WorkerFigures>& workers, const std::string& id) {
+  WorkerFigures& w = workers[id];
+  w.worker = id;
+  return w;
+}
+
+ProductFigures& product_in(std::map<std::string, ProductFigures>& products, const std::string& id) {
+  ProductFigures& p = products[id];
+  p.product = id;
+  return p;
+}
+
+// to += sign * d, over the counts an adjustment carries.
+void add_counts(WorkerFigures& to, const WorkerFigures& d, std::int64_t sign) {
+  to.minutes += sign * d.minutes;
+  to.special_minutes += sign * d.special_minutes;
+  to.skill_upgrades += sign * d.skill_upgrades;
+  to.innovations += sign * d.innovations;
+}
+
+bool zero_counts(const WorkerFigures& w) {
+  return w.minutes == 0 && w.special_minutes == 0 && w.skill_upgrades == 0 && w.innovations == 0;
+}
+
+// What `live` holds beyond `approved`; empty when they agree on everything carried.
+Adjustment difference(const std::string& period, const UnitFigures& live, const UnitFigures& approved) {
+  Adjustment a;
+  a.from_period = period;
+  for (const ProductFigures& p : live.products) a.actual[p.product] += p.actual;
+  for (const ProductFigures& p : approved.products) a.actual[p.product] -= p.actual;
+  std::erase_if(a.actual, [](const auto& kv) { return kv.second == 0; });
+  for (const WorkerFigures& w : live.workers) add_counts(worker_in(a.workers, w.worker), w, 1);
+  for (const WorkerFigures& w : approved.workers) add_counts(worker_in(a.workers, w.worker), w, -1);
+  std::erase_if(a.workers, [](const auto& kv) { return zero_counts(kv.second); });
+  for (auto& [id, w] : a.workers) w.achievement_permille = 0;
+  return a;
+}
+
+// Sharing out reads no figure below 0 (docs/RETURNS.md, "Approval").
+std::int64_t at_least_zero(std::int64_t v) { return std::max<std::int64_t>(0, v); }
+
+void share(UnitPeriodReport& r, const std::map<std::int64_t, RuleSetRef>& rules) {
+  if (r.reported.rule_version == 0) {
+    r.shares_problem = "no rule set is in force for this period; add one with 'rules set'";
+    return;
+  }
+  auto found = rules.find(r.reported.rule_version);
+  if (found == rules.end()) {
+    r.shares_problem = "rule set version " + std::to_string(r.reported.rule_version) + " is not held";
+    return;
+  }
+  r.rules = found->second;
+  std::vector<ProductOutput> products;
+  for (const ProductFigures& p : r.reported.products) {
+    if (p.quota_version > 0) products.push_back(ProductOutput{p.product, p.quota, at_least_zero(p.actual)});
+  }
+  std::vector<WorkerInput> workers;
+  for (const WorkerFigures& w : r.reported.workers) {
+    const std::int64_t minutes = at_least_zero(w.minutes);
+    workers.push_back(WorkerInput{w.worker, minutes, std::clamp<std::int64_t>(w.special_minutes, 0, minutes),
+                                  at_least_zero(w.skill_upgrades), at_least_zero(w.innovations),
+                                  w.achievement_permille});
+  }
+  auto shares = share_out(found->second.rules, products, workers);
+  if (!shares.is_ok()) {
+    r.shares_problem = shares.status().message();
+    return;
+  }
+  r.shares = std::move(*shares);
+}
+
+}  // namespace
+
+std::optional<Ledger::Contribution> Ledger::contribution_of(const Hash& root, const EntryState& state) {
+  if (state.is_void) return std::nullopt;
+  const std::string& k = state.kind;
+  if (k != kind::kHours && k != kind::kBonus && k != kind::kOutput) return std::nullopt;
+  auto shift_ref = parse_hash_ref(text_field(state.body, "shift"));
+  if (shift_ref.is_ok()) roots_by_shift_[*shift_ref].insert(root);
+  std::optional<Shift> shift = shift_of(state.body);
+  if (!shift) return std::nullopt;
+  Contribution c;
+  c.unit = shift->unit;
+  c.period = period_of(shift->day);
+  c.kind = k;
+  c.source = FigureSource{root, state.current, k};
+  if (k == kind::kOutput) {
+    c.who = text_field(state.body, "product");
+    c.quantity = int_field(state.body, "quantity").value_or(0);
+    return c;
+  }
+  c.who = text_field(state.body, "worker");
+  if (k == kind::kHours) {
+    c.counts.minutes = int_field(state.body, "end").value_or(0) - int_field(state.body, "start").value_or(0);
+    auto special = state.body.find("special");
+    if (special != state.body.end() && special->is_boolean() && special->get<bool>()) {
+      c.counts.special_minutes = c.counts.minutes;
+    }
+  } else {
+    const std::string type = text_field(state.body, "type");
+    if (type == kSkillUpgrade) c.counts.skill_upgrades = 1;
+    if (type == kInnovation) c.counts.innovations = 1;
+  }
+  return c;
+}
+
+void Ledger::apply(const Contribution& c, std::int64_t sign) {
+  const UnitPeriod key{c.unit, c.period};
+  Aggregate& a = aggregates_[key];
+  const bool output = c.kind == kind::kOutput;
+  std::map<Hash, FigureSource>& sources = output ? a.product_sources[c.who] : a.worker_sources[c.who];
+  if (sign > 0) {
+    sources.emplace(c.source.entry, c.source);
+  } else {
+    sources.erase(c.source.entry);
+  }
+  if (output) {
+    a.actual[c.who] += sign * c.quantity;
+    if (sources.empty()) {
+      a.product_sources.erase(c.who);
+      a.actual.erase(c.who);
+    }
+  } else {
+    add_counts(worker_in(a.workers, c.who), c.counts, sign);
+    if (sources.empty()) {
+      a.worker_sources.erase(c.who);
+      a.workers.erase(c.who);
+    }
+  }
+  if (a.workers.empty() && a.actual.empty()) aggregates_.erase(key);
+}
+
+// Each changed entry's old contribution out, its new one in: the cost follows what changed, not
+// the size of the log. A new period moves dates between periods, so then every entry is read again.
+void Ledger::refresh() {
+  std::map<Hash, EntryState> changed = merge_.take_changed();
+  if (periods_changed_) {
+    periods_changed_ = false;
+    changed = merge_.states();
+  }
+  for (const Hash& root : misplaced_) {
+    if (changed.contains(root)) continue;
+    auto state = merge_.state(root);
+    if (state.is_ok()) changed.emplace(root, std::move(*state));
+  }
+  misplaced_.clear();
+  for (const auto& [root, state] : changed) {
+    auto held = contributions_.find(root);
+    if (held != contributions_.end()) {
+      apply(held->second, -1);
+      contributions_.erase(held);
+    }
+    if (std::optional<Contribution> c = contribution_of(root, state)) {
+      apply(*c, 1);
+      contributions_.emplace(root, std::move(*c));
+    }
+  }
+}
+
+std::vector<UnitPeriodReport> Ledger::reports() { return build_reports({}, {}, true); }
+
+std::vector<UnitPeriodReport> Ledger::period_reports(const std::string& period, bool with_sources) {
+  return build_reports({}, period, with_sources);
+}
+
+// Every report of `unit` (of every unit when empty) in `period` (every period when empty). A
+// unit's earlier periods are computed too, for the adjustments they carry forward; sources are
+// copied only for the reports returned, and only when asked for.
+std::vector<UnitPeriodReport> Ledger::build_reports(const std::string& unit_filter, const std::string& period_filter,
+                                                    bool with_sources) {
+  refresh();
+  using Key = UnitPeriod;
+  auto wanted_unit = [&](const std::string& u) { return unit_filter.empty() || u == unit_filter; };
+  auto wanted_period = [&](const std::string& p) { return period_filter.empty() || p == period_filter; };
+  std::map<Key, Gathered> gathered;
+  for (const auto& [key, a] : aggregates_) {
+    if (key.second.empty() || !wanted_unit(key.first)) continue;
+    Gathered& g = gathered[key];
+    for (const auto& [id, w] : a.workers) g.workers.emplace(id, w);
+    for (const auto& [id, actual] : a.actual) product_in(g.products, id).actual = actual;
+    if (!with_sources || !wanted_period(key.second)) continue;
+    for (const auto& [id, sources] : a.worker_sources) {
+      std::vector<FigureSource>& out = g.worker_sources[id];
+      for (const auto& [root, source] : sources) out.push_back(source);
+    }
+    for (const auto& [id, sources] : a.product_sources) {
+      std::vector<FigureSource>& out = g.product_sources[id];
+      for (const auto& [root, source] : sources) out.push_back(source);
+    }
+  }
+  for (const auto& [key, q] : quotas_) {
+    if (periods_.contains(key.period) && wanted_unit(key.unit)) {
+      product_in(gathered[{key.unit, key.period}].products, key.product);
+    }
+  }
+  for (const auto& [key, list] : decisions_) {
+    if (periods_.contains(key.second) && wanted_unit(key.first)) gathered[key];
+  }
+
+  // Each unit's periods in order of their start, so that adjustments move forward.
+  std::vector<std::pair<std::int64_t, std::string>> order;
+  for (const auto& [id, p] : periods_) order.emplace_back(p.start_day, id);
+  std::sort(order.begin(), order.end());
+  std::set<std::string> units;
+  for (const auto& [key, g] : gathered) units.insert(key.first);
+
+  std::vector<UnitPeriodReport> out;
+  for (const std::string& unit : units) {
+    std::optional<Adjustment> carry;
+    std::vector<std::size_t> waiting;  // reports whose adjustment goes to the next open period
+    for (const auto& [start, period] : order) {
+      auto g = gathered.find({unit, period});
+      if (g == gathered.end() && !carry) continue;
+      Gathered empty;
+      Gathered& in = g == gathered.end() ? empty : g->second;
+      UnitPeriodReport r;
+      r.unit = unit;
+      r.period = period;
+      r.start_day = start;
+      r.end_day = periods_.at(period).end_day;
+      for (auto& [product, p] : in.products) {
+        auto q = quotas_.find(OutputKey{unit, period, product});
+        if (q != quotas_.end()) {
+          p.quota = q->second.quantity;
+          p.quota_version = q->second.version;
+        }
+      }
+      if (carry) {
+        for (const auto& [product, delta] : carry->actual) {
+          ProductFigures& p = product_in(in.products, product);
+          auto q = quotas_.find(OutputKey{unit, period, product});
+          if (q != quotas_.end() && p.quota_version == 0) {
+            p.quota = q->second.quantity;
+            p.quota_version = q->second.version;
+          }
+          p.actual += delta;
+        }
+        for (const auto& [worker, d] : carry->workers) add_counts(worker_in(in.workers, worker), d, 1);
+        r.adjustments_in.push_back(std::move(*carry));
+        carry.reset();
+      }
+      if (auto rules = rules_in_force(start)) r.computed.rule_version = rules->rules.version;
+      for (auto& [id, p] : in.products) r.computed.products.push_back(p);
+      for (auto& [id, w] : in.workers) {
+        w.achievement_permille = achievement(id, period);
+        r.computed.workers.push_back(w);
+      }
+      r.worker_sources = std::move(in.worker_sources);
+      r.product_sources = std::move(in.product_sources);
+      auto decided = decisions_.find({unit, period});
+      if (decided != decisions_.end()) r.decisions = decided->second;
+      if (!r.decisions.empty() && r.decisions.back().approve) r.approval = r.decisions.back();
+      if (r.approval) {
+        r.reported = r.approval->figures;
+        Adjustment out_adj = difference(period, r.computed, r.reported);
+        if (!out_adj.empty()) {
+          r.adjustment_out = out_adj;
+          carry = std::move(out_adj);
+          waiting.push_back(out.size());
+        }
+      } else {
+        r.reported = r.computed;
+        for (std::size_t w : waiting) out[w].adjusted_into = period;
+        waiting.clear();
+      }
+      share(r, rules_);
+      out.push_back(std::move(r));
+    }
+  }
+  if (!period_filter.empty()) {
+    std::erase_if(out, [&](const UnitPeriodReport& r) { return r.period != period_filter; });
+  }
+  return out;
+}
+
+std::optional<UnitPeriodReport> Ledger::report(const std::string& unit, const std::string& period,
+                                               bool with_sources) {
+  auto p = periods_.find(period);
+  if (p == periods_.end()) return std::nullopt;
+  for (UnitPeriodReport& r : build_reports(unit, period, with_sources)) {
+    if (r.unit == unit && r.period == period) return std::move(r);
+  }
+  // No figures, no quota, no decision: an empty report.
+  UnitPeriodReport r;
+  r.unit = unit;
+  r.period = period;
+  r.start_day = p->second.start_day;
+  r.end_day = p->second.end_day;
+  if (auto rules = rules_in_force(r.start_day)) r.computed.rule_version = rules->rules.version;
+  r.reported = r.computed;
+  share(r, rules_);
+  return r;
+}
+
+Json figures_json(const UnitFigures& figures) {
+  Json products = Json::array();
+  for (const ProductFigures& p : figures.products) {
+    products.push_back(Json{{"product", p.product}, {"quota", p.quota}, {"quota_version", p.quota_version},
+                            {"actual", p.actual}});
+  }
+  Json workers = Json::array();
+  for (const WorkerFigures& w : figures.workers) {
+    workers.push_back(Json{{"worker", w.worker},
+                           {"minutes", w.minutes},
+                           {"special_minutes", w.special_minutes},
+                           {"skill_upgrades", w.skill_upgrades},
+                           {"innovations", w.innovations},
+                           {"achievement_permille", w.achievement_permille}});
+  }
+  return Json{{"rule_version", figures.rule_version}, {"products", std::move(products)}, {"workers", std::move(workers)}};
+}
+
+Json approval_body(const std::string& unit, const std::string& period, const UnitFigures& figures) {
+  Json body = figures_json(figures);
+  body["unit"] = unit;
+  body["period"] = period;
+  return body;
+}
+
+Result<UnitFigures> figures_of_approval(const Json& body) {
+  SB_RETURN_IF_ERROR(validate_head_office_body(kApproval, body));
+  UnitFigures f;
+  f.rule_version = body.at("rule_version").get<std::int64_t>();
+  for (const Json& p : body.at("products")) {
+    f.products.push_back(ProductFigures{p.at("product").get<std::string>(), p.at("quota").get<std::int64_t>(),
+                                        p.at("quota_version").get<std::int64_t>(), p.at("actual").get<std::int64_t>()});
+  }
+  for (const Json& w : body.at("workers")) {
+    f.workers.push_back(WorkerFigures{w.at("worker").get<std::string>(), w.at("minutes").get<std::int64_t>(),
+                                      w.at("special_minutes").get<std::int64_t>(),
+                                      w.at("skill_upgrades").get<std::int64_t>(), w.at("innovations").get<std::int64_t>(),
+                                      w.at("achievement_permille").get<std::int64_t>()});
+  }
+  return f;
 }
 
 }  // namespace shiftbook

@@ -4,6 +4,7 @@
 #include "shiftbook/merge.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "shiftbook/kinds.h"
@@ -201,6 +202,29 @@ std::optional<std::int64_t> trusted_after(std::span<const ShiftOpenMark> shift_o
   return latest->receipt_server_ms;
 }
 
+namespace {
+
+bool mark_before(const ShiftOpenMark& a, const ShiftOpenMark& b) {
+  return std::tie(a.seq, a.receipt_server_ms) < std::tie(b.seq, b.receipt_server_ms);
+}
+
+}  // namespace
+
+std::optional<std::int64_t> trusted_after_sorted(std::span<const ShiftOpenMark> sorted, std::uint64_t seq) {
+  // The last mark at a seq <= `seq`: of equal seqs the later receipt, as trusted_after takes it.
+  auto after = std::upper_bound(sorted.begin(), sorted.end(), seq,
+                                [](std::uint64_t s, const ShiftOpenMark& m) { return s < m.seq; });
+  if (after == sorted.begin()) return std::nullopt;
+  return std::prev(after)->receipt_server_ms;
+}
+
+bool insert_shift_open(std::vector<ShiftOpenMark>& sorted, const ShiftOpenMark& mark) {
+  auto at = std::lower_bound(sorted.begin(), sorted.end(), mark, mark_before);
+  if (at != sorted.end() && at->seq == mark.seq && at->receipt_server_ms == mark.receipt_server_ms) return false;
+  sorted.insert(at, mark);
+  return true;
+}
+
 Result<std::optional<Version>> version_of(const Event& e) {
   Version v;
   v.hash = e.hash;
@@ -294,7 +318,7 @@ void MergeSet::attach(const Hash& hash, const Hash& root) {
     if (node.root) continue;
     node.root = root;
     members_[root].push_back(h);
-    roots_by_device_[node.version.device].insert(root);
+    roots_by_seq_[node.version.device][node.version.seq] = root;
     auto kids = children_.find(h);
     if (kids == children_.end()) continue;
     for (const Hash& k : kids->second) todo.push_back(k);
@@ -303,14 +327,12 @@ void MergeSet::attach(const Hash& hash, const Hash& root) {
 }
 
 void MergeSet::add_shift_open(const PublicKey& device, ShiftOpenMark mark_of) {
-  std::vector<ShiftOpenMark>& marks = shift_opens_[device];
-  for (const ShiftOpenMark& m : marks) {
-    if (m.seq == mark_of.seq && m.receipt_server_ms == mark_of.receipt_server_ms) return;
-  }
-  marks.push_back(mark_of);
-  auto roots = roots_by_device_.find(device);
-  if (roots == roots_by_device_.end()) return;
-  for (const Hash& r : roots->second) mark(r);
+  if (!insert_shift_open(shift_opens_[device], mark_of)) return;
+  // Only versions at or after it can take their trusted time from it: in a chain pulled in order,
+  // none yet.
+  auto roots = roots_by_seq_.find(device);
+  if (roots == roots_by_seq_.end()) return;
+  for (auto it = roots->second.lower_bound(mark_of.seq); it != roots->second.end(); ++it) mark(it->second);
 }
 
 void MergeSet::add_resolution(Resolution r) {
@@ -335,7 +357,7 @@ Result<EntryState> MergeSet::compute(const Hash& root) const {
   for (const Hash& h : members_.at(root)) {
     Version v = nodes_.at(h).version;
     auto marks = shift_opens_.find(v.device);
-    if (marks != shift_opens_.end()) v.trusted_after_ms = trusted_after(marks->second, v.seq);
+    if (marks != shift_opens_.end()) v.trusted_after_ms = trusted_after_sorted(marks->second, v.seq);
     versions.push_back(std::move(v));
     auto rs = resolutions_.find(h);
     if (rs != resolutions_.end()) resolutions.insert(resolutions.end(), rs->second.begin(), rs->second.end());

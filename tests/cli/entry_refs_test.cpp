@@ -47,7 +47,9 @@ TEST_CASE("cli: an entry named by a hash prefix of only digits is shown, correct
   REQUIRE_MESSAGE(store.is_ok(), store.status().to_string());
   std::string prefix;
   std::uint64_t seq = 0;
-  for (int i = 1; i <= 3000 && prefix.empty(); ++i) {
+  // Quantities start above the corrected one, so the correction below always changes something.
+  constexpr int kCorrected = 5;
+  for (int i = kCorrected + 1; i <= kCorrected + 3000 && prefix.empty(); ++i) {
     auto r = (*store)->log_output("", "P1", i);
     REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
     if (all_decimal(to_hex(r->hash).substr(0, 8))) {
@@ -58,9 +60,9 @@ TEST_CASE("cli: an entry named by a hash prefix of only digits is shown, correct
   REQUIRE(!prefix.empty());
   CAPTURE(prefix);
   CHECK(t.json({"show", prefix, "--json"})["entry"]["seq"] == seq);
-  RunResult fixed = t.run({"correct", prefix, "--quantity", "5", "--reason", "recount"});
+  RunResult fixed = t.run({"correct", prefix, "--quantity", std::to_string(kCorrected), "--reason", "recount"});
   CHECK_MESSAGE(fixed.exit_code == 0, fixed.err);
-  CHECK(t.json({"show", std::to_string(seq), "--json"})["entry"]["quantity"] == 5);
+  CHECK(t.json({"show", std::to_string(seq), "--json"})["entry"]["quantity"] == kCorrected);
   RunResult voided = t.run({"void", prefix, "--reason", "double count"});
   CHECK_MESSAGE(voided.exit_code == 0, voided.err);
   CHECK(t.json({"show", std::to_string(seq), "--json"})["entry"]["void"] == true);

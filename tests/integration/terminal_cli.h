@@ -24,6 +24,14 @@ inline void enroll(const Cli& t, const ServerProcess& server) {
   ok(t.run({"login", "L1"}, "4321\n"), "login");
 }
 
+// A shift of unit U1 on 2026-11-16: W1 from 06:00 to 14:00 and 620 pieces of P1, synced.
+inline void log_a_day(const Cli& t) {
+  ok(t.run({"shift", "open", "--unit", "U1", "--date", "2026-11-16"}), "open");
+  ok(t.run({"log", "hours", "--worker", "W1", "--start", "06:00", "--end", "14:00"}), "hours");
+  ok(t.run({"log", "output", "--product", "P1", "--quantity", "620"}), "output");
+  ok(t.run({"sync"}), "sync");
+}
+
 // The terminal's device key, as `status --json` names it.
 inline std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 

@@ -10,6 +10,7 @@
 #include "shiftbook/anomalies.h"
 #include "shiftbook/kinds.h"
 #include "shiftbook/protocol.h"
+#include "sync/chain.h"
 
 using namespace shiftbook;
 
@@ -17,42 +18,13 @@ namespace {
 
 constexpr std::int64_t kBaseMs = 1'763'600'000'000;
 
-PublicKey dev(std::uint8_t n) {
-  PublicKey k{};
-  k.fill(n);
-  return k;
-}
+using test::dev;
+const PublicKey kSigner = test::kTestSigner;
 
-const PublicKey kSigner = dev(99);
-
-// One device's chain, sealed event by event (hashes are real).
-class Chain {
+// One device's chain with the entries these tests record.
+class Chain : public test::Chain {
  public:
-  explicit Chain(std::uint8_t id, std::int64_t clock_ms = kBaseMs) : device_(dev(id)), clock_ms_(clock_ms) {}
-  Event add(const std::string& kind, Json body) {
-    Event e;
-    e.device = device_;
-    e.seq = events_.size() + 1;
-    e.hlc = static_cast<std::uint64_t>(clock_ms_ + static_cast<std::int64_t>(e.seq) * 1000) << 16;
-    e.prev = events_.empty() ? Hash{} : events_.back().hash;
-    e.author = device_ == kSigner ? "head-office" : "L1";
-    e.kind = kind;
-    e.body = std::move(body);
-    auto sealed = seal_event(std::move(e));
-    REQUIRE_MESSAGE(sealed.is_ok(), sealed.status().to_string());
-    events_.push_back(sealed->event);
-    return events_.back();
-  }
-  Event open_shift(const std::string& unit, const std::string& date, std::optional<std::int64_t> receipt_ms = {}) {
-    Json body = {{"unit", unit}, {"date", date}};
-    if (receipt_ms) {
-      Receipt r;
-      r.device = device_;
-      r.server_ms = *receipt_ms;
-      body["receipt"] = receipt_field(r);
-    }
-    return add("shift_open", body);
-  }
+  explicit Chain(std::uint8_t id, std::int64_t clock_ms = kBaseMs) : test::Chain(id, clock_ms) {}
   Event hours(const Event& shift, const std::string& worker, int start, int end, bool special = false) {
     return add("hours", hours_body(shift, worker, start, end, special));
   }
@@ -63,12 +35,6 @@ class Chain {
     return add("correction", {{"target", hash_ref(target)}, {"reason", "typo"}, {"entry", std::move(entry)}});
   }
   Event void_of(const Hash& target) { return add("void", {{"target", hash_ref(target)}, {"reason", "wrong shift"}}); }
-  const std::vector<Event>& events() const { return events_; }
-
- private:
-  PublicKey device_;
-  std::int64_t clock_ms_;
-  std::vector<Event> events_;
 };
 
 Json period(const std::string& id, const std::string& start, const std::string& end) {
@@ -341,10 +307,10 @@ TEST_CASE("ledger: period returns: quota in force, actual output, fulfilment and
   std::vector<Event> events = joined({&signer, &a});
   std::vector<PeriodReturn> r = ledger_of(events).returns();
   REQUIRE(r.size() == 4);
-  CHECK(r[0] == PeriodReturn{OutputKey{"U1", "2026-11", "P1"}, 500, 1, 620, 120, 1240});
-  CHECK(r[1] == PeriodReturn{OutputKey{"U1", "2026-11", "P2"}, 400, 1, 300, 0, 750});
-  CHECK(r[2] == PeriodReturn{OutputKey{"U1", "2026-11", "P3"}, std::nullopt, std::nullopt, 50, std::nullopt, std::nullopt});
-  CHECK(r[3] == PeriodReturn{OutputKey{"U1", "2026-11", "P4"}, 0, 1, 7, 7, std::nullopt});
+  CHECK(r[0] == PeriodReturn{OutputKey{"U1", "2026-11", "P1"}, 500, 1, 620, 120, 1240, false, 0, 0, ""});
+  CHECK(r[1] == PeriodReturn{OutputKey{"U1", "2026-11", "P2"}, 400, 1, 300, 0, 750, false, 0, 0, ""});
+  CHECK(r[2] == PeriodReturn{OutputKey{"U1", "2026-11", "P3"}, std::nullopt, std::nullopt, 50, std::nullopt, std::nullopt, false, 0, 0, ""});
+  CHECK(r[3] == PeriodReturn{OutputKey{"U1", "2026-11", "P4"}, 0, 1, 7, 7, std::nullopt, false, 0, 0, ""});
   events.push_back(signer.add("ref_quota", {{"unit", "U1"}, {"period", "2026-11"}, {"product", "P1"}, {"quantity", 620},
                                             {"version", 2}}));
   const PeriodReturn raised = ledger_of(events).returns()[0];

@@ -11,6 +11,7 @@
 
 #include "shiftbook/bytes.h"
 #include "shiftbook/kinds.h"
+#include "sync/chain.h"
 #include "shiftbook/protocol.h"
 
 using namespace shiftbook;
@@ -230,41 +231,11 @@ namespace {
 
 constexpr std::uint64_t kYearMs = 365ull * 24 * 3600 * 1000;
 
-// A device's chain as the merge reads it: shift_open naming a receipt, then events.
-class Chain {
+// A device's chain as the merge reads it: shift_opens of U1 on 2026-11-20, naming a receipt.
+class Chain : public test::Chain {
  public:
-  Chain(std::uint8_t id, std::uint64_t clock_ms) : device_(dev(id)), clock_ms_(clock_ms) {}
-  // A copy: a reference into events_ would dangle at the next add.
-  Event add(const std::string& kind, Json body) {
-    Event e;
-    e.device = device_;
-    e.seq = events_.size() + 1;
-    e.hlc = (clock_ms_ + e.seq) << 16;
-    e.prev = events_.empty() ? Hash{} : events_.back().hash;
-    e.author = "L1";
-    e.kind = kind;
-    e.body = std::move(body);
-    auto sealed = seal_event(std::move(e));
-    REQUIRE_MESSAGE(sealed.is_ok(), sealed.status().to_string());
-    events_.push_back(sealed->event);
-    return events_.back();
-  }
-  Event open_shift(std::optional<std::int64_t> receipt_ms) {
-    Json body = {{"unit", "U1"}, {"date", "2026-11-20"}};
-    if (receipt_ms) {
-      Receipt r;
-      r.device = device_;
-      r.server_ms = *receipt_ms;
-      body["receipt"] = receipt_field(r);
-    }
-    return add("shift_open", body);
-  }
-  const std::vector<Event>& events() const { return events_; }
-
- private:
-  PublicKey device_;
-  std::uint64_t clock_ms_;
-  std::vector<Event> events_;
+  Chain(std::uint8_t id, std::uint64_t clock_ms) : test::Chain(id, static_cast<std::int64_t>(clock_ms), 1) {}
+  Event open_shift(std::optional<std::int64_t> receipt_ms) { return test::Chain::open_shift("U1", "2026-11-20", receipt_ms); }
 };
 
 Json hours_body(const Hash& shift, int end) {
@@ -440,4 +411,24 @@ TEST_CASE("merge: take_changed answers the entries an event touched, once") {
   changed = set.take_changed();
   REQUIRE(changed.size() == 1);
   CHECK(n(changed.begin()->first) == 2);
+}
+
+TEST_CASE("merge: trusted time over sorted shift_opens answers as over the same marks in any order") {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<ShiftOpenMark> any, sorted;
+    const int n = static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      ShiftOpenMark m{rng() % 20, std::nullopt};
+      if (rng() % 3 != 0) m.receipt_server_ms = static_cast<std::int64_t>(rng() % 5);
+      any.push_back(m);
+      const std::size_t before = sorted.size();
+      const bool added = insert_shift_open(sorted, m);
+      CHECK(added == (sorted.size() == before + 1));
+    }
+    for (std::uint64_t seq = 0; seq < 22; ++seq) {
+      INFO("round " << round << " seq " << seq);
+      CHECK(trusted_after_sorted(sorted, seq) == trusted_after(any, seq));
+    }
+  }
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
 #include "shiftbook/merge.h"
+#include "shiftbook/shareout.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook {
@@ -77,7 +79,105 @@ struct PeriodReturn {
   std::int64_t actual = 0;                        // from the current, non-void state of every output entry
   std::optional<std::int64_t> surplus;            // max(0, actual - quota); none without a quota
   std::optional<std::int64_t> fulfilment_permille;  // floor(actual * 1000 / quota); none without a quota or for 0
+  // Approval (docs/RETURNS.md, "Approval"): an approved line shows the approved figures; what
+  // changed in the period since is `pending`, booked into `adjusted_into` (the next open period of
+  // the unit; "" while none is defined). An open line's actual includes `adjustment`, booked into
+  // it from earlier approved periods.
+  bool approved = false;
+  std::int64_t adjustment = 0;
+  std::int64_t pending = 0;
+  std::string adjusted_into;
   bool operator==(const PeriodReturn&) const = default;
+};
+
+// ---- Sharing out and approval (docs/SHAREOUT.md, docs/RETURNS.md "Approval")
+
+// A rule set as the site signer's chain holds it (`ref_rules`): in force for every period that
+// starts on or after `from_day`, until a rule set with a later `from_day` takes over.
+struct RuleSetRef {
+  RuleSet rules;
+  std::int64_t from_day = 0;
+  std::uint64_t signer_seq = 0;
+  Hash event{};
+  bool operator==(const RuleSetRef& o) const {
+    return rules.version == o.rules.version && from_day == o.from_day && signer_seq == o.signer_seq && event == o.event;
+  }
+};
+
+// One product's figures of a unit in a period, in the product's base unit.
+struct ProductFigures {
+  std::string product;
+  std::int64_t quota = 0;          // the quota in force; 0 when quota_version is 0
+  std::int64_t quota_version = 0;  // 0: no quota in force (nothing of it is shared out)
+  std::int64_t actual = 0;
+  bool operator==(const ProductFigures&) const = default;
+};
+
+// One worker's figures of a unit in a period: what sharing out reads.
+struct WorkerFigures {
+  std::string worker;
+  std::int64_t minutes = 0;          // hours entries: end - start
+  std::int64_t special_minutes = 0;  // of those with special: true
+  std::int64_t skill_upgrades = 0;   // bonus entries of type skill_upgrade
+  std::int64_t innovations = 0;      // bonus entries of type innovation
+  std::int64_t achievement_permille = 1000;  // head office's ref_achievement for the worker and period
+  bool operator==(const WorkerFigures&) const = default;
+};
+
+// Everything sharing out reads of one unit in one period; what an approval records.
+struct UnitFigures {
+  std::int64_t rule_version = 0;          // the rule set in force; 0 when none is
+  std::vector<ProductFigures> products;   // by product id
+  std::vector<WorkerFigures> workers;     // by worker id
+  bool operator==(const UnitFigures&) const = default;
+};
+
+// Figures that changed in an approved period after its approval, booked into a later open one:
+// differences (may be negative) of actual per product and of the workers' counts (achievement
+// and quota are not carried).
+struct Adjustment {
+  std::string from_period;
+  std::map<std::string, std::int64_t> actual;        // product -> difference
+  std::map<std::string, WorkerFigures> workers;      // worker -> differences (achievement unused)
+  bool empty() const { return actual.empty() && workers.empty(); }
+  bool operator==(const Adjustment&) const = default;
+};
+
+// Head office's approval or reopening of a unit's period (`period_approval`, `period_reopen`).
+struct PeriodDecision {
+  bool approve = false;
+  std::uint64_t signer_seq = 0;
+  Hash event{};
+  std::int64_t written_ms = 0;
+  std::string reason;    // a reopening's
+  UnitFigures figures;   // an approval's
+  bool operator==(const PeriodDecision&) const = default;
+};
+
+// Where a worker's or a product's figures came from: each entry's root and current version.
+struct FigureSource {
+  Hash entry{};
+  Hash current{};
+  std::string kind;  // hours, bonus or output
+  bool operator==(const FigureSource&) const = default;
+};
+
+// One unit in one period, as head office reports and pays it.
+struct UnitPeriodReport {
+  std::string unit, period;
+  std::int64_t start_day = 0, end_day = 0;
+  std::vector<PeriodDecision> decisions;     // approvals and reopenings, by signer seq
+  std::optional<PeriodDecision> approval;    // the one in force: the last decision, when an approval
+  UnitFigures computed;                      // the current state of the period's entries, adjustments in included
+  std::vector<Adjustment> adjustments_in;    // booked here from approved earlier periods
+  UnitFigures reported;                      // approved: the approval's figures; open: `computed`
+  std::optional<Adjustment> adjustment_out;  // approved: computed - reported, when not zero
+  std::string adjusted_into;                 // the period it is booked in; "" while none is open
+  std::optional<RuleSetRef> rules;           // the rule set of reported.rule_version, when held
+  std::optional<Shareout> shares;            // of `reported` under `rules`; none without them
+  std::string shares_problem;                // why there are no shares, when there are none
+  std::map<std::string, std::vector<FigureSource>> worker_sources;   // worker -> hours and bonus entries
+  std::map<std::string, std::vector<FigureSource>> product_sources;  // product -> output entries
 };
 
 // Head office's latest decision of an anomaly (an `anomaly_note` of the site signer, PROTOCOL.md
@@ -123,6 +223,21 @@ class Ledger {
   Totals totals();
   // Per unit, period and product holding a quota or output: the period return, in key order.
   std::vector<PeriodReturn> returns();
+  // Every unit and period that has figures, a quota or a decision, in (unit, period start) order:
+  // the figures, approvals, adjustments and shares (docs/RETURNS.md, docs/SHAREOUT.md). Output on
+  // a date no period holds is in returns() alone.
+  std::vector<UnitPeriodReport> reports();
+  // Every unit's report of one period; without the sources (each entry behind each figure) when
+  // `with_sources` is false, which is what a payroll or a return needs.
+  std::vector<UnitPeriodReport> period_reports(const std::string& period, bool with_sources);
+  // The report of one unit and period (also when it has no figures), when the period exists.
+  // Without the sources when `with_sources` is false (what checking an approval needs).
+  std::optional<UnitPeriodReport> report(const std::string& unit, const std::string& period, bool with_sources = true);
+  // Every rule set by version, and the one in force for a period starting on `day`.
+  const std::map<std::int64_t, RuleSetRef>& rule_sets() const { return rules_; }
+  std::optional<RuleSetRef> rules_in_force(std::int64_t day) const;
+  // Head office's achievement figure of a worker in a period (1000 when it set none).
+  std::int64_t achievement(const std::string& worker, const std::string& period) const;
   // Head office's latest decision of each anomaly, by identifier (the highest signer seq).
   const std::map<std::string, AnomalyNote>& anomaly_notes() const { return notes_; }
 
@@ -144,7 +259,34 @@ class Ledger {
     EventSource source;
     std::uint64_t hlc = 0;
   };
+  struct Achievement {
+    std::uint64_t seq = 0;
+    std::int64_t permille = 1000;
+  };
+  // What one entry adds to its unit's figures in a period (docs/RETURNS.md), at its current state.
+  struct Contribution {
+    std::string unit, period;  // period "": no period holds the shift date
+    std::string kind;          // hours, bonus or output
+    std::string who;           // the worker, or for output the product
+    WorkerFigures counts;      // hours and bonus (worker unused)
+    std::int64_t quantity = 0;  // output
+    FigureSource source;
+  };
+  // The figures of one unit in one period, kept up to date entry by entry.
+  struct Aggregate {
+    std::map<std::string, WorkerFigures> workers;
+    std::map<std::string, std::int64_t> actual;
+    std::map<std::string, std::map<Hash, FigureSource>> worker_sources, product_sources;
+  };
+  using UnitPeriod = std::pair<std::string, std::string>;
+  // Brings the aggregates up to date with every entry whose state or place changed since.
+  void refresh();
+  std::vector<UnitPeriodReport> build_reports(const std::string& unit_filter, const std::string& period_filter,
+                                              bool with_sources);
+  void apply(const Contribution& c, std::int64_t sign);
+  std::optional<Contribution> contribution_of(const Hash& root, const EntryState& state);
   Status read_reference(const Event& e);
+  Status read_decision(const Event& e);
   // The shift_open an entry's body names in `shift`, when it is held.
   std::optional<Shift> shift_of(const Json& body) const;
   std::string period_of(std::int64_t day) const;
@@ -158,6 +300,21 @@ class Ledger {
   std::map<OutputKey, Quota> quotas_;  // key (unit, period, product)
   std::map<Hash, std::int64_t> acknowledged_;
   std::map<std::string, AnomalyNote> notes_;
+  std::map<std::int64_t, RuleSetRef> rules_;                                  // by version
+  std::map<std::pair<std::string, std::string>, Achievement> achievements_;  // (worker, period)
+  std::map<std::pair<std::string, std::string>, std::vector<PeriodDecision>> decisions_;  // (unit, period)
+  // The aggregates (kept up to date as events arrive; reports() reads them).
+  std::map<Hash, Contribution> contributions_;    // by entry root, for the entries that count
+  std::map<UnitPeriod, Aggregate> aggregates_;
+  std::map<Hash, std::set<Hash>> roots_by_shift_;  // shift_open -> entries naming it
+  std::set<Hash> misplaced_;                       // entries whose shift arrived since
+  bool periods_changed_ = false;                   // every entry's period to read again
 };
+
+// {"rule_version", "products": [...], "workers": [...]}: the figures as an approval holds them.
+Json figures_json(const UnitFigures& figures);
+// The body of a `period_approval` for these figures, and back (validate_head_office_body first).
+Json approval_body(const std::string& unit, const std::string& period, const UnitFigures& figures);
+Result<UnitFigures> figures_of_approval(const Json& body);
 
 }  // namespace shiftbook

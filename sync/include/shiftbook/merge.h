@@ -104,6 +104,11 @@ struct ShiftOpenMark {
   std::optional<std::int64_t> receipt_server_ms;
 };
 std::optional<std::int64_t> trusted_after(std::span<const ShiftOpenMark> shift_opens, std::uint64_t seq);
+// The same answer over marks kept sorted by (seq, receipt_server_ms) by insert_shift_open, by a
+// binary search: what a replica holding a device's many shift_opens uses.
+std::optional<std::int64_t> trusted_after_sorted(std::span<const ShiftOpenMark> sorted, std::uint64_t seq);
+// Inserts `mark` into `sorted` in that order; false (and nothing changes) when it is held already.
+bool insert_shift_open(std::vector<ShiftOpenMark>& sorted, const ShiftOpenMark& mark);
 
 // The version an event is, or nullopt for kinds that are not versions (shift_open, shift_close,
 // head-office kinds, kinds this version does not know). invalid_argument when a correction or void
@@ -161,7 +166,7 @@ class MergeSet {
   std::map<Hash, std::vector<Hash>> children_;          // target -> versions naming it
   std::map<Hash, std::vector<Hash>> members_;           // root -> every attached version
   std::map<PublicKey, std::vector<ShiftOpenMark>> shift_opens_;
-  std::map<PublicKey, std::set<Hash>> roots_by_device_;
+  std::map<PublicKey, std::map<std::uint64_t, Hash>> roots_by_seq_;  // device -> version seq -> its root
   std::map<Hash, std::vector<Resolution>> resolutions_;  // fork -> resolutions of it
   std::set<Hash> resolution_hashes_;
   std::set<Hash> dirty_;    // to recompute before the next read of their state

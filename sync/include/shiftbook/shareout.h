@@ -38,6 +38,10 @@ inline constexpr std::int64_t kMaxShareoutQuantity = 1'000'000'000'000;  // quot
 inline constexpr std::int64_t kMaxWorkerMinutes = 10'000'000;            // minutes, special_minutes
 inline constexpr std::int64_t kMaxBonusCount = 10'000;                   // skill upgrades, innovations
 inline constexpr std::size_t kMaxShareoutWorkers = 100'000;              // workers in one unit and period
+// An approval records a unit's figures in one event (docs/RETURNS.md, "Approval"): at most this
+// many workers and products, and the whole event within kMaxEventBytes.
+inline constexpr std::size_t kMaxApprovalWorkers = 300;
+inline constexpr std::size_t kMaxApprovalProducts = 64;
 
 // Head office's rule set: reference data, versioned; a period uses the version in force for it.
 struct RuleSet {
