@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "report_api.h"
 #include "shiftbook/anomalies.h"
+#include "shiftbook/signals.h"
 #include "shiftbook/kinds.h"
 #include "shiftbook/ledger.h"
 #include "shiftbook/platform/console.h"
@@ -135,14 +136,17 @@ struct AnomaliesOpts {
   bool open_only = false;
 };
 
-Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
+// Anomalies or integrity signals (`signals`), as `find` gives them for each site, with head
+// office's decision of each; `list` names the JSON array and what the listing is of.
+Status print_findings(Context& c, const AnomaliesOpts& opts, std::vector<Anomaly> (*find)(SiteLedger&),
+                      const std::string& list) {
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(std::vector<SiteLedger> sites, ledgers(*service, opts.site));
-  Json doc = {{"anomalies", Json::array()}};
+  Json doc = {{list, Json::array()}};
   Table t({"SITE", "KIND", "ID", "DETAIL", "EVENTS", "DECIDED"});
   std::size_t shown_rows = 0;
   for (SiteLedger& s : sites) {
-    for (const Anomaly& a : find_anomalies(s.ledger.anomaly_facts(clock_facts(s.devices)))) {
+    for (const Anomaly& a : find(s)) {
       if (!opts.kind.empty() && a.kind != opts.kind) continue;
       auto note = s.ledger.anomaly_notes().find(a.id);
       const bool decided = note != s.ledger.anomaly_notes().end();
@@ -157,7 +161,7 @@ Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
           item["decided"] = Json{{"reason", note->second.reason}, {"event", to_hex(note->second.event)},
                                  {"signer_seq", note->second.signer_seq}};
         }
-        doc["anomalies"].push_back(std::move(item));
+        doc[list].push_back(std::move(item));
         continue;
       }
       std::vector<std::string> events;
@@ -166,41 +170,67 @@ Status print_anomalies(Context& c, const AnomaliesOpts& opts) {
              decided ? note->second.reason : "-"});
     }
   }
-  return print_listing(c, doc, t, shown_rows, "no anomalies");
+  const std::string none = "no " + list;
+  return print_listing(c, doc, t, shown_rows, none.c_str());
+}
+
+// The options `anomalies` and `signals` share; `kinds` are what --kind takes.
+std::shared_ptr<AnomaliesOpts> add_finding_options(CLI::App* cmd, Context& ctx, std::vector<std::string> kinds) {
+  auto o = std::make_shared<AnomaliesOpts>();
+  cmd->add_option("--site", o->site, "Only this site's (default: every site)");
+  cmd->add_option("--kind", o->kind, "Only this kind")->check(CLI::IsMember(std::move(kinds)));
+  cmd->add_flag("--open", o->open_only, "Only those head office has not decided ('resolve ID --reason')");
+  add_json_flag(cmd, ctx);
+  return o;
 }
 
 void add_anomalies(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "anomalies", "Numbers from the terminals that cannot all be true, and terminal clocks that cannot be trusted "
                    "(docs/ANOMALIES.md): flagged for head office, never dropped");
-  auto o = std::make_shared<AnomaliesOpts>();
-  cmd->add_option("--site", o->site, "Only this site's (default: every site)");
-  cmd->add_option("--kind", o->kind, "Only this kind")
-      ->check(CLI::IsMember({std::string(anomaly::kOverlap), std::string(anomaly::kOverDay),
-                             std::string(anomaly::kStaleQuota), std::string(anomaly::kClockSkew)}));
-  cmd->add_flag("--open", o->open_only, "Only those head office has not decided ('resolve ID --reason')");
-  add_json_flag(cmd, ctx);
-  on_run(cmd, ctx, o, print_anomalies);
+  auto o = add_finding_options(cmd, ctx,
+                               {std::string(anomaly::kOverlap), std::string(anomaly::kOverDay),
+                                std::string(anomaly::kStaleQuota), std::string(anomaly::kClockSkew)});
+  on_run(cmd, ctx, o, [](Context& c, const AnomaliesOpts& opts) {
+    return print_findings(c, opts, site_anomalies, "anomalies");
+  });
+}
+
+void add_signals(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "signals", "Integrity signals (docs/SIGNALS.md): output exactly at quota period after period, more hours than "
+                 "the people logged could work, changes after an approval, bursts of late entries, terminal clocks "
+                 "that are off and devices that signed two histories; each with its evidence");
+  auto o = add_finding_options(cmd, ctx,
+                               {std::string(signal::kExactQuota), std::string(signal::kOverCapacity),
+                                std::string(signal::kAfterApproval), std::string(signal::kLateBurst),
+                                std::string(anomaly::kClockSkew), std::string(signal::kEquivocation)});
+  on_run(cmd, ctx, o, [](Context& c, const AnomaliesOpts& opts) {
+    return print_findings(c, opts, site_signals, "signals");
+  });
 }
 
 struct ResolveOpts {
   std::string fork, winner, reason, site;
 };
 
-// Head office's decision of an anomaly: noted in the site's head-office chain; the anomaly stays
-// listed, marked decided.
+// Head office's decision of an anomaly or an integrity signal: noted in the site's head-office
+// chain; it stays listed, marked decided.
 Status run_note(Context& c, const ResolveOpts& opts) {
+  const bool is_signal = is_signal_kind(opts.fork.substr(0, opts.fork.find(':')));
+  const std::string what = is_signal ? "signal" : "anomaly";
   if (!opts.winner.empty()) {
-    return invalid_argument("an anomaly has no winner: give only its id and --reason (--winner is for a fork)");
+    return invalid_argument("an " + std::string(is_signal ? "integrity signal" : "anomaly") +
+                            " has no winner: give only its id and --reason (--winner is for a fork)");
   }
   SB_ASSIGN_OR_RETURN(auto service, c.open());
   SB_ASSIGN_OR_RETURN(RecordedNote r, service->note_anomaly(opts.site, opts.fork, opts.reason));
   if (c.json) {
-    print_json(Json{{"site", r.site}, {"anomaly", r.anomaly}, {"reason", r.reason}, {"event", to_hex(r.event)},
+    print_json(Json{{"site", r.site}, {what, r.anomaly}, {"reason", r.reason}, {"event", to_hex(r.event)},
                     {"signer_seq", r.signer_seq}});
     return Status::ok();
   }
-  std::cout << "recorded: anomaly " << r.anomaly << " (site " << r.site << ") decided: " << r.reason << '\n'
+  std::cout << "recorded: " << what << " " << r.anomaly << " (site " << r.site << ") decided: " << r.reason << '\n'
             << "written as event " << shown(r.event) << ", seq " << r.signer_seq << " of site " << r.site
             << "'s head-office chain; the site's terminals receive it at their next sync\n";
   return Status::ok();
@@ -240,11 +270,11 @@ Status run_resolve(Context& c, const ResolveOpts& opts) {
 
 void add_resolve(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "resolve", "Decide a conflict (which child of a fork is current) or an anomaly (noted as decided, with the "
-                 "reason). Written into the site's head-office chain, so the site's terminals follow it");
+      "resolve", "Decide a conflict (which child of a fork is current), an anomaly or an integrity signal (noted "
+                 "as decided, with the reason). Written into the site's head-office chain, so the site's terminals follow it");
   auto o = std::make_shared<ResolveOpts>();
   cmd->add_option("ID", o->fork, "The fork (8 to 64 hex digits of its hash, as 'conflicts' shows it) or the "
-                                 "anomaly (its id, as 'anomalies' shows it: kind:32 hex digits)")->required();
+                                 "anomaly or signal (its id, as 'anomalies' or 'signals' shows it: kind:32 hex digits)")->required();
   cmd->add_option("--winner", o->winner, "For a fork: the child that wins, 8 to 64 hex digits of its hash");
   cmd->add_option("--reason", o->reason, "Why (1 to 500 bytes); the site's terminals see it")->required();
   cmd->add_option("--site", o->site, "The fork's site (default: look in every site)");
@@ -326,6 +356,7 @@ void add_conflict_commands(CLI::App& app, Context& ctx) {
   add_returns(app, ctx);
   add_conflicts(app, ctx);
   add_anomalies(app, ctx);
+  add_signals(app, ctx);
   add_resolve(app, ctx);
 }
 

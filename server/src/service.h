@@ -73,11 +73,18 @@ struct SiteLedger {
   std::string site;
   std::vector<DeviceRecord> devices;
   Ledger ledger;
+  ReadChains read;  // the terminals' chains as far as the ledger read them
 };
 
 // What the server measured of each device's clock at its latest sync (server time minus the
 // terminal's clock; none before its first sync), for find_anomalies.
 std::vector<DeviceClockFact> clock_facts(const std::vector<DeviceRecord>& devices);
+// A site's anomalies (docs/ANOMALIES.md) and integrity signals (docs/SIGNALS.md): the signals
+// read the devices' equivocation flags too. Sorted by kind, then identifier.
+std::vector<Anomaly> site_anomalies(SiteLedger& l);
+std::vector<Anomaly> site_signals(SiteLedger& l);
+// Whether an identifier's kind (what precedes its colon) is an integrity signal's.
+bool is_signal_kind(std::string_view kind);
 
 // A resolution head office recorded (Service::resolve).
 struct RecordedResolution {
@@ -125,6 +132,7 @@ struct BundleReport {
 struct SiteReport {
   std::string site;
   UnitPeriodReport report;
+  ReadChains read;  // what the report was computed from (SiteLedger::read)
 };
 
 // One line of the payroll export (docs/SERVER.md, "export payroll"): a worker's figures in a
@@ -223,10 +231,11 @@ class Service {
   // empty, longer than 500 bytes or holds control characters; not_found for no such fork.
   Result<RecordedResolution> resolve(const std::string& site, std::string_view fork, std::string_view winner,
                                      const std::string& reason);
-  // Head office's decision of an anomaly: an `anomaly_note` {anomaly, reason} appended to the
-  // chain of the site signer, under admin_mu. `anomaly` is the id of an anomaly the server finds
-  // now (in `site`, or in any site when it is empty). invalid_argument for a malformed id or
-  // reason; not_found when no site has that anomaly now.
+  // Head office's decision of an anomaly or an integrity signal: an `anomaly_note` {anomaly,
+  // reason}, or for a signal's id a `signal_note` {signal, reason}, appended to the chain of the
+  // site signer, under admin_mu. `anomaly` is the id of one the server finds now (in `site`, or in
+  // any site when it is empty). invalid_argument for a malformed id or reason; not_found when no
+  // site has it now.
   Result<RecordedNote> note_anomaly(const std::string& site, const std::string& anomaly, const std::string& reason);
 
   // ---- sharing out, approval and payroll (service_payroll.cpp, docs/RETURNS.md, docs/SHAREOUT.md)

@@ -47,7 +47,8 @@ std::string ref_key_of(std::string_view kind, const Json& body) {
 
 }  // namespace detail
 
-Status Service::Impl::append_to_chain(const std::string& site, std::vector<ChainItem> items) {
+Status Service::Impl::append_to_chain(const std::string& site, std::vector<ChainItem> items,
+                                      const std::optional<ReadChains>& unchanged) {
   auto s = signer(site);
   const PublicKey& device = s->key.public_key();
   for (int attempt = 0; attempt < kAppendAttempts; ++attempt) {
@@ -87,8 +88,9 @@ Status Service::Impl::append_to_chain(const std::string& site, std::vector<Chain
     }
     batch.head = sign_head(s->key, seq, prev);
     batch.receipt = sign_receipt(server_key, device, seq, prev, now);
+    batch.unchanged = unchanged;
     Status appended = storage->append(batch);
-    if (appended.code() != Code::kAborted) return appended;
+    if (appended.code() != Code::kAborted || unchanged) return appended;
   }
   return aborted("site " + site + "'s head-office chain kept changing under this change (another admin command?); retry");
 }

@@ -201,7 +201,10 @@ struct Service::Impl {
                                           int version);
   std::variant<PushOutcome, Refusal> stored_receipt(const DeviceRecord& rec);
 
-  Status append_to_chain(const std::string& site, std::vector<detail::ChainItem> items);
+  // With `unchanged`, the items are written only while the site's terminals' chains are as read
+  // (AppendBatch::unchanged): aborted otherwise, and not tried again here.
+  Status append_to_chain(const std::string& site, std::vector<detail::ChainItem> items,
+                         const std::optional<ReadChains>& unchanged = std::nullopt);
   Result<Json> put_reference(const std::string& kind, Json body);
   // The report of a unit and period that exist, read now (service_payroll.cpp); not_found for
   // an unknown unit or period.

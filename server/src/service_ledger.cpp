@@ -9,6 +9,7 @@
 
 #include "service_impl.h"
 #include "shiftbook/anomalies.h"
+#include "shiftbook/signals.h"
 #include "shiftbook/kinds.h"
 
 namespace shiftbook::server {
@@ -17,14 +18,15 @@ using namespace detail;
 namespace {
 
 constexpr const char* kResolution = "resolution";
-constexpr const char* kAnomalyNote = "anomaly_note";
+constexpr std::string_view kAnomalyNote = "anomaly_note";
+constexpr std::string_view kSignalNote = "signal_note";
 constexpr std::size_t kChainPage = 10'000;
 constexpr std::size_t kMinPrefixDigits = 8;
 constexpr std::size_t kNamedWhenAmbiguous = 3;
 
 // Every accepted event of `device`, page by page, into the ledger; each terminal event with the
-// time its push was acknowledged.
-Status add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& ledger) {
+// time its push was acknowledged. The seq of the last event read (0: none).
+Result<std::uint64_t> add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& ledger) {
   std::uint64_t from = 1;
   for (;;) {
     SB_ASSIGN_OR_RETURN(std::vector<ChainEvent> rows, st.chain_events(device, from, kChainPage));
@@ -41,7 +43,7 @@ Status add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& le
       if (terminal) ledger.set_acknowledged(e->hash, row.received_ms);
       from = e->seq + 1;
     }
-    if (rows.size() < kChainPage) return Status::ok();
+    if (rows.size() < kChainPage) return from - 1;
   }
 }
 
@@ -56,14 +58,14 @@ Status known_site(Storage& st, const std::string& site) {
 }
 
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer) {
-  SiteLedger out{site, {}, Ledger(signer)};
+  SiteLedger out{site, {}, Ledger(signer), ReadChains{site, {}}};
   SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
   for (DeviceRecord& d : all) {
     if (d.site != site) continue;
-    SB_RETURN_IF_ERROR(add_chain(st, d.key, true, out.ledger));
+    SB_ASSIGN_OR_RETURN(out.read.ends[d.key], add_chain(st, d.key, true, out.ledger));
     out.devices.push_back(std::move(d));
   }
-  SB_RETURN_IF_ERROR(add_chain(st, signer, false, out.ledger));
+  SB_RETURN_IF_ERROR(add_chain(st, signer, false, out.ledger).status());
   return out;
 }
 
@@ -204,8 +206,11 @@ Result<RecordedResolution> Service::resolve(const std::string& site, std::string
 Result<RecordedNote> Service::note_anomaly(const std::string& site, const std::string& anomaly,
                                           const std::string& reason) {
   Impl& m = *impl_;
-  const Json body{{"anomaly", anomaly}, {"reason", reason}};
-  SB_RETURN_IF_ERROR(validate_head_office_body(kAnomalyNote, body));
+  // The identifier's kind says which it is: an integrity signal's decision is a `signal_note`.
+  const bool is_signal = is_signal_kind(anomaly.substr(0, anomaly.find(':')));
+  const std::string_view note_kind = is_signal ? kSignalNote : kAnomalyNote;
+  const Json body{{is_signal ? "signal" : "anomaly", anomaly}, {"reason", reason}};
+  SB_RETURN_IF_ERROR(validate_head_office_body(note_kind, body));
   std::lock_guard lock(m.admin_mu);
   std::vector<std::string> names{site};
   if (site.empty()) {
@@ -216,15 +221,32 @@ Result<RecordedNote> Service::note_anomaly(const std::string& site, const std::s
     SB_RETURN_IF_ERROR(known_site(*m.storage, s));
     SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*m.storage, s, m.signer(s)->key.public_key()));
     bool found = false;
-    for (const Anomaly& a : find_anomalies(l.ledger.anomaly_facts(clock_facts(l.devices)))) found = found || a.id == anomaly;
+    for (const Anomaly& a : is_signal ? site_signals(l) : site_anomalies(l)) found = found || a.id == anomaly;
     if (!found) continue;
     SB_RETURN_IF_ERROR(
-        m.append_to_chain(s, {ChainItem{kAnomalyNote, body, std::string()}}).with_context("site " + s + ": "));
+        m.append_to_chain(s, {ChainItem{std::string(note_kind), body, std::string()}}).with_context("site " + s + ": "));
     SB_ASSIGN_OR_RETURN(auto end, m.storage->chain_end(l.ledger.signer()));
     return RecordedNote{s, anomaly, reason, end.second, end.first};
   }
-  return not_found("no anomaly " + anomaly + " is found now" + (site.empty() ? "" : " in site " + site) +
-                   " (see 'anomalies'; a correction of the events behind it gives it another id)");
+  const char* what = is_signal ? "integrity signal " : "anomaly ";
+  return not_found(std::string("no ") + what + anomaly + " is found now" + (site.empty() ? "" : " in site " + site) +
+                   (is_signal ? " (see 'signals'" : " (see 'anomalies'") +
+                   "; a change to the events behind it gives it another id)");
+}
+
+bool is_signal_kind(std::string_view kind) {
+  return kind == signal::kExactQuota || kind == signal::kOverCapacity || kind == signal::kAfterApproval ||
+         kind == signal::kLateBurst || kind == signal::kEquivocation;
+}
+
+std::vector<Anomaly> site_anomalies(SiteLedger& l) { return find_anomalies(l.ledger.anomaly_facts(clock_facts(l.devices))); }
+
+std::vector<Anomaly> site_signals(SiteLedger& l) {
+  std::vector<DeviceFlagFact> flags;
+  for (const DeviceRecord& d : l.devices) {
+    if (!d.flag.empty()) flags.push_back(DeviceFlagFact{d.key, d.flag, d.flagged_ms});
+  }
+  return find_signals(l.ledger.signal_facts(clock_facts(l.devices), std::move(flags)));
 }
 
 std::vector<DeviceClockFact> clock_facts(const std::vector<DeviceRecord>& devices) {

@@ -19,6 +19,7 @@ namespace {
 
 constexpr const char* kApproval = "period_approval";
 constexpr const char* kReopen = "period_reopen";
+constexpr int kApproveAttempts = 5;
 constexpr const char* kPayrollFormat = "shiftbook-payroll/1";
 constexpr const char* kCsvHeader = "worker,unit,period,product,minutes,special_minutes,points,share";
 
@@ -76,7 +77,7 @@ Result<SiteReport> Service::Impl::unit_report(const std::string& unit, const std
   SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*storage, site, signer(site)->key.public_key()));
   std::optional<UnitPeriodReport> report = l.ledger.report(unit, period);
   if (!report) return not_found("period '" + period + "' is not in site " + site + "'s head-office chain");
-  return SiteReport{site, std::move(*report)};
+  return SiteReport{site, std::move(*report), std::move(l.read)};
 }
 
 Result<std::vector<PayrollRow>> payroll_rows(const std::vector<SiteReport>& reports,
@@ -163,36 +164,45 @@ Result<std::vector<SiteReport>> Service::reports(const std::string& site, const 
   for (const std::string& s : names) {
     SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(st, s, impl_->signer(s)->key.public_key()));
     if (!unit.empty() && !period.empty()) {
-      if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) out.push_back(SiteReport{s, std::move(*r)});
+      if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) out.push_back(SiteReport{s, std::move(*r), l.read});
       continue;
     }
     for (UnitPeriodReport& r : l.ledger.reports()) {
       if ((!unit.empty() && r.unit != unit) || (!period.empty() && r.period != period)) continue;
-      out.push_back(SiteReport{s, std::move(r)});
+      out.push_back(SiteReport{s, std::move(r), l.read});
     }
   }
   return out;
 }
 
+// The figures an approval records are those of the events it was computed from: it is written only
+// while the site's terminals' chains still end where the computation read them, and the signer's
+// chain where it was (so a second approval computed at the same time finds the first and refuses).
+// Otherwise it is computed again, a bounded number of times.
 Result<SiteReport> Service::approve(const std::string& unit, const std::string& period) {
   Impl& m = *impl_;
   std::lock_guard lock(m.admin_mu);
-  SB_ASSIGN_OR_RETURN(SiteReport now, m.unit_report(unit, period));
-  const UnitPeriodReport& r = now.report;
   const std::string name = unit_period(unit, period);
-  if (r.approval) {
-    return failed_precondition(name + " was " + decided_at(*r.approval) + "; reopen it first ('reopen --unit " + unit +
-                               " --period " + period + " --reason ...')");
+  for (int attempt = 0; attempt < kApproveAttempts; ++attempt) {
+    SB_ASSIGN_OR_RETURN(SiteReport now, m.unit_report(unit, period));
+    const UnitPeriodReport& r = now.report;
+    if (r.approval) {
+      return failed_precondition(name + " was " + decided_at(*r.approval) + "; reopen it first ('reopen --unit " +
+                                 unit + " --period " + period + " --reason ...')");
+    }
+    SB_RETURN_IF_ERROR(check_limit(name, r.computed.workers.size(), kMaxApprovalWorkers, "workers"));
+    SB_RETURN_IF_ERROR(check_limit(name, r.computed.products.size(), kMaxApprovalProducts, "products"));
+    const Json body = approval_body(unit, period, r.computed);
+    if (Status valid = validate_head_office_body(kApproval, body); !valid.is_ok()) {
+      return failed_precondition(name + " cannot be approved as it stands: " + valid.message());
+    }
+    Status appended = m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string()}}, now.read);
+    if (appended.code() == Code::kAborted) continue;  // events arrived while it was computed
+    SB_RETURN_IF_ERROR(appended.with_context("site " + now.site + ": "));
+    return m.unit_report(unit, period);
   }
-  SB_RETURN_IF_ERROR(check_limit(name, r.computed.workers.size(), kMaxApprovalWorkers, "workers"));
-  SB_RETURN_IF_ERROR(check_limit(name, r.computed.products.size(), kMaxApprovalProducts, "products"));
-  const Json body = approval_body(unit, period, r.computed);
-  if (Status valid = validate_head_office_body(kApproval, body); !valid.is_ok()) {
-    return failed_precondition(name + " cannot be approved as it stands: " + valid.message());
-  }
-  SB_RETURN_IF_ERROR(
-      m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string()}}).with_context("site " + now.site + ": "));
-  return m.unit_report(unit, period);
+  return aborted(name + ": the site's terminals kept storing events while its figures were computed (" +
+                 std::to_string(kApproveAttempts) + " tries); approve again");
 }
 
 Result<SiteReport> Service::reopen(const std::string& unit, const std::string& period, const std::string& reason) {

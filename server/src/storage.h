@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,12 +100,23 @@ struct NewEvent {
   std::size_t body_at = 0;
 };
 
+// The chains a head-office decision was computed from: every terminal enrolled for `site`, and
+// the seq its chain ended at when it was read (0: it held none).
+struct ReadChains {
+  std::string site;
+  std::map<PublicKey, std::uint64_t> ends;
+  bool operator==(const ReadChains&) const = default;
+};
+
 struct AppendBatch {
   PublicKey device{};
   std::uint64_t expected_seq = 0;   // the first event's seq; aborted if the device holds another
   std::vector<NewEvent> events;     // consecutive, non-empty
   SignedHead head;                  // at the last event
   Receipt receipt;                  // for the new head
+  // When set, the batch is written only if the site's terminals and their chain ends are still
+  // exactly these (checked in the append's transaction); aborted otherwise, with nothing written.
+  std::optional<ReadChains> unchanged;
 };
 
 // A push of a revoked device, to keep in quarantine (see Storage::quarantine).

@@ -8,30 +8,21 @@
 #include <tuple>
 #include <utility>
 
+#include "anomaly_text.h"
 #include "shiftbook/bytes.h"
 #include "shiftbook/kinds.h"
 
 namespace shiftbook {
 namespace {
 
+using anomaly_text::duration_text;
+using anomaly_text::make;
+using anomaly_text::minutes_text;
+using anomaly_text::sorted;
+
 void put_text(Bytes& out, std::string_view s) {
   put_u32(out, static_cast<std::uint32_t>(s.size()));
   out.insert(out.end(), s.begin(), s.end());
-}
-
-Anomaly make(std::string_view kind, std::string subject, std::vector<Hash> events, std::string detail) {
-  Anomaly a;
-  a.kind = std::string(kind);
-  a.id = anomaly_id(kind, subject, events);
-  a.subject = std::move(subject);
-  a.events = std::move(events);
-  a.detail = std::move(detail);
-  return a;
-}
-
-std::vector<Hash> sorted(std::vector<Hash> v) {
-  std::sort(v.begin(), v.end());
-  return v;
 }
 
 // "14:30" for a minute of the day; a minute past the day's end counts on ("30:00").
@@ -44,18 +35,6 @@ std::string clock_text(std::int64_t minute_of_day) {
 std::string interval_text(const HoursFact& h) {
   const std::int64_t base = h.day * kMinutesPerDay;
   return format_date(h.day) + " " + clock_text(h.start_abs - base) + "-" + clock_text(h.end_abs - base);
-}
-
-std::string minutes_text(std::int64_t minutes) {
-  return std::to_string(minutes / 60) + " h " + std::to_string(minutes % 60) + " min";
-}
-
-// "3 h 20 min" for a duration in milliseconds, rounded down to the minute.
-std::string duration_text(std::int64_t ms) {
-  const std::int64_t abs_ms = ms < 0 ? -ms : ms;
-  const std::int64_t minutes = abs_ms / 60'000;
-  if (minutes >= kMinutesPerDay) return std::to_string(minutes / kMinutesPerDay) + " d " + minutes_text(minutes % kMinutesPerDay);
-  return minutes_text(minutes);
 }
 
 // The facts of one worker, in a fixed order (start, then end, then version).
@@ -78,6 +57,36 @@ std::int64_t outside_by(const EventClockFact& c) {
 }
 
 }  // namespace
+
+namespace anomaly_text {
+
+Anomaly make(std::string_view kind, std::string subject, std::vector<Hash> events, std::string detail) {
+  Anomaly a;
+  a.kind = std::string(kind);
+  a.id = anomaly_id(kind, subject, events);
+  a.subject = std::move(subject);
+  a.events = std::move(events);
+  a.detail = std::move(detail);
+  return a;
+}
+
+std::vector<Hash> sorted(std::vector<Hash> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::string minutes_text(std::int64_t minutes) {
+  return std::to_string(minutes / 60) + " h " + std::to_string(minutes % 60) + " min";
+}
+
+std::string duration_text(std::int64_t ms) {
+  const std::int64_t abs_ms = ms < 0 ? -ms : ms;
+  const std::int64_t minutes = abs_ms / 60'000;
+  if (minutes >= kMinutesPerDay) return std::to_string(minutes / kMinutesPerDay) + " d " + minutes_text(minutes % kMinutesPerDay);
+  return minutes_text(minutes);
+}
+
+}  // namespace anomaly_text
 
 std::string anomaly_id(std::string_view kind, std::string_view subject, std::vector<Hash> events) {
   events = sorted(std::move(events));

@@ -4,6 +4,7 @@
 // written for a head-office clerk: they name the item ("worker 'W3'"), the field and the rule,
 // and never repeat a PIN hash.
 #include <algorithm>
+#include <initializer_list>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -43,6 +44,7 @@ const Shape kShapes[] = {
     {"ref_achievement", "achievement figure", {"worker", "period", "permille"}},
     {"period_approval", "approval", {"unit", "period", "rule_version", "products", "workers"}},
     {"period_reopen", "reopening", {"unit", "period", "reason"}},
+    {"signal_note", "integrity signal decision", {"signal", "reason"}},
 };
 constexpr std::string_view kReserved[] = {"approval", "period_lock"};
 constexpr std::size_t kMaxLosers = 64;
@@ -229,19 +231,23 @@ Status validate_resolution(const Item& item, const Json& body) {
 }
 
 // An anomaly decision names the anomaly by its identifier (docs/ANOMALIES.md, "Identifiers"):
-// its kind, a colon and 32 lower-case hex digits.
-Status validate_anomaly_note(const Item& item) {
-  SB_ASSIGN_OR_RETURN(std::string id, item.text("anomaly"));
+// its kind, a colon and 32 lower-case hex digits; a signal decision names a signal the same way
+// (docs/SIGNALS.md). `field` holds the identifier, `kinds` are the kinds it may name.
+Status validate_note(const Item& item, const char* field, std::initializer_list<std::string_view> kinds,
+                     const char* what) {
+  SB_ASSIGN_OR_RETURN(std::string id, item.text(field));
   const std::size_t colon = id.find(':');
   const std::string_view kind = std::string_view(id).substr(0, colon == std::string::npos ? 0 : colon);
   const std::string_view digits = colon == std::string::npos ? std::string_view() : std::string_view(id).substr(colon + 1);
-  const bool known = kind == "overlap" || kind == "over_24h" || kind == "stale_quota" || kind == "clock_skew";
+  const bool known = std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
   const bool hex = digits.size() == 32 && std::all_of(digits.begin(), digits.end(), [](char ch) {
                      return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
                    });
   if (!known || !hex) {
-    return invalid_argument(item.at("anomaly") + " must be an anomaly's id: its kind (overlap, over_24h, "
-                            "stale_quota or clock_skew), a colon and 32 lower-case hex digits");
+    std::string names;
+    for (std::string_view k : kinds) names += (names.empty() ? "" : ", ") + std::string(k);
+    return invalid_argument(item.at(field) + " must be " + what + "'s id: its kind (" + names +
+                            "), a colon and 32 lower-case hex digits");
   }
   return item.name("reason", kMaxTextBytes);
 }
@@ -338,7 +344,13 @@ Status validate(const Shape& shape, const Json& body) {
     return item.name("reason", kMaxTextBytes);
   }
   if (k == "resolution") return validate_resolution(item, body);
-  if (k == "anomaly_note") return validate_anomaly_note(item);
+  if (k == "anomaly_note") {
+    return validate_note(item, "anomaly", {"overlap", "over_24h", "stale_quota", "clock_skew"}, "an anomaly");
+  }
+  if (k == "signal_note") {
+    return validate_note(item, "signal", {"exact_quota", "over_capacity", "after_approval", "late_burst", "equivocation"},
+                         "an integrity signal");
+  }
   if (k == "ref_rules") return validate_rules(item);
   if (k == "ref_achievement") {
     SB_RETURN_IF_ERROR(item.id("worker"));

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kRefPeriod = "ref_period";
 constexpr std::string_view kAnomalyNote = "anomaly_note";
+constexpr std::string_view kSignalNote = "signal_note";
 constexpr std::string_view kRefQuota = "ref_quota";
 constexpr std::string_view kRefRules = "ref_rules";
 constexpr std::string_view kRefAchievement = "ref_achievement";
@@ -115,9 +116,12 @@ Status Ledger::add(const Event& e) {
   if (from_signer && (e.kind == kRefRules || e.kind == kRefAchievement || e.kind == kApproval || e.kind == kReopen)) {
     SB_RETURN_IF_ERROR(read_decision(e));
   }
-  if (from_signer && e.kind == kAnomalyNote) {
-    SB_RETURN_IF_ERROR(validate_head_office_body(kAnomalyNote, e.body).with_context(event_name(e.device, e.seq) + ": "));
-    AnomalyNote note{e.body.at("anomaly").get<std::string>(), e.body.at("reason").get<std::string>(), e.seq, e.hash,
+  // An anomaly's decision and a signal's (docs/SIGNALS.md) are kept together: their identifiers
+  // never meet, as each begins with its kind.
+  if (from_signer && (e.kind == kAnomalyNote || e.kind == kSignalNote)) {
+    SB_RETURN_IF_ERROR(validate_head_office_body(e.kind, e.body).with_context(event_name(e.device, e.seq) + ": "));
+    const char* field = e.kind == kAnomalyNote ? "anomaly" : "signal";
+    AnomalyNote note{e.body.at(field).get<std::string>(), e.body.at("reason").get<std::string>(), e.seq, e.hash,
                      static_cast<std::int64_t>(hlc_ms(e.hlc))};
     auto held = notes_.find(note.anomaly);
     if (held == notes_.end() || held->second.signer_seq < note.signer_seq) notes_[note.anomaly] = std::move(note);
@@ -249,6 +253,71 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
     auto ack = acknowledged_.find(hash);
     if (ack != acknowledged_.end()) c.before_ms = ack->second;
     f.claims.push_back(c);
+  }
+  return f;
+}
+
+SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vector<DeviceFlagFact> flags) {
+  SignalFacts f;
+  AnomalyFacts clock_facts = anomaly_facts(std::move(clocks));
+  f.clocks = std::move(clock_facts.clocks);
+  f.claims = std::move(clock_facts.claims);
+  f.flags = std::move(flags);
+  // Returns: the figures the reports show, with the output entries counted now as evidence.
+  for (const PeriodReturn& r : returns()) {
+    auto period = periods_.find(r.key.period);
+    if (!r.quota || period == periods_.end()) continue;
+    ReturnFact fact{r.key.unit, r.key.period, r.key.product, period->second.start_day, *r.quota, r.actual, {}};
+    auto aggregate = aggregates_.find({r.key.unit, r.key.period});
+    if (aggregate != aggregates_.end()) {
+      auto sources = aggregate->second.product_sources.find(r.key.product);
+      if (sources != aggregate->second.product_sources.end()) {
+        for (const auto& [root, source] : sources->second) fact.outputs.push_back(source.current);
+      }
+    }
+    f.returns.push_back(std::move(fact));
+  }
+  // Where each entry belongs (unit, period), for the versions acknowledged after an approval.
+  std::map<Hash, UnitPeriod> placed;
+  for (const auto& [root, entry] : entries()) {
+    if (!entry.day || entry.kind == kind::kConfirm) continue;
+    placed.emplace(root, UnitPeriod{entry.unit, period_of(*entry.day)});
+    const EntryState& s = entry.state;
+    if (!s.is_void && entry.kind == kind::kHours) {
+      f.hours.push_back(UnitHoursFact{s.current, entry.unit, entry.worker, *entry.day,
+                                      int_field(s.body, "end").value_or(0) - int_field(s.body, "start").value_or(0)});
+    }
+    auto seen = events_.find(root);
+    if (seen == events_.end() || seen->second.source.device == signer_) continue;
+    EntryRecordFact record{root, seen->second.source.device, seen->second.source.seq, *entry.day,
+                           static_cast<std::int64_t>(hlc_ms(seen->second.hlc))};
+    auto marks = shift_opens_.find(record.device);
+    if (marks != shift_opens_.end()) {
+      if (std::optional<std::int64_t> after = trusted_after_sorted(marks->second, record.seq)) {
+        record.recorded_ms = std::max(record.recorded_ms, *after);
+      }
+    }
+    f.records.push_back(record);
+  }
+  std::map<UnitPeriod, std::size_t> approved;  // -> index in f.approvals
+  for (const auto& [key, list] : decisions_) {
+    if (list.empty() || !list.back().approve) continue;
+    approved.emplace(key, f.approvals.size());
+    f.approvals.push_back(ApprovalFact{key.first, key.second, list.back().event, list.back().written_ms, {}});
+  }
+  if (approved.empty()) return f;
+  for (const auto& [hash, seen] : events_) {
+    if (seen.source.device == signer_) continue;
+    auto ack = acknowledged_.find(hash);
+    if (ack == acknowledged_.end()) continue;
+    std::optional<Hash> root = merge_.root_of(hash);
+    if (!root) continue;
+    auto place = placed.find(*root);
+    if (place == placed.end()) continue;
+    auto index = approved.find(place->second);
+    if (index == approved.end()) continue;
+    ApprovalFact& a = f.approvals[index->second];
+    if (ack->second > a.approved_ms) a.changes.push_back(hash);
   }
   return f;
 }

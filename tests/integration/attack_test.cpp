@@ -179,7 +179,9 @@ TEST_CASE("attack: a terminal writing head-office kinds is refused as kind") {
       {"resolution", Json{{"note", "mine wins"}}},
       {"approval", Json{{"period", "2026-11"}}},
   };
-  for (const auto& [kind, body] : attempts) {
+  for (const auto& attempt : attempts) {
+    const std::string& kind = attempt.first;
+    const Json& body = attempt.second;
     w.chain().truncate(2);
     const SealedEvent& e = w.chain().add(kind, body);
     Answer a = w.sync(sync_message(w.chain().from(3), sign_head(w.attacker(), 3, e.event.hash)));

@@ -175,6 +175,38 @@ TEST_CASE("storage: an append at the wrong expected_seq is aborted and writes no
   CHECK(st->chain_end(a.device())->first == 5);
 }
 
+TEST_CASE("storage: an append computed from a site's chains lands only while they end where they were read") {
+  TempDir dir;
+  auto st = make_storage(dir);
+  add_code(*st, "t1", {"U1"}, kNow + 1000);
+  add_code(*st, "t2", {"U1"}, kNow + 1000);
+  Chain t, late, signer;
+  REQUIRE(st->redeem_code(secret_hash("t1"), t.device(), kNow).is_ok());
+  t.grow(3);
+  signer.grow(3);
+  append_ok(*st, batch_of(t, 1, 2, "U1", "S1"));
+  const ReadChains read{"S1", {{t.device(), 2}}};
+  // The terminal stored seq 3 since: the decision is refused and nothing of it is written.
+  append_ok(*st, batch_of(t, 3, 3, "U1", "S1"));
+  AppendBatch decision = batch_of(signer, 1, 1);
+  decision.unchanged = read;
+  const Status moved = st->append(decision);
+  CHECK(moved.code() == Code::kAborted);
+  CHECK(moved.message().find("site S1's terminals stored events since this was computed") != std::string::npos);
+  CHECK(st->chain_end(signer.device())->first == 0);
+  // Read again, it lands.
+  decision.unchanged = ReadChains{"S1", {{t.device(), 3}}};
+  append_ok(*st, decision);
+  // A terminal enrolled since (holding nothing yet) is a change too.
+  REQUIRE(st->redeem_code(secret_hash("t2"), late.device(), kNow).is_ok());
+  AppendBatch next = batch_of(signer, 2, 2);
+  next.unchanged = ReadChains{"S1", {{t.device(), 3}}};
+  CHECK(st->append(next).code() == Code::kAborted);
+  next.unchanged->ends[late.device()] = 0;
+  append_ok(*st, next);
+  CHECK(st->chain_end(signer.device())->first == 2);
+}
+
 TEST_CASE("storage: a batch that is not consecutive, of another device or with a stray head is refused") {
   TempDir dir;
   auto st = make_storage(dir);

@@ -24,6 +24,7 @@ using server::AppendBatch;
 using server::CodeRecord;
 using server::NewEvent;
 using server::PullBatch;
+using server::ReadChains;
 using server::Storage;
 using testing::exec_sql;
 using testing::query_int;

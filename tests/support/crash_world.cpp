@@ -21,8 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kServerDb = "/server.db";
-constexpr const char* kTerminalDb = "/terminal.db";
 constexpr const char* kShiftDate = "2026-11-16";
 
 std::string ms_text(std::int64_t us) {

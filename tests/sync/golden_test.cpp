@@ -124,7 +124,9 @@ const char* const kValueFiles[][2] = {
 }  // namespace
 
 TEST_CASE("canonical: golden values encode and decode byte for byte") {
-  for (const auto& [stem, json] : kValueFiles) {
+  for (const auto& file : kValueFiles) {
+    const char* const stem = file[0];
+    const char* const json = file[1];
     INFO(stem);
     Json v = Json::parse(json);
     auto e = encode_value(v);
@@ -174,7 +176,8 @@ TEST_CASE("event: docs/EVENTS.md shows every golden vector") {
     INFO(stem);
     CHECK(doc.find(golden_hex(stem)) != std::string::npos);
   }
-  for (const auto& [stem, json] : kValueFiles) {
+  for (const auto& file : kValueFiles) {
+    const char* const stem = file[0];
     INFO(stem);
     CHECK(doc.find("`" + golden_hex(stem) + "`") != std::string::npos);
   }

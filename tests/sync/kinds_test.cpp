@@ -63,7 +63,9 @@ TEST_CASE("kinds: every required field is required") {
       {"hours", hours_body()}, {"output", without(output_body(), "quota_version")},
       {"bonus", without(bonus_body(), "note")}, {"confirm", confirm_body()}, {"void", void_body()},
       {"correction", correction_body(hours_body())}};
-  for (const auto& [kind, body] : kinds) {
+  for (const auto& item : kinds) {
+    const char* const kind = item.first;
+    const Json& body = item.second;
     for (auto it = body.begin(); it != body.end(); ++it) {
       INFO(kind << " without " << it.key());
       std::string v = verdict(kind, without(body, it.key().c_str()), "hours");

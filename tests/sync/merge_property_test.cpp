@@ -227,7 +227,9 @@ TEST_CASE("merge: the state depends on the set of events only, never on their ar
       CAPTURE(order);
       const std::map<Hash, EntryState> got = set.states();
       REQUIRE(got.size() == expected.size());
-      for (const auto& [root, want] : expected) {
+      for (const auto& item : expected) {
+        const Hash& root = item.first;
+        const EntryState& want = item.second;
         auto it = got.find(root);
         REQUIRE(it != got.end());
         CHECK_MESSAGE(it->second == want, "got  " << describe(it->second) << "\nwant " << describe(want));

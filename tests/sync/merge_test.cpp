@@ -289,7 +289,6 @@ TEST_CASE("merge: a terminal whose clock is years ahead loses to the later serve
 
 TEST_CASE("merge: changing only the clock of a terminal never changes the winner") {
   for (std::int64_t a_receipt : {2'000, 4'000}) {
-    std::optional<Hash> winner_was_mine;
     for (std::uint64_t clock : {std::uint64_t{0}, std::uint64_t{1'763'600'000'000},
                                 std::uint64_t{1'763'600'000'000} + 30 * kYearMs}) {
       Fork f = fork(clock, a_receipt, 3'000);

@@ -395,7 +395,9 @@ TEST_CASE("head office: its kinds are known, and none of them is a terminal's") 
 }
 
 TEST_CASE("head office: a valid body of every kind passes") {
-  for (const auto& [kind, body] : valid_bodies()) {
+  for (const auto& item : valid_bodies()) {
+    const auto& kind = item.first;
+    const auto& body = item.second;
     Status s = validate_head_office_body(kind, body);
     CHECK_MESSAGE(s.is_ok(), kind << ": " << s.to_string());
   }

@@ -19,6 +19,7 @@
 #include "shiftbook/event.h"
 #include "shiftbook/merge.h"
 #include "shiftbook/shareout.h"
+#include "shiftbook/signals.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook {
@@ -220,6 +221,11 @@ class Ledger {
   // is not void and whose shift is held; periods and quotas in force; one claim per terminal
   // event (any event of a device other than the signer), and `clocks` as given.
   AnomalyFacts anomaly_facts(std::vector<DeviceClockFact> clocks);
+  // The facts for find_signals (docs/SIGNALS.md): the returns with a quota, the current hours with
+  // their unit, the approvals in force with the versions acknowledged after them, every new entry
+  // of a terminal with the earliest time it can have been recorded, the clock facts as
+  // anomaly_facts gives them, and `flags` as given.
+  SignalFacts signal_facts(std::vector<DeviceClockFact> clocks, std::vector<DeviceFlagFact> flags);
   Totals totals();
   // Per unit, period and product holding a quota or output: the period return, in key order.
   std::vector<PeriodReturn> returns();
@@ -238,7 +244,8 @@ class Ledger {
   std::optional<RuleSetRef> rules_in_force(std::int64_t day) const;
   // Head office's achievement figure of a worker in a period (1000 when it set none).
   std::int64_t achievement(const std::string& worker, const std::string& period) const;
-  // Head office's latest decision of each anomaly, by identifier (the highest signer seq).
+  // Head office's latest decision of each anomaly and each integrity signal, by identifier (the
+  // highest signer seq of the `anomaly_note`s and `signal_note`s naming it).
   const std::map<std::string, AnomalyNote>& anomaly_notes() const { return notes_; }
 
  private:
