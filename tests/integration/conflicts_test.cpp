@@ -19,15 +19,6 @@ using namespace shiftbook::testing;
 
 namespace {
 
-
-void refused(const RunResult& r, int exit_code, const std::string& fragment) {
-  CHECK_MESSAGE(r.exit_code == exit_code, r.err);
-  CHECK_MESSAGE(r.err.find(fragment) != std::string::npos, r.err);
-  CHECK(r.out.empty());
-}
-
-
-
 // Head office and terminals A and B of site S1, unit U1, both enrolled and logged in.
 struct TwoTerminals {
   ServerProcess server;

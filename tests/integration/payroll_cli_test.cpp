@@ -14,26 +14,12 @@
 #include "integration/terminal_cli.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
+#include "support/shared_expectations.h"
 
 using namespace shiftbook;
 using namespace shiftbook::testing;
 
 namespace {
-
-const std::string kWorkedExampleCsv =
-    "worker,unit,period,product,minutes,special_minutes,points,share\r\n"
-    "W1,U1,2026-11,P1,2400,0,2400.000,33\r\n"
-    "W1,U1,2026-11,P2,2400,0,2400.000,0.000\r\n"
-    "W2,U1,2026-11,P1,2400,480,2880.000,39\r\n"
-    "W2,U1,2026-11,P2,2400,480,2880.000,0.000\r\n"
-    "W3,U1,2026-11,P1,1200,0,1300.000,18\r\n"
-    "W3,U1,2026-11,P2,1200,0,1300.000,0.000\r\n";
-
-void refused(const RunResult& r, int exit_code, const std::string& fragment) {
-  CHECK_MESSAGE(r.exit_code == exit_code, r.err);
-  CHECK_MESSAGE(r.err.find(fragment) != std::string::npos, r.err);
-  CHECK(r.out.empty());
-}
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -13,19 +13,14 @@
 #include "integration/terminal_cli.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
+#include "support/shared_expectations.h"
 
 using namespace shiftbook;
 using namespace shiftbook::testing;
 
 namespace {
 
-httplib::Client client(const std::string& url) {
-  httplib::Client c(url);
-  c.set_tcp_nodelay(true);
-  c.set_connection_timeout(5);
-  c.set_read_timeout(10);
-  return c;
-}
+httplib::Client client(const std::string& url) { return http_client(url); }
 
 std::string error_code(const httplib::Result& r) {
   REQUIRE(r);

@@ -19,6 +19,7 @@
 #include "shiftbook/envelope.h"
 #include "shiftbook/protocol.h"
 #include "support/server_process.h"
+#include "support/shared_expectations.h"
 
 namespace shiftbook::testing {
 namespace {
@@ -34,13 +35,7 @@ void check_refused(const RunResult& r, int exit_code, const std::string& message
   CHECK(r.out.empty());
 }
 
-httplib::Client client(const std::string& url) {
-  httplib::Client c(url);
-  c.set_tcp_nodelay(true);
-  c.set_connection_timeout(5);
-  c.set_read_timeout(10);
-  return c;
-}
+httplib::Client client(const std::string& url) { return http_client(url); }
 
 // {"error":{"code":...}} of a JSON error answer, or "" when the body is not one.
 std::string error_code(const httplib::Result& r) {

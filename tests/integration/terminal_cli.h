@@ -33,6 +33,13 @@ inline void log_a_day(const Cli& t) {
 }
 
 // The terminal's device key, as `status --json` names it.
+// A server command refused with this exit code and a message holding `fragment`, printing nothing.
+inline void refused(const RunResult& r, int exit_code, const std::string& fragment) {
+  CHECK_MESSAGE(r.exit_code == exit_code, r.err);
+  CHECK_MESSAGE(r.err.find(fragment) != std::string::npos, r.err);
+  CHECK(r.out.empty());
+}
+
 inline std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 
 }  // namespace shiftbook::testing

@@ -9,6 +9,7 @@
 #include "service_impl.h"
 #include "service_world.h"
 #include "shiftbook/ledger.h"
+#include "support/shared_expectations.h"
 
 using namespace shiftbook;
 using namespace shiftbook::service_world;
@@ -159,14 +160,7 @@ TEST_CASE("service payroll: the issue's worked example end to end pays 33, 39 an
   auto rows = w.ho.service->payroll("2026-11", "", "");
   REQUIRE_MESSAGE(rows.is_ok(), rows.status().to_string());
   // P2 has a quota (250 kg, nothing made): its lines pay 0.000 kg.
-  CHECK(server::payroll_csv(*rows) ==
-        "worker,unit,period,product,minutes,special_minutes,points,share\r\n"
-        "W1,U1,2026-11,P1,2400,0,2400.000,33\r\n"
-        "W1,U1,2026-11,P2,2400,0,2400.000,0.000\r\n"
-        "W2,U1,2026-11,P1,2400,480,2880.000,39\r\n"
-        "W2,U1,2026-11,P2,2400,480,2880.000,0.000\r\n"
-        "W3,U1,2026-11,P1,1200,0,1300.000,18\r\n"
-        "W3,U1,2026-11,P2,1200,0,1300.000,0.000\r\n");
+  CHECK(server::payroll_csv(*rows) == testing::kWorkedExampleCsv);
   const Json doc = server::payroll_json("2026-11", *rows);
   CHECK(doc["format"] == "shiftbook-payroll/1");
   CHECK(doc["period"] == "2026-11");
