@@ -97,7 +97,11 @@ void add_serve(CLI::App& app, cli::Context& ctx) {
   cli::on_run(serve_cmd, ctx, o, [](cli::Context& c, const ServeOpts& opts) -> Status {
     // A malformed address is refused before anything is opened.
     SB_RETURN_IF_ERROR(parse_listen_address(opts.listen).status());
-    SB_ASSIGN_OR_RETURN(auto service, c.open());
+    // The server keeps each site's ledger and brings it up to date at each report request, instead
+    // of building it from the store each time (docs/SERVER.md, "Reports over HTTP").
+    ServiceOptions service_options;
+    service_options.keep_ledgers = true;
+    SB_ASSIGN_OR_RETURN(auto service, open_server_dir(c.dir, c.clock, service_options));
     HttpOptions options;
     options.threads = opts.threads;
     return serve(*service, opts.listen, options, std::cout);

@@ -112,12 +112,14 @@ Result<Json> returns_doc(Service& service, const Params& params) {
   if (!period.empty()) SB_RETURN_IF_ERROR(exists(service.storage(), "ref_period", "period", period));
   Json doc = {{"returns", Json::array()}};
   for (const std::string& s : sites) {
-    SB_ASSIGN_OR_RETURN(SiteLedger l, service.ledger(s));
-    const std::vector<PeriodReturn> returns = l.ledger.returns();
-    for (const PeriodReturn& r : returns) {
-      if ((!unit.empty() && r.key.unit != unit) || (!period.empty() && r.key.period != period)) continue;
-      doc["returns"].push_back(return_json(s, r));
-    }
+    SB_RETURN_IF_ERROR(service.with_ledger(s, [&](SiteLedger& l) {
+      const std::vector<PeriodReturn> returns = l.ledger.returns();
+      for (const PeriodReturn& r : returns) {
+        if ((!unit.empty() && r.key.unit != unit) || (!period.empty() && r.key.period != period)) continue;
+        doc["returns"].push_back(return_json(s, r));
+      }
+      return Status::ok();
+    }));
   }
   return doc;
 }

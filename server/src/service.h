@@ -46,6 +46,9 @@ struct ServiceOptions {
   int enroll_failures_per_peer = 5;
   int enroll_failures_global = 50;
   std::int64_t enroll_window_ms = 10 * 60 * 1000;
+  // Keep each site's ledger in memory once read, and bring it up to date from its chains at each
+  // with_ledger (what `serve` does); otherwise every read builds it from the store.
+  bool keep_ledgers = false;
 };
 
 // A terminal as head office watches it (`devices`).
@@ -223,6 +226,10 @@ class Service {
   // too, as delivered before their revocation; never quarantine) and of its site signer, each
   // terminal event with the time of the receipt that acknowledged it. not_found for an unknown site.
   Result<SiteLedger> ledger(const std::string& site);
+  // Calls `read` with the site's ledger up to date with everything stored (not_found for an
+  // unknown site). With keep_ledgers, the kept ledger takes only the events stored since it last
+  // read each chain, and calls for one site run one at a time; otherwise it is built anew.
+  Status with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read);
   // Head office's decision of a fork: a `resolution` {fork, winner, losers: every other child the
   // server holds, reason} appended to the chain of the site signer of the entry, under admin_mu.
   // `fork` and `winner` are 8 to 64 hex digits (a unique prefix) of a fork the server holds (in

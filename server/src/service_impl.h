@@ -118,6 +118,16 @@ bool is_ref_kind(std::string_view k);
 Status known_site(Storage& st, const std::string& site);
 // The ledger of a site known to exist, whose signer is `signer` (service_ledger.cpp).
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer);
+// Brings `l` up to date: the site's devices as enrolled now, and every event stored after the
+// ends it read (l.read, and `signer_end` for the signer's chain), which it moves on.
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end);
+// A site's ledger as `serve` keeps it (ServiceOptions::keep_ledgers).
+struct KeptLedger {
+  KeptLedger(const std::string& site, const PublicKey& signer) : l{site, {}, Ledger(signer), ReadChains{site, {}}} {}
+  std::mutex mu;
+  SiteLedger l;
+  std::uint64_t signer_end = 0;
+};
 
 // A sync request's header, read (service.cpp).
 struct SyncRequest {
@@ -155,6 +165,8 @@ struct Service::Impl {
   std::mutex signers_mu;
   std::map<std::string, std::shared_ptr<const detail::SiteSigner>> signers;
   std::mutex admin_mu;
+  std::mutex kept_ledgers_mu;  // guards the map; each KeptLedger has its own mutex
+  std::map<std::string, std::unique_ptr<detail::KeptLedger>> kept_ledgers;
 
   // The site's signer key and delegation, derived once and kept.
   std::shared_ptr<const detail::SiteSigner> signer(const std::string& site);

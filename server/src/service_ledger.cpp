@@ -24,10 +24,12 @@ constexpr std::size_t kChainPage = 10'000;
 constexpr std::size_t kMinPrefixDigits = 8;
 constexpr std::size_t kNamedWhenAmbiguous = 3;
 
-// Every accepted event of `device`, page by page, into the ledger; each terminal event with the
-// time its push was acknowledged. The seq of the last event read (0: none).
-Result<std::uint64_t> add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& ledger) {
-  std::uint64_t from = 1;
+// Every accepted event of `device` after seq `after`, page by page, into the ledger; each terminal
+// event with the time its push was acknowledged. The seq of the last event read (`after` when
+// there is none).
+Result<std::uint64_t> add_chain(Storage& st, const PublicKey& device, bool terminal, Ledger& ledger,
+                                std::uint64_t after) {
+  std::uint64_t from = after + 1;
   for (;;) {
     SB_ASSIGN_OR_RETURN(std::vector<ChainEvent> rows, st.chain_events(device, from, kChainPage));
     for (const ChainEvent& row : rows) {
@@ -59,14 +61,23 @@ Status known_site(Storage& st, const std::string& site) {
 
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer) {
   SiteLedger out{site, {}, Ledger(signer), ReadChains{site, {}}};
-  SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
-  for (DeviceRecord& d : all) {
-    if (d.site != site) continue;
-    SB_ASSIGN_OR_RETURN(out.read.ends[d.key], add_chain(st, d.key, true, out.ledger));
-    out.devices.push_back(std::move(d));
-  }
-  SB_RETURN_IF_ERROR(add_chain(st, signer, false, out.ledger).status());
+  std::uint64_t signer_end = 0;
+  SB_RETURN_IF_ERROR(update_ledger(st, out, signer, signer_end));
   return out;
+}
+
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end) {
+  SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
+  std::vector<DeviceRecord> enrolled;
+  for (DeviceRecord& d : all) {
+    if (d.site != l.site) continue;
+    std::uint64_t& end = l.read.ends[d.key];
+    SB_ASSIGN_OR_RETURN(end, add_chain(st, d.key, true, l.ledger, end));
+    enrolled.push_back(std::move(d));
+  }
+  l.devices = std::move(enrolled);
+  SB_ASSIGN_OR_RETURN(signer_end, add_chain(st, signer, false, l.ledger, signer_end));
+  return Status::ok();
 }
 
 }  // namespace detail
@@ -146,6 +157,27 @@ Result<std::vector<std::string>> Service::sites() {
 Result<SiteLedger> Service::ledger(const std::string& site) {
   SB_RETURN_IF_ERROR(known_site(*impl_->storage, site));
   return build_ledger(*impl_->storage, site, impl_->signer(site)->key.public_key());
+}
+
+Status Service::with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read) {
+  Impl& m = *impl_;
+  SB_RETURN_IF_ERROR(known_site(*m.storage, site));
+  const PublicKey signer = m.signer(site)->key.public_key();
+  if (!m.options.keep_ledgers) {
+    SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*m.storage, site, signer));
+    return read(l);
+  }
+  detail::KeptLedger* kept = nullptr;
+  {
+    std::lock_guard lock(m.kept_ledgers_mu);
+    std::unique_ptr<detail::KeptLedger>& slot = m.kept_ledgers[site];
+    if (!slot) slot = std::make_unique<detail::KeptLedger>(site, signer);
+    kept = slot.get();
+  }
+  std::lock_guard lock(kept->mu);
+  // A failure part way leaves events added and ends not moved: read again, they count once.
+  SB_RETURN_IF_ERROR(update_ledger(*m.storage, kept->l, signer, kept->signer_end));
+  return read(kept->l);
 }
 
 Result<RecordedResolution> Service::resolve(const std::string& site, std::string_view fork, std::string_view winner,

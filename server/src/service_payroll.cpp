@@ -162,15 +162,19 @@ Result<std::vector<SiteReport>> Service::reports(const std::string& site, const 
   if (!period.empty()) SB_RETURN_IF_ERROR(existing(st, "ref_period", "period", period, "period list").status());
   std::vector<SiteReport> out;
   for (const std::string& s : names) {
-    SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(st, s, impl_->signer(s)->key.public_key()));
-    if (!unit.empty() && !period.empty()) {
-      if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) out.push_back(SiteReport{s, std::move(*r), l.read});
-      continue;
-    }
-    for (UnitPeriodReport& r : l.ledger.reports()) {
-      if ((!unit.empty() && r.unit != unit) || (!period.empty() && r.period != period)) continue;
-      out.push_back(SiteReport{s, std::move(r), l.read});
-    }
+    SB_RETURN_IF_ERROR(with_ledger(s, [&](SiteLedger& l) {
+      if (!unit.empty() && !period.empty()) {
+        if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) {
+          out.push_back(SiteReport{s, std::move(*r), l.read});
+        }
+        return Status::ok();
+      }
+      for (UnitPeriodReport& r : l.ledger.reports()) {
+        if ((!unit.empty() && r.unit != unit) || (!period.empty() && r.period != period)) continue;
+        out.push_back(SiteReport{s, std::move(r), l.read});
+      }
+      return Status::ok();
+    }));
   }
   return out;
 }

@@ -126,6 +126,25 @@ TEST_CASE("reports over HTTP: 401 without a valid token, the CLI's own bytes wit
   CHECK(still->status == 200);
 }
 
+TEST_CASE("reports over HTTP: the server's kept ledger answers with what terminals synced since the last request") {
+  Reporting w;
+  const std::string token = w.token("payroll office");
+  auto http = client(w.server.url());
+  auto actual = [&] {
+    auto r = http.Get("/v1/reports/returns?unit=U1&period=2026-11", bearer(token));
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return Json::parse(r->body)["returns"][0]["actual"].get<std::int64_t>();
+  };
+  CHECK(actual() == 620);
+  ok(w.t.run({"log", "output", "--product", "P1", "--quantity", "30"}), "log output");
+  ok(w.t.run({"sync"}), "sync");
+  CHECK(actual() == 650);
+  auto returns = http.Get("/v1/reports/returns?unit=U1&period=2026-11", bearer(token));
+  REQUIRE(returns);
+  CHECK(returns->body == w.server.run({"returns", "--json", "--unit", "U1", "--period", "2026-11"}).out);
+}
+
 TEST_CASE("token commands: create shows the token once, list never, revoke refuses what it cannot do") {
   ServerProcess server;
   const RunResult made = server.run({"token", "create", "--name", "payroll office"});

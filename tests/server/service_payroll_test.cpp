@@ -53,7 +53,7 @@ struct WorkedExample {
   HeadOffice ho;
   Terminal t;
   Hash w1_day1;  // W1's hours on the 16th, 00:00 to 20:00
-  WorkedExample() {
+  explicit WorkedExample(ServiceOptions options = {}) : ho(options) {
     ho.put("ref_rules", rules_body());
     ho.put("ref_period", {{"id", "2026-12"}, {"start", "2026-12-01"}, {"end", "2026-12-31"}});
     ho.put("ref_achievement", {{"worker", "W2"}, {"period", "2026-11"}, {"permille", 1100}});
@@ -177,6 +177,34 @@ TEST_CASE("service payroll: the issue's worked example end to end pays 33, 39 an
   auto s2 = w.ho.service->payroll("2026-11", "S2", "");
   REQUIRE(s2.is_ok());
   CHECK(s2->empty());
+}
+
+TEST_CASE("service reports: a kept ledger (serve) takes what is stored after it was first read, as a new one would") {
+  ServiceOptions keep;
+  keep.keep_ledgers = true;
+  WorkedExample w(keep);
+  CHECK(worker_in(w.report("2026-11").computed, "W1").minutes == 2400);
+  // Since: a correction on T, a new terminal with output, and head office's achievement for W1.
+  w.t.record("correction", {{"target", hash_ref(w.w1_day1)},
+                            {"reason", "left early"},
+                            {"entry", hours_body(w.t.chain.front().event.hash, "W1", 0, 600)}});
+  w.sync();
+  Terminal u;
+  enroll(w.ho, u, "S1", {"U1"});
+  const Hash shift = shift_on(u, "2026-11-18");
+  u.record("output", {{"shift", hash_ref(shift)}, {"product", "P1"}, {"quantity", 5}});
+  REQUIRE(push(w.ho, u, 1, u.chain.size()).type() == "sync");
+  w.ho.put("ref_achievement", {{"worker", "W1"}, {"period", "2026-11"}, {"permille", 900}});
+  const UnitPeriodReport kept = w.report("2026-11");
+  CHECK(worker_in(kept.computed, "W1").minutes == 1800);
+  CHECK(worker_in(kept.computed, "W1").achievement_permille == 900);
+  auto fresh = w.ho.service->ledger("S1");
+  REQUIRE(fresh.is_ok());
+  const std::optional<UnitPeriodReport> built = fresh->ledger.report("U1", "2026-11");
+  REQUIRE(built);
+  CHECK(kept.computed == built->computed);
+  CHECK(kept.computed.products.front().actual == 625);
+  CHECK(p1_shares(kept) == p1_shares(*built));
 }
 
 TEST_CASE("service payroll: without a rule set in force a unit with a quota has no shares, and no payroll") {
