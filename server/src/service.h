@@ -135,7 +135,7 @@ struct BundleReport {
 struct SiteReport {
   std::string site;
   UnitPeriodReport report;
-  ReadChains read;  // what the report was computed from (SiteLedger::read)
+  ReadChains read;  // what the report was computed from (SiteLedger::read); only unit_report, for approve, fills it
 };
 
 // One line of the payroll export (docs/SERVER.md, "export payroll"): a worker's figures in a

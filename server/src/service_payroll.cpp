@@ -165,13 +165,13 @@ Result<std::vector<SiteReport>> Service::reports(const std::string& site, const 
     SB_RETURN_IF_ERROR(with_ledger(s, [&](SiteLedger& l) {
       if (!unit.empty() && !period.empty()) {
         if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) {
-          out.push_back(SiteReport{s, std::move(*r), l.read});
+          out.push_back(SiteReport{s, std::move(*r), {}});
         }
         return Status::ok();
       }
       for (UnitPeriodReport& r : l.ledger.reports()) {
         if ((!unit.empty() && r.unit != unit) || (!period.empty() && r.period != period)) continue;
-        out.push_back(SiteReport{s, std::move(r), l.read});
+        out.push_back(SiteReport{s, std::move(r), {}});
       }
       return Status::ok();
     }));

@@ -241,6 +241,12 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
   for (const auto& [id, p] : periods_) f.periods.push_back(PeriodFact{id, p.start_day, p.end_day});
   for (const auto& [key, q] : quotas_) f.quotas.push_back(QuotaFact{key.unit, key.period, key.product, q.version});
   f.clocks = std::move(clocks);
+  f.claims = clock_claims();
+  return f;
+}
+
+std::vector<EventClockFact> Ledger::clock_claims() const {
+  std::vector<EventClockFact> out;
   for (const auto& [hash, seen] : events_) {
     if (seen.source.device == signer_) continue;
     EventClockFact c;
@@ -252,16 +258,15 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
     if (marks != shift_opens_.end()) c.after_ms = trusted_after_sorted(marks->second, c.seq);
     auto ack = acknowledged_.find(hash);
     if (ack != acknowledged_.end()) c.before_ms = ack->second;
-    f.claims.push_back(c);
+    out.push_back(c);
   }
-  return f;
+  return out;
 }
 
 SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vector<DeviceFlagFact> flags) {
   SignalFacts f;
-  AnomalyFacts clock_facts = anomaly_facts(std::move(clocks));
-  f.clocks = std::move(clock_facts.clocks);
-  f.claims = std::move(clock_facts.claims);
+  f.clocks = std::move(clocks);
+  f.claims = clock_claims();
   f.flags = std::move(flags);
   // Returns: the figures the reports show, with the output entries counted now as evidence.
   for (const PeriodReturn& r : returns()) {

@@ -224,7 +224,7 @@ class Ledger {
   // The facts for find_signals (docs/SIGNALS.md): the returns with a quota, the current hours with
   // their unit, the approvals in force with the versions acknowledged after them, every new entry
   // of a terminal with the earliest time it can have been recorded, the clock facts as
-  // anomaly_facts gives them, and `flags` as given.
+  // anomaly_facts gives them (clock_claims), and `flags` as given.
   SignalFacts signal_facts(std::vector<DeviceClockFact> clocks, std::vector<DeviceFlagFact> flags);
   Totals totals();
   // Per unit, period and product holding a quota or output: the period return, in key order.
@@ -297,6 +297,8 @@ class Ledger {
   // The shift_open an entry's body names in `shift`, when it is held.
   std::optional<Shift> shift_of(const Json& body) const;
   std::string period_of(std::int64_t day) const;
+  // One claim per terminal event: its stamp's time and its trusted bracket (PROTOCOL.md section 9).
+  std::vector<EventClockFact> clock_claims() const;
 
   PublicKey signer_{};
   MergeSet merge_;
