@@ -15,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "shiftbook/event.h"
 #include "shiftbook/kinds.h"
 #include "shiftbook/ledger.h"
 #include "shiftbook/platform/command.h"
@@ -55,7 +56,7 @@ PublicKey key(std::uint32_t n) {
 class Chain {
  public:
   explicit Chain(PublicKey device) : device_(device) {}
-  Result<Event> add(const char* kind, Json body) {
+  Result<SealedEvent> add(const char* kind, Json body) {
     Event e;
     e.device = device_;
     e.seq = ++seq_;
@@ -66,7 +67,7 @@ class Chain {
     e.body = std::move(body);
     SB_ASSIGN_OR_RETURN(SealedEvent sealed, seal_event(std::move(e)));
     last_ = sealed.event.hash;
-    return std::move(sealed.event);
+    return sealed;
   }
 
  private:
@@ -75,23 +76,39 @@ class Chain {
   Hash last_{};
 };
 
-// About `count` events of one site: the signer's plan (periods 2026-10 to 2026-12, a quota per
-// unit and month, a rule set), then one terminal per unit recording shifts in round robin.
-Result<std::vector<Event>> site_events(std::uint64_t count, std::uint32_t seed, Chain& signer) {
-  std::vector<Event> out;
+// About `count` events of one site, each as its canonical bytes (what the store holds; a tenth of
+// the memory of an Event): the signer's plan (periods 2026-10 to 2026-12, a quota per unit and
+// month, a rule set), then one terminal per unit recording shifts in round robin.
+class Events {
+ public:
+  void reserve(std::size_t n) { bytes_.reserve(n); }
+  std::size_t size() const { return bytes_.size(); }
+  void push_back(SealedEvent sealed) {
+    sealed.bytes.shrink_to_fit();
+    bytes_.push_back(std::move(sealed.bytes));
+  }
+  const std::vector<Bytes>& bytes() const { return bytes_; }
+  std::vector<Bytes>& bytes() { return bytes_; }
+
+ private:
+  std::vector<Bytes> bytes_;
+};
+
+Result<Events> site_events(std::uint64_t count, std::uint32_t seed, Chain& signer) {
+  Events out;
   out.reserve(count + 100);
   for (const auto& [id, start, end] : {std::tuple{"2026-10", "2026-10-01", "2026-10-31"},
                                        std::tuple{"2026-11", "2026-11-01", "2026-11-30"},
                                        std::tuple{"2026-12", "2026-12-01", "2026-12-31"}}) {
-    SB_ASSIGN_OR_RETURN(Event e, signer.add("ref_period", {{"id", id}, {"start", start}, {"end", end}}));
+    SB_ASSIGN_OR_RETURN(SealedEvent e, signer.add("ref_period", {{"id", id}, {"start", start}, {"end", end}}));
     out.push_back(std::move(e));
     for (int u = 0; u < kUnits; ++u) {
-      SB_ASSIGN_OR_RETURN(Event q, signer.add("ref_quota", {{"unit", "U" + std::to_string(u)}, {"period", id},
+      SB_ASSIGN_OR_RETURN(SealedEvent q, signer.add("ref_quota", {{"unit", "U" + std::to_string(u)}, {"period", id},
                                                             {"product", "P1"}, {"quantity", 20'000}, {"version", 1}}));
       out.push_back(std::move(q));
     }
   }
-  SB_ASSIGN_OR_RETURN(Event rules, signer.add("ref_rules", {{"version", 1}, {"from", "2026-01-01"},
+  SB_ASSIGN_OR_RETURN(SealedEvent rules, signer.add("ref_rules", {{"version", 1}, {"from", "2026-01-01"},
                                                             {"pool_share_permille", 750}, {"special_weight_permille", 500},
                                                             {"skill_points", 100}, {"innovation_points", 50}}));
   out.push_back(std::move(rules));
@@ -104,29 +121,29 @@ Result<std::vector<Event>> site_events(std::uint64_t count, std::uint32_t seed, 
     const int day = static_cast<int>((shift_no / kUnits) % 92);  // 2026-10-01 .. 2026-12-31
     ++shift_no;
     Chain& t = terminals[static_cast<std::size_t>(u)];
-    SB_ASSIGN_OR_RETURN(Event shift, t.add("shift_open", {{"unit", "U" + std::to_string(u)},
+    SB_ASSIGN_OR_RETURN(SealedEvent shift, t.add("shift_open", {{"unit", "U" + std::to_string(u)},
                                                           {"date", format_date(*parse_date("2026-10-01") + day)}}));
-    const std::string ref = hash_ref(shift.hash);
+    const std::string ref = hash_ref(shift.event.hash);
     out.push_back(std::move(shift));
     for (int h = 0; h < kHoursPerShift; ++h) {
       const std::string worker = "W" + std::to_string(u * kWorkersPerUnit + static_cast<int>(rng() % kWorkersPerUnit));
       Json body{{"shift", ref}, {"worker", worker}, {"start", 360}, {"end", 840}, {"special", rng() % 10 == 0}};
-      SB_ASSIGN_OR_RETURN(Event hours, t.add("hours", body));
-      const Hash target = hours.hash;
+      SB_ASSIGN_OR_RETURN(SealedEvent hours, t.add("hours", body));
+      const Hash target = hours.event.hash;
       out.push_back(std::move(hours));
       if (static_cast<int>(rng() % 100) < kCorrectionPercent) {
         body["end"] = 780;
-        SB_ASSIGN_OR_RETURN(Event c, t.add("correction", {{"target", hash_ref(target)}, {"reason", "left early"},
+        SB_ASSIGN_OR_RETURN(SealedEvent c, t.add("correction", {{"target", hash_ref(target)}, {"reason", "left early"},
                                                           {"entry", body}}));
         out.push_back(std::move(c));
       }
     }
-    SB_ASSIGN_OR_RETURN(Event output, t.add("output", {{"shift", ref}, {"product", "P1"},
+    SB_ASSIGN_OR_RETURN(SealedEvent output, t.add("output", {{"shift", ref}, {"product", "P1"},
                                                        {"quantity", 200 + static_cast<int>(rng() % 200)}}));
     out.push_back(std::move(output));
     if (rng() % 20 == 0) {
       const std::string worker = "W" + std::to_string(u * kWorkersPerUnit + static_cast<int>(rng() % kWorkersPerUnit));
-      SB_ASSIGN_OR_RETURN(Event bonus, t.add("bonus", {{"shift", ref}, {"worker", worker}, {"type", "skill_upgrade"}}));
+      SB_ASSIGN_OR_RETURN(SealedEvent bonus, t.add("bonus", {{"shift", ref}, {"worker", worker}, {"type", "skill_upgrade"}}));
       out.push_back(std::move(bonus));
     }
   }
@@ -149,10 +166,20 @@ int main(int argc, char** argv) {
   return command::run("shiftbook-bench-reports", [&]() -> Status {
     Chain signer(key(0xffff));
     auto t0 = Steady::now();
-    SB_ASSIGN_OR_RETURN(std::vector<Event> all, site_events(events + batch, 7, signer));
+    SB_ASSIGN_OR_RETURN(Events made, site_events(events + batch, 7, signer));
     const double make_s = seconds_since(t0);
-    std::vector<Event> later(all.end() - static_cast<std::ptrdiff_t>(batch), all.end());
+    std::vector<Bytes>& all = made.bytes();
+    std::vector<Bytes> later(all.end() - static_cast<std::ptrdiff_t>(batch), all.end());
     all.resize(all.size() - batch);
+    // Each event is decoded (its rules checked, its hash computed) as the Ledger takes it, as a
+    // server reading its store does.
+    auto add_all = [](Ledger& ledger, const std::vector<Bytes>& list) -> Status {
+      for (const Bytes& b : list) {
+        SB_ASSIGN_OR_RETURN(Event e, decode_event(b));
+        SB_RETURN_IF_ERROR(ledger.add(e));
+      }
+      return Status::ok();
+    };
     std::printf("%zu events (%d units, one terminal each) made and sealed in %.1f s; peak memory so far %ld MiB\n",
                 all.size(), kUnits, make_s, peak_rss_mib());
 
@@ -161,7 +188,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       t0 = Steady::now();
       Ledger ledger(key(0xffff));
-      for (const Event& e : all) SB_RETURN_IF_ERROR(ledger.add(e));
+      SB_RETURN_IF_ERROR(add_all(ledger, all));
       std::vector<UnitPeriodReport> every = ledger.reports();
       full.push_back(seconds_since(t0));
       reports = every.size();
@@ -173,7 +200,7 @@ int main(int argc, char** argv) {
       if (held == 0) return internal_error("no report of 2026-11");
 
       t0 = Steady::now();
-      for (const Event& e : later) SB_RETURN_IF_ERROR(ledger.add(e));
+      SB_RETURN_IF_ERROR(add_all(ledger, later));
       (void)ledger.period_reports("2026-11", false);
       update.push_back(seconds_since(t0));
     }

@@ -15,16 +15,9 @@
 #include <vector>
 
 #include "service_impl.h"
+#include "shiftbook/hash_key.h"
 
 namespace shiftbook::server::detail {
-
-struct HashHasher {
-  std::size_t operator()(const Hash& h) const {
-    std::size_t v = 0;
-    std::memcpy(&v, h.data(), sizeof v);  // BLAKE2b output is uniform already
-    return v;
-  }
-};
 
 // What a pushed event's references need to know about the event they name.
 struct RefInfo {
@@ -70,8 +63,8 @@ class RefLookup {
 
   Storage& storage_;
   const std::vector<NewEvent>& batch_;
-  std::unordered_map<Hash, RefInfo, HashHasher> added_;
-  std::unordered_map<Hash, std::optional<RefInfo>, HashHasher> stored_;
+  std::unordered_map<Hash, RefInfo, HashKey> added_;
+  std::unordered_map<Hash, std::optional<RefInfo>, HashKey> stored_;
 };
 
 // Reads a push (rules 5 and 6 of docs/PROTOCOL.md section 9): each event decodes, is the

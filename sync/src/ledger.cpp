@@ -4,6 +4,7 @@
 #include "shiftbook/ledger.h"
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -34,6 +35,12 @@ std::optional<std::int64_t> int_field(const Json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || !it->is_number_integer()) return std::nullopt;
   return it->get<std::int64_t>();
+}
+
+std::vector<Hash> in_order(const std::unordered_set<Hash, HashKey>& hashes) {
+  std::vector<Hash> out(hashes.begin(), hashes.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<std::int64_t> date_field(const Event& e, const char* name) {
@@ -139,15 +146,36 @@ Status Ledger::add(const Event& e) {
     shifts_.emplace(e.hash, *opened);
     // Entries that named this shift before it arrived now have a place.
     auto waiting = roots_by_shift_.find(e.hash);
-    if (waiting != roots_by_shift_.end()) misplaced_.insert(waiting->second.begin(), waiting->second.end());
+    if (waiting != roots_by_shift_.end()) {
+      misplaced_.insert(waiting->second.begin(), waiting->second.end());
+      roots_by_shift_.erase(waiting);
+    }
     // The merge read the receipt already, so it is well formed.
     auto receipt = shift_open_receipt(e.body, e.device);
     ShiftOpenMark mark{e.seq, std::nullopt};
     if (receipt.is_ok() && *receipt) mark.receipt_server_ms = (*receipt)->server_ms;
     insert_shift_open(shift_opens_[e.device], mark);
   }
-  events_.emplace(e.hash, Seen{EventSource{e.device, e.seq, e.kind}, e.hlc});
+  events_.emplace(e.hash, seen_of(e));
   return Status::ok();
+}
+
+Ledger::Seen Ledger::seen_of(const Event& e) {
+  auto device = device_ids_.find(e.device);
+  if (device == device_ids_.end()) {
+    device = device_ids_.emplace(e.device, static_cast<std::uint32_t>(devices_.size())).first;
+    devices_.push_back(e.device);
+  }
+  auto kind = kind_ids_.find(e.kind);
+  if (kind == kind_ids_.end()) {
+    kind = kind_ids_.emplace(e.kind, static_cast<std::uint32_t>(kinds_.size())).first;
+    kinds_.push_back(e.kind);
+  }
+  return Seen{e.seq, e.hlc, device->second, kind->second};
+}
+
+EventSource Ledger::source_of(const Seen& seen) const {
+  return EventSource{devices_[seen.device], seen.seq, kinds_[seen.kind]};
 }
 
 void Ledger::set_acknowledged(const Hash& event, std::int64_t server_ms) { acknowledged_[event] = server_ms; }
@@ -160,53 +188,66 @@ std::optional<Ledger::Shift> Ledger::shift_of(const Json& body) const {
   return shift->second;
 }
 
-std::map<Hash, LedgerEntry> Ledger::entries() {
-  std::map<Hash, LedgerEntry> out;
-  for (auto& [root, state] : merge_.states()) {
-    LedgerEntry entry;
-    entry.kind = state.kind;
-    entry.worker = text_field(state.body, "worker");
+void Ledger::each_entry(const std::function<void(const Hash& root, LedgerEntry& entry)>& fn) const {
+  auto place = [&](LedgerEntry& entry) {
+    entry.kind = entry.state.kind;
+    entry.worker = text_field(entry.state.body, "worker");
     // A correction keeps the shift, so the current body names the root's.
-    if (std::optional<Shift> shift = shift_of(state.body)) {
+    if (std::optional<Shift> shift = shift_of(entry.state.body)) {
       entry.unit = shift->unit;
       entry.day = shift->day;
     }
-    entry.state = std::move(state);
-    out.emplace(root, std::move(entry));
+  };
+  for (const Hash& root : merge_.roots()) {
+    auto state = merge_.state(root);
+    if (!state.is_ok()) continue;  // a root the set holds always has a state
+    LedgerEntry entry;
+    entry.state = std::move(*state);
+    place(entry);
+    // A confirm belongs where the hours it confirms belong.
+    if (entry.kind == kind::kConfirm) {
+      entry.unit.clear();
+      entry.day.reset();
+      auto confirmed = parse_hash_ref(text_field(entry.state.body, "entry"));
+      std::optional<Hash> hours_root = confirmed.is_ok() ? merge_.root_of(*confirmed) : std::nullopt;
+      auto hours = hours_root ? merge_.state(*hours_root) : Result<EntryState>(not_found(""));
+      if (hours.is_ok()) {
+        LedgerEntry h;
+        h.state = std::move(*hours);
+        place(h);
+        entry.unit = h.unit;
+        entry.day = h.day;
+      }
+    }
+    fn(root, entry);
   }
-  // A confirm belongs where the hours it confirms belong.
-  for (auto& [root, entry] : out) {
-    if (entry.kind != kind::kConfirm) continue;
-    auto confirmed = parse_hash_ref(text_field(entry.state.body, "entry"));
-    if (!confirmed.is_ok()) continue;
-    std::optional<Hash> hours_root = merge_.root_of(*confirmed);
-    if (!hours_root) continue;
-    auto hours = out.find(*hours_root);
-    if (hours == out.end()) continue;
-    entry.unit = hours->second.unit;
-    entry.day = hours->second.day;
-  }
+}
+
+std::map<Hash, LedgerEntry> Ledger::entries() const {
+  std::map<Hash, LedgerEntry> out;
+  each_entry([&](const Hash& root, LedgerEntry& entry) { out.emplace_hint(out.end(), root, std::move(entry)); });
   return out;
 }
 
-std::vector<LedgerConflict> Ledger::conflicts() {
+std::vector<LedgerConflict> Ledger::conflicts() const {
   std::vector<LedgerConflict> out;
-  for (auto& [root, entry] : entries()) {
+  each_entry([&](const Hash& root, LedgerEntry& entry) {
     for (Conflict& c : entry.state.conflicts) out.push_back(LedgerConflict{root, entry.unit, std::move(c)});
-  }
+  });
   return out;
 }
 
 std::optional<EventSource> Ledger::source(const Hash& event) const {
   auto it = events_.find(event);
   if (it == events_.end()) return std::nullopt;
-  return it->second.source;
+  return source_of(it->second);
 }
 
 std::vector<Hash> Ledger::event_hashes() const {
   std::vector<Hash> out;
   out.reserve(events_.size());
   for (const auto& [hash, seen] : events_) out.push_back(hash);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -225,9 +266,9 @@ std::string Ledger::period_of(std::int64_t day) const {
 
 AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
   AnomalyFacts f;
-  for (const auto& [root, entry] : entries()) {
+  each_entry([&](const Hash&, LedgerEntry& entry) {
     const EntryState& s = entry.state;
-    if (s.is_void || !entry.day) continue;
+    if (s.is_void || !entry.day) return;
     const std::int64_t base = *entry.day * kMinutesPerDay;
     if (entry.kind == kind::kHours) {
       f.hours.push_back(HoursFact{s.current, entry.worker, *entry.day,
@@ -237,7 +278,7 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
       f.outputs.push_back(OutputFact{s.current, entry.unit, text_field(s.body, "product"), *entry.day,
                                      int_field(s.body, "quota_version")});
     }
-  }
+  });
   for (const auto& [id, p] : periods_) f.periods.push_back(PeriodFact{id, p.start_day, p.end_day});
   for (const auto& [key, q] : quotas_) f.quotas.push_back(QuotaFact{key.unit, key.period, key.product, q.version});
   f.clocks = std::move(clocks);
@@ -248,11 +289,12 @@ AnomalyFacts Ledger::anomaly_facts(std::vector<DeviceClockFact> clocks) {
 std::vector<EventClockFact> Ledger::clock_claims() const {
   std::vector<EventClockFact> out;
   for (const auto& [hash, seen] : events_) {
-    if (seen.source.device == signer_) continue;
+    const PublicKey& device = devices_[seen.device];
+    if (device == signer_) continue;
     EventClockFact c;
     c.event = hash;
-    c.device = seen.source.device;
-    c.seq = seen.source.seq;
+    c.device = device;
+    c.seq = seen.seq;
     c.claimed_ms = static_cast<std::int64_t>(hlc_ms(seen.hlc));
     auto marks = shift_opens_.find(c.device);
     if (marks != shift_opens_.end()) c.after_ms = trusted_after_sorted(marks->second, c.seq);
@@ -260,6 +302,7 @@ std::vector<EventClockFact> Ledger::clock_claims() const {
     if (ack != acknowledged_.end()) c.before_ms = ack->second;
     out.push_back(c);
   }
+  std::sort(out.begin(), out.end(), [](const EventClockFact& a, const EventClockFact& b) { return a.event < b.event; });
   return out;
 }
 
@@ -277,15 +320,15 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
     if (aggregate != aggregates_.end()) {
       auto sources = aggregate->second.product_sources.find(r.key.product);
       if (sources != aggregate->second.product_sources.end()) {
-        for (const auto& [root, source] : sources->second) fact.outputs.push_back(source.current);
+        for (const Hash& root : in_order(sources->second)) fact.outputs.push_back(contributions_.at(root).current);
       }
     }
     f.returns.push_back(std::move(fact));
   }
   // Where each entry belongs (unit, period), for the versions acknowledged after an approval.
   std::map<Hash, UnitPeriod> placed;
-  for (const auto& [root, entry] : entries()) {
-    if (!entry.day || entry.kind == kind::kConfirm) continue;
+  each_entry([&](const Hash& root, LedgerEntry& entry) {
+    if (!entry.day || entry.kind == kind::kConfirm) return;
     placed.emplace(root, UnitPeriod{entry.unit, period_of(*entry.day)});
     const EntryState& s = entry.state;
     if (!s.is_void && entry.kind == kind::kHours) {
@@ -293,8 +336,8 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
                                       int_field(s.body, "end").value_or(0) - int_field(s.body, "start").value_or(0)});
     }
     auto seen = events_.find(root);
-    if (seen == events_.end() || seen->second.source.device == signer_) continue;
-    EntryRecordFact record{root, seen->second.source.device, seen->second.source.seq, *entry.day,
+    if (seen == events_.end() || devices_[seen->second.device] == signer_) return;
+    EntryRecordFact record{root, devices_[seen->second.device], seen->second.seq, *entry.day,
                            static_cast<std::int64_t>(hlc_ms(seen->second.hlc))};
     auto marks = shift_opens_.find(record.device);
     if (marks != shift_opens_.end()) {
@@ -303,7 +346,7 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
       }
     }
     f.records.push_back(record);
-  }
+  });
   std::map<UnitPeriod, std::size_t> approved;  // -> index in f.approvals
   for (const auto& [key, list] : decisions_) {
     if (list.empty() || !list.back().approve) continue;
@@ -312,7 +355,7 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
   }
   if (approved.empty()) return f;
   for (const auto& [hash, seen] : events_) {
-    if (seen.source.device == signer_) continue;
+    if (devices_[seen.device] == signer_) continue;
     auto ack = acknowledged_.find(hash);
     if (ack == acknowledged_.end()) continue;
     std::optional<Hash> root = merge_.root_of(hash);
@@ -324,14 +367,15 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
     ApprovalFact& a = f.approvals[index->second];
     if (ack->second > a.approved_ms) a.changes.push_back(hash);
   }
+  for (ApprovalFact& a : f.approvals) std::sort(a.changes.begin(), a.changes.end());
   return f;
 }
 
-Totals Ledger::totals() {
+Totals Ledger::totals() const {
   Totals t;
-  for (const auto& [root, entry] : entries()) {
+  each_entry([&](const Hash&, LedgerEntry& entry) {
     const EntryState& s = entry.state;
-    if (s.is_void || !entry.day) continue;
+    if (s.is_void || !entry.day) return;
     const std::string period = period_of(*entry.day);
     if (entry.kind == kind::kHours) {
       WorkerTotal& w = t.workers[WorkerKey{entry.worker, entry.unit, period}];
@@ -344,7 +388,7 @@ Totals Ledger::totals() {
     } else if (entry.kind == kind::kOutput) {
       t.outputs[OutputKey{entry.unit, period, text_field(s.body, "product")}] += int_field(s.body, "quantity").value_or(0);
     }
-  }
+  });
   return t;
 }
 
@@ -509,22 +553,43 @@ void share(UnitPeriodReport& r, const std::map<std::int64_t, RuleSetRef>& rules)
 
 }  // namespace
 
+namespace {
+
+// The kinds of entry that count in the figures, as Contribution::kind numbers them.
+constexpr std::array<std::string_view, 3> kCounted{kind::kHours, kind::kBonus, kind::kOutput};
+
+}  // namespace
+
+std::uint32_t Ledger::place_of(const UnitPeriod& key) {
+  auto held = place_ids_.find(key);
+  if (held != place_ids_.end()) return held->second;
+  place_ids_.emplace(key, static_cast<std::uint32_t>(places_.size()));
+  places_.push_back(key);
+  return static_cast<std::uint32_t>(places_.size() - 1);
+}
+
 std::optional<Ledger::Contribution> Ledger::contribution_of(const Hash& root, const EntryState& state) {
   if (state.is_void) return std::nullopt;
-  const std::string& k = state.kind;
-  if (k != kind::kHours && k != kind::kBonus && k != kind::kOutput) return std::nullopt;
-  auto shift_ref = parse_hash_ref(text_field(state.body, "shift"));
-  if (shift_ref.is_ok()) roots_by_shift_[*shift_ref].insert(root);
-  std::optional<Shift> shift = shift_of(state.body);
+  auto counted = std::find(kCounted.begin(), kCounted.end(), state.kind);
+  if (counted == kCounted.end()) return std::nullopt;
+  const std::string_view k = *counted;
+  std::optional<Shift> shift;
+  if (auto shift_ref = parse_hash_ref(text_field(state.body, "shift")); shift_ref.is_ok()) {
+    auto held = shifts_.find(*shift_ref);
+    if (held == shifts_.end()) {
+      roots_by_shift_[*shift_ref].insert(root);  // placed when the shift arrives
+    } else {
+      shift = held->second;
+    }
+  }
   if (!shift) return std::nullopt;
   Contribution c;
-  c.unit = shift->unit;
-  c.period = period_of(shift->day);
-  c.kind = k;
-  c.source = FigureSource{root, state.current, k};
+  c.place = place_of({shift->unit, period_of(shift->day)});
+  c.kind = static_cast<std::uint8_t>(counted - kCounted.begin());
+  c.current = state.current;
   if (k == kind::kOutput) {
     c.who = text_field(state.body, "product");
-    c.quantity = int_field(state.body, "quantity").value_or(0);
+    c.counts.minutes = int_field(state.body, "quantity").value_or(0);
     return c;
   }
   c.who = text_field(state.body, "worker");
@@ -542,24 +607,33 @@ std::optional<Ledger::Contribution> Ledger::contribution_of(const Hash& root, co
   return c;
 }
 
-void Ledger::apply(const Contribution& c, std::int64_t sign) {
-  const UnitPeriod key{c.unit, c.period};
+FigureSource Ledger::source_of(const Hash& root) const {
+  const Contribution& c = contributions_.at(root);
+  return FigureSource{root, c.current, std::string(kCounted[c.kind])};
+}
+
+void Ledger::apply(const Hash& root, const Contribution& c, std::int64_t sign) {
+  const UnitPeriod& key = places_[c.place];
   Aggregate& a = aggregates_[key];
-  const bool output = c.kind == kind::kOutput;
-  std::map<Hash, FigureSource>& sources = output ? a.product_sources[c.who] : a.worker_sources[c.who];
+  const bool output = kCounted[c.kind] == kind::kOutput;
+  std::unordered_set<Hash, HashKey>& sources = output ? a.product_sources[c.who] : a.worker_sources[c.who];
   if (sign > 0) {
-    sources.emplace(c.source.entry, c.source);
+    sources.insert(root);
   } else {
-    sources.erase(c.source.entry);
+    sources.erase(root);
   }
   if (output) {
-    a.actual[c.who] += sign * c.quantity;
+    a.actual[c.who] += sign * c.counts.minutes;
     if (sources.empty()) {
       a.product_sources.erase(c.who);
       a.actual.erase(c.who);
     }
   } else {
-    add_counts(worker_in(a.workers, c.who), c.counts, sign);
+    WorkerFigures& w = worker_in(a.workers, c.who);
+    w.minutes += sign * c.counts.minutes;
+    w.special_minutes += sign * c.counts.special_minutes;
+    w.skill_upgrades += sign * c.counts.skill_upgrades;
+    w.innovations += sign * c.counts.innovations;
     if (sources.empty()) {
       a.worker_sources.erase(c.who);
       a.workers.erase(c.who);
@@ -570,26 +644,29 @@ void Ledger::apply(const Contribution& c, std::int64_t sign) {
 
 // Each changed entry's old contribution out, its new one in: the cost follows what changed, not
 // the size of the log. A new period moves dates between periods, so then every entry is read again.
+// States are computed one at a time, so a full read holds one entry's state, not the log's.
 void Ledger::refresh() {
-  std::map<Hash, EntryState> changed = merge_.take_changed();
+  std::vector<Hash> changed = merge_.take_changed_roots();
   if (periods_changed_) {
     periods_changed_ = false;
-    changed = merge_.states();
+    changed = merge_.roots();
   }
-  for (const Hash& root : misplaced_) {
-    if (changed.contains(root)) continue;
-    auto state = merge_.state(root);
-    if (state.is_ok()) changed.emplace(root, std::move(*state));
+  if (!misplaced_.empty()) {
+    changed.insert(changed.end(), misplaced_.begin(), misplaced_.end());
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    misplaced_.clear();
   }
-  misplaced_.clear();
-  for (const auto& [root, state] : changed) {
+  for (const Hash& root : changed) {
     auto held = contributions_.find(root);
     if (held != contributions_.end()) {
-      apply(held->second, -1);
+      apply(root, held->second, -1);
       contributions_.erase(held);
     }
-    if (std::optional<Contribution> c = contribution_of(root, state)) {
-      apply(*c, 1);
+    auto state = merge_.state(root);
+    if (!state.is_ok()) continue;
+    if (std::optional<Contribution> c = contribution_of(root, *state)) {
+      apply(root, *c, 1);
       contributions_.emplace(root, std::move(*c));
     }
   }
@@ -617,13 +694,13 @@ std::vector<UnitPeriodReport> Ledger::build_reports(const std::string& unit_filt
     for (const auto& [id, w] : a.workers) g.workers.emplace(id, w);
     for (const auto& [id, actual] : a.actual) product_in(g.products, id).actual = actual;
     if (!with_sources || !wanted_period(key.second)) continue;
-    for (const auto& [id, sources] : a.worker_sources) {
+    for (const auto& [id, roots] : a.worker_sources) {
       std::vector<FigureSource>& out = g.worker_sources[id];
-      for (const auto& [root, source] : sources) out.push_back(source);
+      for (const Hash& root : in_order(roots)) out.push_back(source_of(root));
     }
-    for (const auto& [id, sources] : a.product_sources) {
+    for (const auto& [id, roots] : a.product_sources) {
       std::vector<FigureSource>& out = g.product_sources[id];
-      for (const auto& [root, source] : sources) out.push_back(source);
+      for (const Hash& root : in_order(roots)) out.push_back(source_of(root));
     }
   }
   for (const auto& [key, q] : quotas_) {

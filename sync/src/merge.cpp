@@ -297,7 +297,23 @@ void MergeSet::add_version(Version v) {
   v.trusted_after_ms.reset();
   const std::optional<Hash> target = v.target;
   const bool is_root = v.kind == VersionKind::kRoot;
-  nodes_.emplace(hash, Node{std::move(v), std::nullopt});
+  Node node;
+  node.seq = v.seq;
+  auto device = device_ids_.find(v.device);
+  if (device == device_ids_.end()) {
+    device = device_ids_.emplace(v.device, static_cast<std::uint32_t>(devices_.size())).first;
+    devices_.push_back(v.device);
+  }
+  node.device = device->second;
+  auto kind = std::find(entry_kinds_.begin(), entry_kinds_.end(), v.entry_kind);
+  if (kind == entry_kinds_.end()) kind = entry_kinds_.insert(kind, v.entry_kind);
+  node.entry_kind = static_cast<std::uint8_t>(kind - entry_kinds_.begin());
+  node.kind = v.kind;
+  node.target = v.target;
+  // A body that has no canonical encoding (a caller's made-up value) stays a Json value.
+  if (!v.body.is_null() && !encode_value(v.body, node.body).is_ok()) node.json = std::make_unique<Json>(std::move(v.body));
+  node.body.shrink_to_fit();
+  nodes_.emplace(hash, std::move(node));
   if (is_root) {
     attach(hash, hash);
     return;
@@ -317,13 +333,21 @@ void MergeSet::attach(const Hash& hash, const Hash& root) {
     Node& node = nodes_.at(h);
     if (node.root) continue;
     node.root = root;
-    members_[root].push_back(h);
-    roots_by_seq_[node.version.device][node.version.seq] = root;
+    roots_by_seq_[devices_[node.device]][node.seq] = root;
     auto kids = children_.find(h);
     if (kids == children_.end()) continue;
     for (const Hash& k : kids->second) todo.push_back(k);
   }
   mark(root);
+}
+
+void MergeSet::mark(const Hash& root) {
+  changed_.push_back(root);
+  // Repeats are dropped now and then, so the list never holds many more than the entries.
+  if (changed_.size() > 64 && changed_.size() > 2 * nodes_.size()) {
+    std::sort(changed_.begin(), changed_.end());
+    changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
+  }
 }
 
 void MergeSet::add_shift_open(const PublicKey& device, ShiftOpenMark mark_of) {
@@ -346,16 +370,49 @@ void MergeSet::add_resolution(Resolution r) {
 std::vector<Hash> MergeSet::roots() const {
   std::vector<Hash> out;
   for (const auto& [h, node] : nodes_) {
-    if (node.version.kind == VersionKind::kRoot) out.push_back(h);
+    if (node.kind == VersionKind::kRoot) out.push_back(h);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Hash> MergeSet::members(const Hash& root) const {
+  // Attaching walks the same edges, so what is reached is exactly what is attached to `root`;
+  // each version names one target, so nothing is reached twice.
+  std::vector<Hash> out{root};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto kids = children_.find(out[i]);
+    if (kids == children_.end()) continue;
+    for (const Hash& k : kids->second) {
+      auto node = nodes_.find(k);
+      if (node != nodes_.end() && node->second.root == root) out.push_back(k);
+    }
   }
   return out;
+}
+
+Result<Version> MergeSet::version_at(const Hash& hash, const Node& node) const {
+  Version v;
+  v.hash = hash;
+  v.device = devices_[node.device];
+  v.seq = node.seq;
+  v.kind = node.kind;
+  v.entry_kind = entry_kinds_[node.entry_kind];
+  v.target = node.target;
+  if (node.json) {
+    v.body = *node.json;
+  } else if (!node.body.empty()) {
+    // It was encoded here, so it decodes.
+    SB_ASSIGN_OR_RETURN(v.body, decode_value(node.body));
+  }
+  return v;
 }
 
 Result<EntryState> MergeSet::compute(const Hash& root) const {
   std::vector<Version> versions;
   std::vector<Resolution> resolutions;
-  for (const Hash& h : members_.at(root)) {
-    Version v = nodes_.at(h).version;
+  for (const Hash& h : members(root)) {
+    SB_ASSIGN_OR_RETURN(Version v, version_at(h, nodes_.at(h)));
     auto marks = shift_opens_.find(v.device);
     if (marks != shift_opens_.end()) v.trusted_after_ms = trusted_after_sorted(marks->second, v.seq);
     versions.push_back(std::move(v));
@@ -365,37 +422,39 @@ Result<EntryState> MergeSet::compute(const Hash& root) const {
   return merge_entry(versions, resolutions);
 }
 
-Result<EntryState> MergeSet::state(const Hash& root) {
+Result<EntryState> MergeSet::state(const Hash& root) const {
   auto node = nodes_.find(root);
-  if (node == nodes_.end() || node->second.version.kind != VersionKind::kRoot) {
+  if (node == nodes_.end() || node->second.kind != VersionKind::kRoot) {
     return not_found("no entry recorded by event " + to_hex(root) + " is known here");
   }
-  auto cached = cache_.find(root);
-  if (cached != cache_.end() && !dirty_.contains(root)) return cached->second;
-  SB_ASSIGN_OR_RETURN(EntryState s, compute(root));
-  dirty_.erase(root);
-  cache_[root] = s;
-  return s;
+  return compute(root);
 }
 
-std::map<Hash, EntryState> MergeSet::states() {
+std::map<Hash, EntryState> MergeSet::states() const {
   std::map<Hash, EntryState> out;
   for (const Hash& r : roots()) {
     // A root the set holds always has a state: merge_entry fails only without exactly one root,
     // and an entry's members hold exactly its own.
-    auto s = state(r);
-    if (s.is_ok()) out.emplace(r, std::move(*s));
+    auto s = compute(r);
+    if (s.is_ok()) out.emplace_hint(out.end(), r, std::move(*s));
   }
   return out;
 }
 
 std::map<Hash, EntryState> MergeSet::take_changed() {
   std::map<Hash, EntryState> out;
-  for (const Hash& r : changed_) {
+  for (const Hash& r : take_changed_roots()) {
     auto s = state(r);
-    if (s.is_ok()) out.emplace(r, std::move(*s));
+    if (s.is_ok()) out.emplace_hint(out.end(), r, std::move(*s));
   }
-  changed_.clear();
+  return out;
+}
+
+std::vector<Hash> MergeSet::take_changed_roots() {
+  std::vector<Hash> out;
+  out.swap(changed_);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -408,14 +467,14 @@ std::optional<Hash> MergeSet::root_of(const Hash& version) const {
 std::map<Hash, Hash> MergeSet::orphans() const {
   std::map<Hash, Hash> out;
   for (const auto& [h, node] : nodes_) {
-    if (node.root || !node.version.target) continue;
+    if (node.root || !node.target) continue;
     // Up the targets to the first hash the set does not hold; at most one step per held version,
     // so a cycle of made-up targets ends too.
-    Hash missing = *node.version.target;
+    Hash missing = *node.target;
     for (std::size_t steps = 0; steps <= nodes_.size(); ++steps) {
       auto up = nodes_.find(missing);
-      if (up == nodes_.end() || !up->second.version.target) break;
-      missing = *up->second.version.target;
+      if (up == nodes_.end() || !up->second.target) break;
+      missing = *up->second.target;
     }
     out.emplace(h, missing);
   }
@@ -440,9 +499,14 @@ std::string describe(const EntryState& s) {
                     " versions=" + std::to_string(s.versions) + " conflicts=[";
   for (std::size_t i = 0; i < s.conflicts.size(); ++i) {
     const Conflict& c = s.conflicts[i];
-    out += (i == 0 ? "" : " ") + short_hash(c.fork) + ":" + std::to_string(c.children.size()) + "->" +
-           short_hash(c.winner) + (c.chosen_by == ChosenBy::kResolution ? "/resolution" : "/rule") +
-           (c.resolved ? "/resolved" : "/open");
+    if (i > 0) out += ' ';
+    out += short_hash(c.fork);
+    out += ':';
+    out += std::to_string(c.children.size());
+    out += "->";
+    out += short_hash(c.winner);
+    out += c.chosen_by == ChosenBy::kResolution ? "/resolution" : "/rule";
+    out += c.resolved ? "/resolved" : "/open";
   }
   out += "] orphans=" + std::to_string(s.orphans.size()) + " past_void=" + std::to_string(s.past_void.size());
   return out;

@@ -8,15 +8,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "shiftbook/anomalies.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
+#include "shiftbook/hash_key.h"
 #include "shiftbook/merge.h"
 #include "shiftbook/shareout.h"
 #include "shiftbook/signals.h"
@@ -209,10 +213,12 @@ class Ledger {
   void set_acknowledged(const Hash& event, std::int64_t server_ms);
 
   const PublicKey& signer() const { return signer_; }
-  // Every entry by root hash.
-  std::map<Hash, LedgerEntry> entries();
+  // Every entry by root hash. For a log of millions, each_entry holds one at a time instead.
+  std::map<Hash, LedgerEntry> entries() const;
+  // Calls `fn` with every entry, in root order, computing each state when it is its turn.
+  void each_entry(const std::function<void(const Hash& root, LedgerEntry& entry)>& fn) const;
   // Every conflict of every entry, by entry root, then as the entry lists them.
-  std::vector<LedgerConflict> conflicts();
+  std::vector<LedgerConflict> conflicts() const;
   // The event with this hash, when it was added.
   std::optional<EventSource> source(const Hash& event) const;
   // Every event hash added (any kind, any device), ascending: for finding one by a prefix.
@@ -226,7 +232,7 @@ class Ledger {
   // of a terminal with the earliest time it can have been recorded, the clock facts as
   // anomaly_facts gives them (clock_claims), and `flags` as given.
   SignalFacts signal_facts(std::vector<DeviceClockFact> clocks, std::vector<DeviceFlagFact> flags);
-  Totals totals();
+  Totals totals() const;
   // Per unit, period and product holding a quota or output: the period return, in key order.
   std::vector<PeriodReturn> returns();
   // Every unit and period that has figures, a quota or a decision, in (unit, period start) order:
@@ -262,36 +268,47 @@ class Ledger {
     std::int64_t version = 0;
     std::int64_t quantity = 0;
   };
+  // An event added, in 24 bytes: its device and kind are indexes into devices_ and kinds_.
   struct Seen {
-    EventSource source;
+    std::uint64_t seq = 0;
     std::uint64_t hlc = 0;
+    std::uint32_t device = 0;
+    std::uint32_t kind = 0;
   };
   struct Achievement {
     std::uint64_t seq = 0;
     std::int64_t permille = 1000;
   };
+  // The counts a worker's hours or bonus entry adds (docs/RETURNS.md).
+  struct Counts {
+    std::int64_t minutes = 0, special_minutes = 0, skill_upgrades = 0, innovations = 0;
+  };
   // What one entry adds to its unit's figures in a period (docs/RETURNS.md), at its current state.
   struct Contribution {
-    std::string unit, period;  // period "": no period holds the shift date
-    std::string kind;          // hours, bonus or output
+    std::uint32_t place = 0;   // index in places_: (unit, period); period "": no period holds the date
+    std::uint8_t kind = 0;     // index in kCounted: hours, bonus or output
     std::string who;           // the worker, or for output the product
-    WorkerFigures counts;      // hours and bonus (worker unused)
-    std::int64_t quantity = 0;  // output
-    FigureSource source;
+    Hash current{};            // the entry's current version
+    Counts counts;             // hours and bonus; for output, minutes holds the quantity
   };
-  // The figures of one unit in one period, kept up to date entry by entry.
+  // The figures of one unit in one period, kept up to date entry by entry, and the entries they
+  // come from (their contributions hold the rest of each source).
   struct Aggregate {
     std::map<std::string, WorkerFigures> workers;
     std::map<std::string, std::int64_t> actual;
-    std::map<std::string, std::map<Hash, FigureSource>> worker_sources, product_sources;
+    std::map<std::string, std::unordered_set<Hash, HashKey>> worker_sources, product_sources;  // entry roots
   };
   using UnitPeriod = std::pair<std::string, std::string>;
+  std::uint32_t place_of(const UnitPeriod& key);
   // Brings the aggregates up to date with every entry whose state or place changed since.
   void refresh();
   std::vector<UnitPeriodReport> build_reports(const std::string& unit_filter, const std::string& period_filter,
                                               bool with_sources);
-  void apply(const Contribution& c, std::int64_t sign);
+  void apply(const Hash& root, const Contribution& c, std::int64_t sign);
   std::optional<Contribution> contribution_of(const Hash& root, const EntryState& state);
+  FigureSource source_of(const Hash& root) const;
+  EventSource source_of(const Seen& seen) const;
+  Seen seen_of(const Event& e);
   Status read_reference(const Event& e);
   Status read_decision(const Event& e);
   // The shift_open an entry's body names in `shift`, when it is held.
@@ -302,7 +319,11 @@ class Ledger {
 
   PublicKey signer_{};
   MergeSet merge_;
-  std::map<Hash, Seen> events_;
+  std::unordered_map<Hash, Seen, HashKey> events_;
+  std::vector<PublicKey> devices_;  // Seen::device -> key
+  std::map<PublicKey, std::uint32_t> device_ids_;
+  std::vector<std::string> kinds_;  // Seen::kind -> kind
+  std::map<std::string, std::uint32_t, std::less<>> kind_ids_;
   std::map<Hash, Shift> shifts_;
   std::map<PublicKey, std::vector<ShiftOpenMark>> shift_opens_;
   std::map<std::string, Period> periods_;
@@ -313,9 +334,11 @@ class Ledger {
   std::map<std::pair<std::string, std::string>, Achievement> achievements_;  // (worker, period)
   std::map<std::pair<std::string, std::string>, std::vector<PeriodDecision>> decisions_;  // (unit, period)
   // The aggregates (kept up to date as events arrive; reports() reads them).
-  std::map<Hash, Contribution> contributions_;    // by entry root, for the entries that count
+  std::unordered_map<Hash, Contribution, HashKey> contributions_;    // by entry root, for the entries that count
   std::map<UnitPeriod, Aggregate> aggregates_;
-  std::map<Hash, std::set<Hash>> roots_by_shift_;  // shift_open -> entries naming it
+  std::vector<UnitPeriod> places_;  // Contribution::place -> (unit, period)
+  std::map<UnitPeriod, std::uint32_t> place_ids_;
+  std::map<Hash, std::set<Hash>> roots_by_shift_;  // shift_open not held yet -> entries naming it
   std::set<Hash> misplaced_;                       // entries whose shift arrived since
   bool periods_changed_ = false;                   // every entry's period to read again
 };

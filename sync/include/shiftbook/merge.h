@@ -26,15 +26,18 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "shiftbook/canonical.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
+#include "shiftbook/hash_key.h"
 #include "shiftbook/status.h"
 
 namespace shiftbook {
@@ -119,8 +122,10 @@ Result<Resolution> resolution_of(const Event& e);
 
 // Takes events one at a time, in any order, and answers the state of every entry: the same
 // state for the same set of events whatever the order. Only `signer`'s resolution events decide
-// forks. Each added event marks the one entry it touches for recomputation (a shift_open: the
-// entries with versions of its device); state() and states() recompute what is marked.
+// forks. Each added event marks the one entry it touches as changed (a shift_open: the entries
+// with versions of its device at or after it). States are computed by merge_entry when asked for,
+// never kept: what the set holds per version is its place in the tree and its body in the
+// canonical encoding (canonical.h), about a sixth of the memory of the body as a Json value.
 class MergeSet {
  public:
   explicit MergeSet(const PublicKey& signer) : signer_(signer) {}
@@ -134,14 +139,16 @@ class MergeSet {
   void add_shift_open(const PublicKey& device, ShiftOpenMark mark);
   void add_resolution(Resolution r);
 
-  // Entries whose root the set holds, by root hash.
+  // Entries whose root the set holds, ascending.
   std::vector<Hash> roots() const;
   // The state of the entry with this root; not_found when the set holds no root of that hash.
-  Result<EntryState> state(const Hash& root);
-  std::map<Hash, EntryState> states();
+  Result<EntryState> state(const Hash& root) const;
+  std::map<Hash, EntryState> states() const;
   // The entries whose inputs changed since the last call (marked by add*), with their states now:
   // what a store re-projects after taking a batch. A marked entry's state may be unchanged.
   std::map<Hash, EntryState> take_changed();
+  // The same entries' roots alone, ascending: for a reader that takes their states one at a time.
+  std::vector<Hash> take_changed_roots();
   // The entry a version belongs to (its root), when it is attached.
   std::optional<Hash> root_of(const Hash& version) const;
   // Versions waiting for their target: version hash -> the missing hash its branch waits for.
@@ -150,28 +157,36 @@ class MergeSet {
   std::vector<Hash> pending_resolutions() const;
 
  private:
+  // One version as the set holds it: what merge_entry reads of it, in about a hundred bytes plus
+  // its encoded body. compute() makes the Version back.
   struct Node {
-    Version version;
-    std::optional<Hash> root;  // set once attached
+    std::uint64_t seq = 0;
+    std::uint32_t device = 0;      // index in devices_
+    std::uint8_t entry_kind = 0;   // index in entry_kinds_ (a root's kind; "" otherwise)
+    VersionKind kind = VersionKind::kRoot;
+    std::optional<Hash> target;
+    std::optional<Hash> root;      // set once attached
+    Bytes body;                    // the canonical encoding of the body; empty when it has none
+    std::unique_ptr<Json> json;    // a body with no canonical encoding (a caller's made-up value)
   };
+  Result<Version> version_at(const Hash& hash, const Node& node) const;
   void attach(const Hash& hash, const Hash& root);
-  void mark(const Hash& root) {
-    dirty_.insert(root);
-    changed_.insert(root);
-  }
+  void mark(const Hash& root);
+  // The root and every version attached below it, breadth first.
+  std::vector<Hash> members(const Hash& root) const;
   Result<EntryState> compute(const Hash& root) const;
 
   PublicKey signer_{};
-  std::map<Hash, Node> nodes_;
-  std::map<Hash, std::vector<Hash>> children_;          // target -> versions naming it
-  std::map<Hash, std::vector<Hash>> members_;           // root -> every attached version
+  std::vector<PublicKey> devices_;  // Node::device -> key
+  std::map<PublicKey, std::uint32_t> device_ids_;
+  std::vector<std::string> entry_kinds_{""};  // Node::entry_kind -> kind
+  std::unordered_map<Hash, Node, HashKey> nodes_;
+  std::unordered_map<Hash, std::vector<Hash>, HashKey> children_;  // target -> versions naming it
   std::map<PublicKey, std::vector<ShiftOpenMark>> shift_opens_;
   std::map<PublicKey, std::map<std::uint64_t, Hash>> roots_by_seq_;  // device -> version seq -> its root
   std::map<Hash, std::vector<Resolution>> resolutions_;  // fork -> resolutions of it
   std::set<Hash> resolution_hashes_;
-  std::set<Hash> dirty_;    // to recompute before the next read of their state
-  std::set<Hash> changed_;  // for take_changed
-  std::map<Hash, EntryState> cache_;
+  std::vector<Hash> changed_;  // for take_changed: roots marked, with repeats (sorted out when taken)
 };
 
 // One line per entry for tests and logs: "root=ab12 current=cd34 void=0 path=3 conflicts=[...]".
