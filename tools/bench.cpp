@@ -78,7 +78,7 @@ Status run_bench(Launcher& launcher, const BenchOptions& o) {
   if (o.wants("pull")) SB_RETURN_IF_ERROR(add(pull_figures(launcher, o, ceilings)));
   if (o.wants("entry")) SB_RETURN_IF_ERROR(add(entry_figures(o)));
   if (o.wants("terminals")) SB_RETURN_IF_ERROR(add(terminal_figures(launcher, o, sample)));
-  if (o.wants("report")) SB_RETURN_IF_ERROR(add(report_figures()));
+  if (o.wants("report")) SB_RETURN_IF_ERROR(add(report_figures(o)));
 
   const std::string load_after = load_average();
   std::printf("\nload average %s before, %s after%s\n\n", load_before.c_str(), load_after.c_str(),
@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
   app.add_option("--terminal-events", o.terminal_events, "Events each of those terminals pushes in one round trip "
                                                          "(default 1,000; --quick 200)")
       ->check(CLI::Range(1, 10'000));  // 10,000 events are about 2.5 MB, under the 4 MiB push limit
+  app.add_option("--report-events", o.report_events,
+                 "Events of the site whose period report is read (default 10,000,000, about 10 GiB of memory; "
+                 "--quick 100,000)")
+      ->check(CLI::Range(1'000L, 100'000'000L));
   app.add_option("--server-threads", o.server_threads,
                  "The server's pool in the terminals row (default: the server's own, 32)")
       ->check(CLI::Range(1, 1024));

@@ -29,6 +29,7 @@ struct BenchOptions {
   int terminal_events = 1000;
   int server_threads = 0;         // the terminals row's server pool; 0: the server's default
   long sample_events = 100'000;   // events the ceilings are measured on
+  long report_events = 10'000'000;  // events of the site whose period report is read
 
   bool wants(const std::string& row) const;
   // The sizes of --quick, unless given explicitly (`given` names the options given).
@@ -40,7 +41,9 @@ Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions&
 Result<std::vector<Figure>> entry_figures(const BenchOptions& o);
 Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOptions& o,
                                              const std::vector<Bytes>& sample);
-// The period report (head office's aggregates) is not built yet: its three lines, without figures.
-std::vector<Figure> report_figures();
+// The period report over o.report_events (head office's aggregates, bench_ledger.h): reading one
+// period, bringing it up to date after 1,000 events, the full recompute against the baseline of
+// decoding every event, and the peak memory.
+Result<std::vector<Figure>> report_figures(const BenchOptions& o);
 
 }  // namespace shiftbook::bench

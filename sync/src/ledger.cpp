@@ -156,7 +156,12 @@ Status Ledger::add(const Event& e) {
     if (receipt.is_ok() && *receipt) mark.receipt_server_ms = (*receipt)->server_ms;
     insert_shift_open(shift_opens_[e.device], mark);
   }
-  events_.emplace(e.hash, seen_of(e));
+  Seen seen = seen_of(e);
+  if (auto early = acknowledged_early_.find(e.hash); early != acknowledged_early_.end()) {
+    seen.acknowledged_ms = early->second;
+    acknowledged_early_.erase(early);
+  }
+  events_.emplace(e.hash, seen);
   return Status::ok();
 }
 
@@ -171,14 +176,26 @@ Ledger::Seen Ledger::seen_of(const Event& e) {
     kind = kind_ids_.emplace(e.kind, static_cast<std::uint32_t>(kinds_.size())).first;
     kinds_.push_back(e.kind);
   }
-  return Seen{e.seq, e.hlc, device->second, kind->second};
+  Seen seen;
+  seen.seq = e.seq;
+  seen.hlc = e.hlc;
+  seen.device = device->second;
+  seen.kind = kind->second;
+  return seen;
 }
 
 EventSource Ledger::source_of(const Seen& seen) const {
   return EventSource{devices_[seen.device], seen.seq, kinds_[seen.kind]};
 }
 
-void Ledger::set_acknowledged(const Hash& event, std::int64_t server_ms) { acknowledged_[event] = server_ms; }
+void Ledger::set_acknowledged(const Hash& event, std::int64_t server_ms) {
+  auto seen = events_.find(event);
+  if (seen == events_.end()) {
+    acknowledged_early_[event] = server_ms;
+  } else {
+    seen->second.acknowledged_ms = server_ms;
+  }
+}
 
 std::optional<Ledger::Shift> Ledger::shift_of(const Json& body) const {
   auto ref = parse_hash_ref(text_field(body, "shift"));
@@ -298,8 +315,7 @@ std::vector<EventClockFact> Ledger::clock_claims() const {
     c.claimed_ms = static_cast<std::int64_t>(hlc_ms(seen.hlc));
     auto marks = shift_opens_.find(c.device);
     if (marks != shift_opens_.end()) c.after_ms = trusted_after_sorted(marks->second, c.seq);
-    auto ack = acknowledged_.find(hash);
-    if (ack != acknowledged_.end()) c.before_ms = ack->second;
+    if (seen.acknowledged_ms != kUnacknowledged) c.before_ms = seen.acknowledged_ms;
     out.push_back(c);
   }
   std::sort(out.begin(), out.end(), [](const EventClockFact& a, const EventClockFact& b) { return a.event < b.event; });
@@ -356,8 +372,7 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
   if (approved.empty()) return f;
   for (const auto& [hash, seen] : events_) {
     if (devices_[seen.device] == signer_) continue;
-    auto ack = acknowledged_.find(hash);
-    if (ack == acknowledged_.end()) continue;
+    if (seen.acknowledged_ms == kUnacknowledged) continue;
     std::optional<Hash> root = merge_.root_of(hash);
     if (!root) continue;
     auto place = placed.find(*root);
@@ -365,7 +380,7 @@ SignalFacts Ledger::signal_facts(std::vector<DeviceClockFact> clocks, std::vecto
     auto index = approved.find(place->second);
     if (index == approved.end()) continue;
     ApprovalFact& a = f.approvals[index->second];
-    if (ack->second > a.approved_ms) a.changes.push_back(hash);
+    if (seen.acknowledged_ms > a.approved_ms) a.changes.push_back(hash);
   }
   for (ApprovalFact& a : f.approvals) std::sort(a.changes.begin(), a.changes.end());
   return f;

@@ -268,10 +268,12 @@ class Ledger {
     std::int64_t version = 0;
     std::int64_t quantity = 0;
   };
-  // An event added, in 24 bytes: its device and kind are indexes into devices_ and kinds_.
+  // An event added, in 32 bytes: its device and kind are indexes into devices_ and kinds_.
+  static constexpr std::int64_t kUnacknowledged = INT64_MIN;
   struct Seen {
     std::uint64_t seq = 0;
     std::uint64_t hlc = 0;
+    std::int64_t acknowledged_ms = kUnacknowledged;  // set_acknowledged
     std::uint32_t device = 0;
     std::uint32_t kind = 0;
   };
@@ -328,7 +330,7 @@ class Ledger {
   std::map<PublicKey, std::vector<ShiftOpenMark>> shift_opens_;
   std::map<std::string, Period> periods_;
   std::map<OutputKey, Quota> quotas_;  // key (unit, period, product)
-  std::map<Hash, std::int64_t> acknowledged_;
+  std::map<Hash, std::int64_t> acknowledged_early_;  // set_acknowledged before the event was added
   std::map<std::string, AnomalyNote> notes_;
   std::map<std::int64_t, RuleSetRef> rules_;                                  // by version
   std::map<std::pair<std::string, std::string>, Achievement> achievements_;  // (worker, period)
