@@ -259,40 +259,32 @@ Result<std::vector<Figure>> report_figures(const BenchOptions& o) {
   for (const ReportRun& r : m.runs) {
     runs.push_back({{"decode_s", r.decode_s}, {"full_s", r.full_s}, {"read_s", r.read_s}, {"update_s", r.update_s}});
   }
-  Figure rd;
-  rd.row = "report";
-  rd.what = "period report over " + with_commas(static_cast<double>(m.events)) + " events: read";
-  rd.value = median(read);
-  rd.unit = "s";
-  rd.shown = fixed(*rd.value, 4) + " s";
-  rd.target = "2 s or less, from kept aggregates" + scale;
-  rd.met = *rd.value <= 2;
+  auto line = [](std::string what, double value, std::string unit, std::string shown, std::string target) {
+    Figure f;
+    f.row = "report";
+    f.what = std::move(what);
+    f.value = value;
+    f.unit = std::move(unit);
+    f.shown = std::move(shown);
+    f.target = std::move(target);
+    return f;
+  };
+  const double read_s = median(read), update_ms = median(update) * 1000, full_s = median(full);
+  Figure rd = line("period report over " + with_commas(static_cast<double>(m.events)) + " events: read", read_s, "s",
+                   fixed(read_s, 4) + " s", "2 s or less, from kept aggregates" + scale);
+  rd.met = read_s <= 2;
   rd.detail = {{"events", m.events}, {"runs", runs}};
-  Figure up;
-  up.row = "report";
-  up.what = "  brought up to date after 1,000 events";
-  up.value = median(update) * 1000;
-  up.unit = "ms";
-  up.shown = fixed(*up.value, 1) + " ms";
-  up.target = "50 ms or less" + scale;
-  up.met = *up.value <= 50;
-  Figure fr;
-  fr.row = "report";
-  fr.what = "  recomputed from scratch";
-  fr.value = median(full);
-  fr.unit = "s";
-  fr.shown = fixed(*fr.value, 2) + " s";
-  fr.target = "measured (no bar)";
+  Figure up = line("  brought up to date after 1,000 events", update_ms, "ms", fixed(update_ms, 1) + " ms",
+                   "50 ms or less" + scale);
+  up.met = update_ms <= 50;
+  Figure fr = line("  recomputed from scratch", full_s, "s", fixed(full_s, 2) + " s", "measured (no bar)");
   fr.ceiling = ceiling;
-  fr.ratio = ratio_down(*fr.value, baseline);
-  Figure mem;
-  mem.row = "report";
-  mem.what = "  peak memory of the benchmark";
-  mem.value = static_cast<double>(m.peak_mib);
-  mem.unit = "MiB";
-  mem.shown = with_commas(static_cast<double>(m.peak_mib)) + " MiB (the events made: " +
-              with_commas(static_cast<double>(m.made_peak_mib)) + " MiB)";
-  mem.target = "measured (no bar)";
+  fr.ratio = ratio_down(full_s, baseline);
+  const double peak = static_cast<double>(m.peak_mib);
+  Figure mem = line("  peak memory of the benchmark", peak, "MiB",
+                    with_commas(peak) + " MiB (the events made: " + with_commas(static_cast<double>(m.made_peak_mib)) +
+                        " MiB)",
+                    "measured (no bar)");
   return std::vector<Figure>{rd, up, fr, mem};
 }
 

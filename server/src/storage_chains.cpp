@@ -6,7 +6,10 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <string>
 #include <utility>
+
+#include <sqlite3.h>
 
 #include "storage_sqlite_impl.h"
 
@@ -15,6 +18,16 @@ namespace {
 
 // events.hash_key: the hash's first 8 bytes, big-endian, as SQLite's signed integer.
 std::int64_t hash_key(const Hash& h) { return i64(get_u64(h.data())); }
+
+constexpr std::size_t kEventColumns = 11;
+constexpr std::size_t kInsertRows = 64;  // 704 parameters: under SQLite's limit (32,766 since 3.32, 999 before)
+
+// INSERT INTO events(...) VALUES (?, ...), ... with `rows` rows.
+std::string events_insert_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO events(pos, chain, seq, hash, hash_key, hlc, kind, unit, site, raw, received_ms) VALUES";
+  for (std::size_t r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?)";
+  return sql;
+}
 
 }  // namespace
 
@@ -247,28 +260,47 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
   }
   // Positions are given explicitly, after the last one: an append's events are consecutive.
   // The batch's bytes are bound as they are (unowned): each insert runs, and is reset, before the
-  // next binds.
+  // next binds. Events go kInsertRows to a statement, so that a statement's fixed cost (its start,
+  // its end, its journal bookkeeping) is paid once per many events; the rest one at a time.
   SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int("SELECT max(pos) FROM events"));
   const std::int64_t first_pos = last_pos + 1;
   std::int64_t bytes = 0;
-  SB_ASSIGN_OR_RETURN(Stmt insert, writer_.prepare("INSERT INTO events(pos, chain, seq, hash, hash_key, hlc, kind, unit, "
-                                                   "site, raw, received_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  static const std::string kInsertMany = events_insert_sql(kInsertRows);
+  static const std::string kInsertOne = events_insert_sql(1);
+  // A SQLite built with a lower limit on a statement's parameters gets one row a statement.
+  const bool many = static_cast<std::size_t>(sqlite3_limit(writer_.handle(), SQLITE_LIMIT_VARIABLE_NUMBER, -1)) >=
+                    kInsertRows * kEventColumns;
+  const std::size_t count = b.events.size();
+  for (std::size_t at = 0; at < count;) {
+    const std::size_t rows = many && count - at >= kInsertRows ? kInsertRows : 1;
+    SB_ASSIGN_OR_RETURN(Stmt insert, writer_.prepare(rows == 1 ? kInsertOne : kInsertMany));
+    for (std::size_t r = 0; r < rows; ++r) {
+      const NewEvent& n = b.events[at + r];
+      const Event& e = n.event;
+      const int base = static_cast<int>(r * kEventColumns);
+      insert.bind(base + 1, ++last_pos)
+          .bind(base + 2, chain)
+          .bind(base + 3, i64(e.seq))
+          .bind_blob_unowned(base + 4, view(e.hash))
+          .bind(base + 5, hash_key(e.hash))
+          .bind(base + 6, i64(e.hlc))
+          .bind_unowned(base + 7, e.kind)
+          .bind_unowned(base + 8, n.unit)
+          .bind_unowned(base + 9, n.site)
+          .bind_blob_unowned(base + 10, n.raw)
+          .bind(base + 11, b.receipt.server_ms);
+      bytes += static_cast<std::int64_t>(n.raw.size());
+    }
+    if (Status s = insert.run(); !s.is_ok()) {
+      const std::string which = rows == 1 ? event_name(device, b.events[at].event.seq)
+                                          : "seqs " + std::to_string(b.events[at].event.seq) + " to " +
+                                                std::to_string(b.events[at + rows - 1].event.seq) + " of device " +
+                                                short_device(device);
+      return s.with_context("storing " + which + ": ");
+    }
+    at += rows;
+  }
   for (const NewEvent& n : b.events) {
-    const Event& e = n.event;
-    Status s = insert.bind(1, ++last_pos)
-                   .bind(2, chain)
-                   .bind(3, i64(e.seq))
-                   .bind_blob_unowned(4, view(e.hash))
-                   .bind(5, hash_key(e.hash))
-                   .bind(6, i64(e.hlc))
-                   .bind_unowned(7, e.kind)
-                   .bind_unowned(8, n.unit)
-                   .bind_unowned(9, n.site)
-                   .bind_blob_unowned(10, n.raw)
-                   .bind(11, b.receipt.server_ms)
-                   .run();
-    if (!s.is_ok()) return s.with_context("storing " + event_name(device, e.seq) + ": ");
-    bytes += static_cast<std::int64_t>(n.raw.size());
     if (!n.ref_key.empty()) SB_RETURN_IF_ERROR(put_reference(n));
     if (n.revokes) SB_RETURN_IF_ERROR(mark_revoked(*n.revokes, b.receipt.server_ms));
   }

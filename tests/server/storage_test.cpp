@@ -46,6 +46,34 @@ TEST_CASE("storage: an append is read back as chain end, hashes, event info and 
   for (std::size_t i = 0; i < 3; ++i) CHECK(pulled.events[i].raw == a.events[i].bytes);
 }
 
+// The events of an append are inserted many rows to a statement, then one at a time for the rest
+// (storage_chains.cpp): 150 is two statements of 64 and 22 single rows.
+TEST_CASE("storage: a long append is read back whole, each event at its position with its own fields") {
+  TempDir dir;
+  auto st = make_storage(dir);
+  Chain a;
+  a.grow(150);
+  append_ok(*st, batch_of(a, 1, 150, "U2", "S1"));
+  auto end = st->chain_end(a.device());
+  REQUIRE(end.is_ok());
+  CHECK(end->first == 150);
+  auto hashes = st->hashes(a.device(), 1, 150);
+  REQUIRE(hashes.is_ok());
+  auto pulled = pull_ok(*st, {a.device()}, 0, 1 << 24);
+  REQUIRE(pulled.events.size() == 150);
+  for (std::size_t i = 0; i < 150; ++i) {
+    INFO("seq " << i + 1);
+    CHECK((*hashes)[i] == a.hash(i + 1));
+    CHECK(pulled.events[i].raw == a.events[i].bytes);
+    CHECK(pulled.events[i].pos == pulled.events[0].pos + i);
+    auto info = st->event_info(a.hash(i + 1));
+    REQUIRE(info.is_ok());
+    REQUIRE(info->has_value());
+    CHECK((*info)->seq == i + 1);
+    CHECK((*info)->hlc == a.events[i].event.hlc);
+  }
+}
+
 TEST_CASE("storage: events are found by hash before and after their hashes move to the on-disk index") {
   TempDir dir;
   server::SqliteOptions small;
