@@ -3,6 +3,9 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <random>
+
+#include "shiftbook/hash_key.h"
 
 namespace shiftbook {
 
@@ -18,6 +21,22 @@ Hash blake2b_256(ByteView data) {
 }
 
 void random_bytes(std::span<std::uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+
+const std::array<std::uint64_t, 4>& HashKey::keys() noexcept {
+  static const std::array<std::uint64_t, 4> keys = [] {
+    std::array<std::uint64_t, 4> out{};
+    // sodium_init is idempotent and safe from any thread; randombytes_buf wants it first. The
+    // keys need to be unknown to whoever wrote the input, not secret forever.
+    if (sodium_init() >= 0) {
+      randombytes_buf(out.data(), sizeof out);
+    } else {
+      std::random_device device;
+      for (std::uint64_t& k : out) k = (std::uint64_t{device()} << 32) ^ device();
+    }
+    return out;
+  }();
+  return keys;
+}
 
 Result<X25519Key> x25519_from_ed25519(const PublicKey& key) {
   X25519Key out{};

@@ -1,9 +1,12 @@
-// The libsodium wrappers: known BLAKE2b answers, device keys, signatures, Argon2id PIN hashes.
+// The libsodium wrappers: known BLAKE2b answers, device keys, signatures, Argon2id PIN hashes; and
+// hashes as keys of unordered containers (hash_key.h).
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 
 #include "shiftbook/crypto.h"
+#include "shiftbook/hash_key.h"
 
 using namespace shiftbook;
 
@@ -95,4 +98,21 @@ TEST_CASE("crypto: a PIN hash whose cost a terminal cannot afford is refused") {
   CHECK_FALSE(is_pin_hash(with("m=4194304,t=1,p=1")));  // 4 GiB
   CHECK_FALSE(is_pin_hash(with("m=8,t=1000,p=1")));
   CHECK(verify_pin(with("m=4194304,t=1,p=1"), "1111").status().code() == Code::kInvalidArgument);
+}
+
+// A made-up reference can share any bytes an attacker likes with others; the bucket hash reads all
+// 32 bytes, so references alike in their first eight still spread over the buckets.
+TEST_CASE("crypto: hashes alike in their first bytes get different bucket hashes") {
+  std::set<std::size_t> seen;
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    Hash h{};
+    h.fill(0x5a);
+    h[31] = static_cast<std::uint8_t>(i);
+    h[20] = static_cast<std::uint8_t>(i >> 8);
+    seen.insert(HashKey{}(h));
+  }
+  CHECK(seen.size() == 1000);
+  Hash same{};
+  same.fill(7);
+  CHECK(HashKey{}(same) == HashKey{}(same));
 }
