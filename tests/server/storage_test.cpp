@@ -18,59 +18,44 @@ namespace {
 
 using namespace shiftbook::storage_world;
 
+// An append's events are inserted many rows to a statement, then one at a time for the rest
+// (storage_chains.cpp): 150 events are two statements of 64 rows and 22 single rows.
 TEST_CASE("storage: an append is read back as chain end, hashes, event info and pulled bytes") {
-  TempDir dir;
-  auto st = make_storage(dir);
-  Chain a;
-  a.grow(3);
-  append_ok(*st, batch_of(a, 1, 3, "U2", "S1"));
+  for (const std::uint64_t count : {std::uint64_t{3}, std::uint64_t{150}}) {
+    INFO("an append of " << count << " events");
+    TempDir dir;
+    auto st = make_storage(dir);
+    Chain a;
+    a.grow(count);
+    append_ok(*st, batch_of(a, 1, count, "U2", "S1"));
 
-  auto end = st->chain_end(a.device());
-  REQUIRE(end.is_ok());
-  CHECK(end->first == 3);
-  CHECK(end->second == a.hash(3));
-  auto hashes = st->hashes(a.device(), 2, 3);
-  REQUIRE(hashes.is_ok());
-  CHECK(*hashes == std::vector<Hash>{a.hash(2), a.hash(3)});
-  auto info = st->event_info(a.hash(2));
-  REQUIRE(info.is_ok());
-  REQUIRE(info->has_value());
-  CHECK((*info)->device == a.device());
-  CHECK((*info)->seq == 2);
-  CHECK((*info)->hlc == a.events[1].event.hlc);
-  CHECK((*info)->kind == "hours");
-  CHECK((*info)->unit == "U2");
-  CHECK((*info)->site == "S1");
-  auto pulled = pull_ok(*st, {a.device()}, 0, 1 << 20);
-  REQUIRE(pulled.events.size() == 3);
-  for (std::size_t i = 0; i < 3; ++i) CHECK(pulled.events[i].raw == a.events[i].bytes);
-}
-
-// The events of an append are inserted many rows to a statement, then one at a time for the rest
-// (storage_chains.cpp): 150 is two statements of 64 and 22 single rows.
-TEST_CASE("storage: a long append is read back whole, each event at its position with its own fields") {
-  TempDir dir;
-  auto st = make_storage(dir);
-  Chain a;
-  a.grow(150);
-  append_ok(*st, batch_of(a, 1, 150, "U2", "S1"));
-  auto end = st->chain_end(a.device());
-  REQUIRE(end.is_ok());
-  CHECK(end->first == 150);
-  auto hashes = st->hashes(a.device(), 1, 150);
-  REQUIRE(hashes.is_ok());
-  auto pulled = pull_ok(*st, {a.device()}, 0, 1 << 24);
-  REQUIRE(pulled.events.size() == 150);
-  for (std::size_t i = 0; i < 150; ++i) {
-    INFO("seq " << i + 1);
-    CHECK((*hashes)[i] == a.hash(i + 1));
-    CHECK(pulled.events[i].raw == a.events[i].bytes);
-    CHECK(pulled.events[i].pos == pulled.events[0].pos + i);
-    auto info = st->event_info(a.hash(i + 1));
-    REQUIRE(info.is_ok());
-    REQUIRE(info->has_value());
-    CHECK((*info)->seq == i + 1);
-    CHECK((*info)->hlc == a.events[i].event.hlc);
+    auto end = st->chain_end(a.device());
+    REQUIRE(end.is_ok());
+    CHECK(end->first == count);
+    CHECK(end->second == a.hash(count));
+    auto hashes = st->hashes(a.device(), 1, count);
+    REQUIRE(hashes.is_ok());
+    auto part = st->hashes(a.device(), 2, 3);
+    REQUIRE(part.is_ok());
+    CHECK(*part == std::vector<Hash>{a.hash(2), a.hash(3)});
+    auto pulled = pull_ok(*st, {a.device()}, 0, 1 << 24);
+    REQUIRE(pulled.events.size() == count);
+    for (std::uint64_t seq = 1; seq <= count; ++seq) {
+      INFO("seq " << seq);
+      const std::size_t i = seq - 1;
+      CHECK((*hashes)[i] == a.hash(seq));
+      CHECK(pulled.events[i].raw == a.events[i].bytes);
+      CHECK(pulled.events[i].pos == pulled.events[0].pos + i);
+      auto info = st->event_info(a.hash(seq));
+      REQUIRE(info.is_ok());
+      REQUIRE(info->has_value());
+      CHECK((*info)->device == a.device());
+      CHECK((*info)->seq == seq);
+      CHECK((*info)->hlc == a.events[i].event.hlc);
+      CHECK((*info)->kind == "hours");
+      CHECK((*info)->unit == "U2");
+      CHECK((*info)->site == "S1");
+    }
   }
 }
 
