@@ -206,36 +206,29 @@ std::optional<Ledger::Shift> Ledger::shift_of(const Json& body) const {
 }
 
 void Ledger::each_entry(const std::function<void(const Hash& root, LedgerEntry& entry)>& fn) const {
-  auto place = [&](LedgerEntry& entry) {
-    entry.kind = entry.state.kind;
-    entry.worker = text_field(entry.state.body, "worker");
-    // A correction keeps the shift, so the current body names the root's.
-    if (std::optional<Shift> shift = shift_of(entry.state.body)) {
-      entry.unit = shift->unit;
-      entry.day = shift->day;
-    }
+  // Where an entry belongs: the shift its current body names (a correction keeps the shift, so it
+  // is the root's), or for a confirm the shift of the hours it confirms.
+  auto shift_for = [&](const EntryState& s) -> std::optional<Shift> {
+    if (s.kind != kind::kConfirm) return shift_of(s.body);
+    auto confirmed = parse_hash_ref(text_field(s.body, "entry"));
+    if (!confirmed.is_ok()) return std::nullopt;
+    std::optional<Hash> hours_root = merge_.root_of(*confirmed);
+    if (!hours_root) return std::nullopt;
+    auto hours = merge_.state(*hours_root);
+    if (!hours.is_ok()) return std::nullopt;
+    return shift_of(hours->body);
   };
   for (const Hash& root : merge_.roots()) {
     auto state = merge_.state(root);
     if (!state.is_ok()) continue;  // a root the set holds always has a state
     LedgerEntry entry;
-    entry.state = std::move(*state);
-    place(entry);
-    // A confirm belongs where the hours it confirms belong.
-    if (entry.kind == kind::kConfirm) {
-      entry.unit.clear();
-      entry.day.reset();
-      auto confirmed = parse_hash_ref(text_field(entry.state.body, "entry"));
-      std::optional<Hash> hours_root = confirmed.is_ok() ? merge_.root_of(*confirmed) : std::nullopt;
-      auto hours = hours_root ? merge_.state(*hours_root) : Result<EntryState>(not_found(""));
-      if (hours.is_ok()) {
-        LedgerEntry h;
-        h.state = std::move(*hours);
-        place(h);
-        entry.unit = h.unit;
-        entry.day = h.day;
-      }
+    entry.kind = state->kind;
+    entry.worker = text_field(state->body, "worker");
+    if (std::optional<Shift> shift = shift_for(*state)) {
+      entry.unit = shift->unit;
+      entry.day = shift->day;
     }
+    entry.state = std::move(*state);
     fn(root, entry);
   }
 }
