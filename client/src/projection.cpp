@@ -84,17 +84,27 @@ Status insert_version(Db& db, const Event& e, std::int64_t arrival, const EntryK
 // The trusted after time of the version `e` (docs/MERGE.md section 3): the server time of the
 // receipt named by its device's latest shift_open at or before it. The terminal holds every event
 // of a device before its later ones (chains arrive in seq order), so this is read once, when the
-// version is applied, and never changes.
-Result<std::optional<std::int64_t>> trusted_after_of(Db& db, const Event& e) {
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT receipt_ms FROM shifts WHERE device = ? AND seq <= ? "
+// version is applied, and never changes. With a memo, the device's latest shift_open is asked of
+// SQLite once and then followed as the device's shift_opens are applied.
+Result<std::optional<std::int64_t>> trusted_after_of(Db& db, ProjectionMemo* memo, const Event& e) {
+  if (memo) {
+    auto it = memo->latest_shift.find(e.device);
+    if (it != memo->latest_shift.end() && it->second.seq <= e.seq) return it->second.receipt_ms;
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT seq, receipt_ms FROM shifts WHERE device = ? AND seq <= ? "
                                           "ORDER BY seq DESC LIMIT 1"));
   st.bind_blob(1, e.device).bind(2, static_cast<std::int64_t>(e.seq));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row || st.is_null(0)) return std::optional<std::int64_t>();
-  return std::optional<std::int64_t>(st.int64(0));
+  ProjectionMemo::LatestShift latest;
+  if (row) {
+    latest.seq = static_cast<std::uint64_t>(st.int64(0));
+    if (!st.is_null(1)) latest.receipt_ms = st.int64(1);
+  }
+  if (memo) memo->latest_shift[e.device] = latest;
+  return latest.receipt_ms;
 }
 
-Status apply_shift_open(Db& db, const Event& e) {
+Status apply_shift_open(Db& db, ProjectionMemo* memo, const Event& e) {
   SB_ASSIGN_OR_RETURN(std::int64_t day, parse_date(e.body["date"].get_ref<const std::string&>()));
   SB_ASSIGN_OR_RETURN(std::optional<Receipt> receipt, shift_open_receipt(e.body, e.device));
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO shifts(id, device, seq, unit, day, name, opened_by, receipt_ms) "
@@ -105,7 +115,13 @@ Status apply_shift_open(Db& db, const Event& e) {
   else st.bind_null(6);
   st.bind(7, e.author);
   if (receipt) st.bind(8, receipt->server_ms); else st.bind_null(8);
-  return st.run();
+  SB_RETURN_IF_ERROR(st.run());
+  if (memo) {
+    memo->shift_day[e.hash] = day;
+    memo->latest_shift[e.device] = ProjectionMemo::LatestShift{
+        e.seq, receipt ? std::optional<std::int64_t>(receipt->server_ms) : std::nullopt};
+  }
+  return Status::ok();
 }
 
 Status apply_shift_close(Db& db, const Event& e) {
@@ -116,9 +132,23 @@ Status apply_shift_close(Db& db, const Event& e) {
   return Status::ok();
 }
 
+// The day of shift `id`: from the memo, else from the shifts table; nullopt when it is not held.
+Result<std::optional<std::int64_t>> shift_day(Db& db, ProjectionMemo* memo, const Hash& id) {
+  if (memo) {
+    auto it = memo->shift_day.find(id);
+    if (it != memo->shift_day.end()) return std::optional<std::int64_t>(it->second);
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT day FROM shifts WHERE id = ?"));
+  st.bind_blob(1, id);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<std::int64_t>();
+  if (memo) memo->shift_day.emplace(id, st.int64(0));
+  return std::optional<std::int64_t>(st.int64(0));
+}
+
 // A new entry (hours, output, bonus, confirm): one row written whole. Everything it names is
 // looked up before anything is written, so a refusal (failed_precondition) writes nothing.
-Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arrival) {
+Status apply_new_entry(Db& db, ProjectionMemo* memo, const Event& e, ByteView raw, std::int64_t arrival) {
   Hash shift_id{};
   std::optional<Hash> confirms;
   if (e.kind == kind::kConfirm) {
@@ -134,14 +164,8 @@ Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arriva
   } else {
     SB_ASSIGN_OR_RETURN(shift_id, parse_hash_ref(e.body["shift"].get_ref<const std::string&>()));
   }
-  std::int64_t day = 0;
-  {
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT day FROM shifts WHERE id = ?"));
-    st.bind_blob(1, shift_id);
-    SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) return failed_precondition(event_name(e.device, e.seq) + " names a shift this terminal does not hold");
-    day = st.int64(0);
-  }
+  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> day, shift_day(db, memo, shift_id));
+  if (!day) return failed_precondition(event_name(e.device, e.seq) + " names a shift this terminal does not hold");
   SB_ASSIGN_OR_RETURN(ByteView canonical, body_bytes(e, raw));
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("INSERT INTO entries(id, device, seq, kind, head, head_seq, versions, void, "
@@ -149,14 +173,14 @@ Status apply_new_entry(Db& db, const Event& e, ByteView raw, std::int64_t arriva
                                             "quantity, bonus_type, quota_version, arrival) VALUES(?, ?, ?, ?, ?, ?, 1, 0, "
                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     st.bind_blob(1, e.hash).bind_blob(2, e.device).bind(3, static_cast<std::int64_t>(e.seq)).bind(4, e.kind)
-        .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, day);
+        .bind_blob(5, e.hash).bind(6, static_cast<std::int64_t>(e.seq)).bind_blob(7, shift_id).bind(8, *day);
     if (confirms) st.bind_blob(9, *confirms); else st.bind_null(9);
     st.bind_blob(10, canonical);
-    bind_entry_fields(st, 11, e.kind, e.body, day);
+    bind_entry_fields(st, 11, e.kind, e.body, *day);
     st.bind(19, arrival);
     SB_RETURN_IF_ERROR(st.run());
   }
-  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, e));
+  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, memo, e));
   return insert_version(db, e, arrival, EntryKey{arrival, e.hash}, nullptr, after);
 }
 
@@ -300,7 +324,7 @@ Status remerge_entry(Db& db, const HeldEntry& entry) {
 // A correction or void. The common case, a successor of the version the entry shows, is written
 // directly; anything else (a second child of a version: a fork, or a version below a void) is
 // kept in the versions table and the entry merged again from all its versions.
-Status apply_supersede(Db& db, const Event& e, std::int64_t arrival) {
+Status apply_supersede(Db& db, ProjectionMemo* memo, const Event& e, std::int64_t arrival) {
   SB_ASSIGN_OR_RETURN(Hash target, target_of(e));
   SB_ASSIGN_OR_RETURN(std::optional<HeldEntry> held, entry_holding(db, target));
   if (!held) return failed_precondition(event_name(e.device, e.seq) + " supersedes an entry this terminal does not hold");
@@ -320,7 +344,7 @@ Status apply_supersede(Db& db, const Event& e, std::int64_t arrival) {
   } else if (!is_voidable_kind(entry.kind)) {
     return failed_precondition(event_name(e.device, e.seq) + " voids an entry of a kind that cannot be voided");
   }
-  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, e));
+  SB_ASSIGN_OR_RETURN(std::optional<std::int64_t> after, trusted_after_of(db, memo, e));
   SB_RETURN_IF_ERROR(insert_version(db, e, arrival, entry.key, &target, after));
   if (!successor) return remerge_entry(db, entry);
   if (e.kind == kind::kVoid) {
@@ -374,10 +398,10 @@ Status Store::Impl::apply_event(const Event& e, ByteView raw, std::int64_t arriv
     Status body = validate_body(e.kind, e.body);
     if (!body.is_ok()) return body.with_context(event_name(e.device, e.seq) + ": ");
   }
-  if (e.kind == kind::kShiftOpen) return apply_shift_open(db, e);
+  if (e.kind == kind::kShiftOpen) return apply_shift_open(db, memo, e);
   if (e.kind == kind::kShiftClose) return apply_shift_close(db, e);
-  if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, e, arrival);
-  return apply_new_entry(db, e, raw, arrival);
+  if (e.kind == kind::kCorrection || e.kind == kind::kVoid) return apply_supersede(db, memo, e, arrival);
+  return apply_new_entry(db, memo, e, raw, arrival);
 }
 
 }  // namespace shiftbook::client
@@ -423,6 +447,7 @@ Status Store::Impl::replay_events(const SiteScope* scope) {
   SB_RETURN_IF_ERROR(db.exec("DELETE FROM versions; DELETE FROM entries; DELETE FROM shifts; DELETE FROM conflicts; "
                              "DELETE FROM resolutions; DELETE FROM anomaly_notes;"));
   if (scope) SB_RETURN_IF_ERROR(clear_reference());
+  MemoScope memo_scope(*this);
   // The order of storing: what an event names (a shift, a corrected entry of another terminal)
   // was stored before it, whatever the order of the devices' keys.
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT raw, arrival FROM events ORDER BY arrival"));

@@ -3,14 +3,17 @@
 // verify.cpp, sync_state.cpp). One Impl per connection, used from one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "shiftbook/platform/db.h"
 #include "shiftbook/platform/files.h"
 #include "shiftbook/client/store.h"
 #include "shiftbook/event.h"
+#include "shiftbook/hash_key.h"
 
 namespace shiftbook::client {
 
@@ -30,12 +33,30 @@ struct SiteScope {
 // (sync_state.cpp).
 Status check_shift_open_receipt(Db& db, const Event& e, const PublicKey* server);
 
+// What the projection looked up or wrote while it takes many events in one transaction (a sync
+// answer, a replay), so that each output does not ask SQLite twice more for the same facts: a
+// shift's day by its id, and per device its latest shift_open projected (the trusted after time of
+// every later version of that device, docs/MERGE.md section 3, until its next shift_open). Both
+// never change once stored, and the memo dies with the transaction (MemoScope). The per-device
+// fact rests on each device's events reaching the projection in seq order, with none of the
+// device's shifts stored beyond them: true of a pulled answer's new events and of a replay.
+struct ProjectionMemo {
+  struct LatestShift {
+    std::uint64_t seq = 0;                  // 0: the device has no shift_open at or before what was asked
+    std::optional<std::int64_t> receipt_ms;  // the receipt time its shift_open names, if any
+  };
+  std::unordered_map<Hash, std::int64_t, HashKey> shift_day;
+  std::unordered_map<PublicKey, LatestShift, HashKey> latest_shift;
+};
+
 struct Store::Impl {
   std::string dir;
   mutable Db db;  // const readers still prepare statements
   DeviceKey key;
   const Clock* clock;
   StoreOptions options;
+  // Set by MemoScope while one transaction projects many events; null otherwise.
+  ProjectionMemo* memo = nullptr;
 
   Impl(std::string d, Db database, DeviceKey k, const Clock& c, StoreOptions o)
       : dir(std::move(d)), db(std::move(database)), key(std::move(k)), clock(&c), options(std::move(o)) {}
@@ -59,6 +80,9 @@ struct Store::Impl {
   // does not hold changes nothing and gives false (it stays in the log); any other failure is
   // returned.
   Result<bool> project_event(const Event& e, ByteView raw, std::int64_t arrival, const SiteScope* scope);
+  // Store::accept_sync's one transaction, at whatever synchronous level the connection has
+  // (sync_accept.cpp).
+  Result<SyncAccepted> accept_answer(const PushBatch& pushed, const Message& answer);
   // Empties the derived tables (and, with `scope`, the reference tables and leaders) and projects
   // every event again in the order the terminal stored them. Call inside a transaction.
   Status replay_events(const SiteScope* scope);
@@ -111,5 +135,17 @@ struct Store::Impl {
   Result<Event> load_event(const Hash& hash) const;
 };
 
+// Lends `impl` a memo for the projection for as long as it lives (one transaction's work).
+class MemoScope {
+ public:
+  explicit MemoScope(Store::Impl& impl) : impl_(impl) { impl_.memo = &memo_; }
+  ~MemoScope() { impl_.memo = nullptr; }
+  MemoScope(const MemoScope&) = delete;
+  MemoScope& operator=(const MemoScope&) = delete;
+
+ private:
+  Store::Impl& impl_;
+  ProjectionMemo memo_;
+};
 
 }  // namespace shiftbook::client

@@ -164,7 +164,7 @@ Result<Db> Db::open(const std::string& path, bool create, const std::string& vfs
 }
 
 Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)), cache_(std::move(other.cache_)) {
-  other.cache_ = std::make_unique<std::unordered_map<std::string, CachedStmt>>();
+  other.cache_ = std::make_unique<StmtCache>();
 }
 
 Db& Db::operator=(Db&& other) noexcept {
@@ -204,8 +204,7 @@ Status Db::exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::prepare(std::string_view sql) {
-  std::string key(sql);
-  auto it = cache_->find(key);
+  auto it = cache_->find(sql);
   if (it != cache_->end() && !it->second.in_use) {
     it->second.in_use = true;
     return Stmt(it->second.st, db_, &it->second.in_use);
@@ -215,7 +214,7 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   if (rc != SQLITE_OK) return sqlite_status(rc, db_, "preparing a store query");
   // A statement already in use (the same query nested in itself) stays uncached.
   if (it == cache_->end() && cache_->size() < kMaxCachedStatements) {
-    auto [slot, inserted] = cache_->emplace(std::move(key), CachedStmt{st, true});
+    auto [slot, inserted] = cache_->emplace(std::string(sql), CachedStmt{st, true});
     (void)inserted;
     return Stmt(st, db_, &slot->second.in_use);
   }

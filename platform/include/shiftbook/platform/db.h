@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,13 +92,19 @@ class Db {
     sqlite3_stmt* st = nullptr;
     bool in_use = false;
   };
+  // Looked up by the SQL text as given, without copying it into a key (prepare runs for every
+  // statement of every event a sync stores).
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+  };
+  using StmtCache = std::unordered_map<std::string, CachedStmt, SqlHash, std::equal_to<>>;
   static constexpr std::size_t kMaxCachedStatements = 128;
 
   explicit Db(sqlite3* db) : db_(db) {}
   sqlite3* db_ = nullptr;
   // On the heap so that a moved Db keeps the slots its Stmts point into.
-  std::unique_ptr<std::unordered_map<std::string, CachedStmt>> cache_ =
-      std::make_unique<std::unordered_map<std::string, CachedStmt>>();
+  std::unique_ptr<StmtCache> cache_ = std::make_unique<StmtCache>();
 };
 
 // Status for an SQLite result code: busy and locked are unavailable, corruption and not-a-database
