@@ -88,7 +88,7 @@ Result<Json> Store::anomalies() const {
   AnomalyFacts facts;
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT head, worker, day, start_abs, end_abs FROM entries "
-                                            "WHERE kind = 'hours' AND void = 0"));
+                                            "INDEXED BY entries_hours WHERE kind = 'hours' AND void = 0"));
     for (;;) {
       SB_ASSIGN_OR_RETURN(bool row, st.step());
       if (!row) break;
@@ -98,13 +98,17 @@ Result<Json> Store::anomalies() const {
   {
     // Only the output a quota of another version is in force for: find_stale_quotas flags each of
     // those on its own and passes over every other, so this gives the same anomalies without
-    // holding every output of the store in memory.
-    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.head, s.unit, e.product, e.day, e.quota_version FROM entries e "
-                                            "JOIN shifts s ON s.id = e.shift "
-                                            "JOIN periods p ON e.day BETWEEN p.start_day AND p.end_day "
-                                            "JOIN quotas q ON q.unit = s.unit AND q.period = p.id AND q.product = e.product "
-                                            "WHERE e.kind = 'output' AND e.void = 0 AND e.quota_version IS NOT NULL "
-                                            "AND q.version != e.quota_version"));
+    // holding every output of the store in memory. Each quota (CROSS JOIN keeps it the outer
+    // loop) looks up its product's output logged against a lower, then a higher version in
+    // entries_output_quota: nothing is read of the output that is up to date.
+#define SB_STALE_OUTPUT(OP)                                                                                       \
+  "SELECT e.head, s.unit, e.product, e.day, e.quota_version "                                                    \
+  "FROM quotas q CROSS JOIN periods p CROSS JOIN entries e INDEXED BY entries_output_quota CROSS JOIN shifts s " \
+  "WHERE p.id = q.period AND e.product = q.product AND e.quota_version " OP " q.version "                        \
+  "AND e.day BETWEEN p.start_day AND p.end_day AND s.id = e.shift AND s.unit = q.unit "                          \
+  "AND e.kind = 'output' AND e.void = 0 AND e.quota_version IS NOT NULL"
+    SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(SB_STALE_OUTPUT("<") " UNION ALL " SB_STALE_OUTPUT(">")));
+#undef SB_STALE_OUTPUT
     for (;;) {
       SB_ASSIGN_OR_RETURN(bool row, st.step());
       if (!row) break;

@@ -4,7 +4,9 @@
 // give the same tables.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "client/sync_world.h"
 #include "shiftbook/merge.h"
@@ -216,4 +218,36 @@ TEST_CASE("anomalies on a terminal: output logged against a quota head office ha
   CHECK(found[0]["subject"] == "U1/2026-11/P1");
   CHECK(found[0]["decided"].is_null());
   CHECK(must(e.t.store->verify()).problem.is_ok());
+}
+
+TEST_CASE("anomalies on a terminal: pulled output against a lower or a higher quota version is flagged, up to date "
+          "or void output and other units' are not") {
+  Enrolled e;  // quota of U1, 2026-11, P1 at version 3; none for U2
+  Chain other(DeviceKey::generate());
+  const Event& open = other.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}});
+  const auto output = [&](std::int64_t quantity, std::int64_t version) -> const Event& {
+    return other.add("output", {{"shift", hash_ref(open.hash)}, {"product", "P1"}, {"quantity", quantity},
+                                {"quota_version", version}});
+  };
+  output(10, 9);                           // a terminal that saw a newer quota than head office keeps
+  output(20, 3);                           // up to date
+  const Event& voided = output(30, 2);     // stale, then voided
+  other.add("void", {{"target", hash_ref(voided.hash)}, {"reason", "logged twice"}});
+  output(40, 1);                           // stale
+  Chain elsewhere(DeviceKey::generate());  // unit U2 has no quota
+  const Event& u2 = elsewhere.add("shift_open", {{"unit", "U2"}, {"date", "2026-11-16"}});
+  elsewhere.add("output", {{"shift", hash_ref(u2.hash)}, {"product", "P1"}, {"quantity", 5}, {"quota_version", 1}});
+  must(e.t.store->accept_sync(client::PushBatch{},
+                              answer(e.ho.server, e.t, 0, Hash{}, {{&other, 1, 6}, {&elsewhere, 1, 2}}, 40)));
+  const Json found = must(e.t.store->anomalies())["anomalies"];
+  std::vector<std::string> said;
+  for (const Json& a : found) {
+    CHECK(a["kind"] == "stale_quota");
+    CHECK(a["subject"] == "U1/2026-11/P1");
+    said.push_back(a["detail"].get<std::string>());
+  }
+  REQUIRE(said.size() == 2);
+  std::sort(said.begin(), said.end());
+  CHECK(said[0].find("logged against quota version 1;") != std::string::npos);
+  CHECK(said[1].find("logged against quota version 9;") != std::string::npos);
 }
