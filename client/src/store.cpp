@@ -26,11 +26,6 @@ Status configure(Db& db, const StoreOptions& options) {
   SB_RETURN_IF_ERROR(db.exec("PRAGMA busy_timeout = 10000"));
   // Reading the journal mode is the first touch of the file: a file that is not a database
   // fails here, and we say so in the user's words.
-  // 16 KiB pages for a new store (an existing one keeps its own): a pull writes about a kilobyte
-  // per event, and with SQLite's 4 KiB default the system calls and page lookups of moving four
-  // times as many pages cost a pull of a million events about a fifth of its time
-  // (docs/BENCHMARK.md, "pull"). Set before the first write, and WAL mode, fix the size.
-  SB_RETURN_IF_ERROR(db.exec("PRAGMA page_size = 16384"));
   auto mode = db.prepare("PRAGMA journal_mode = WAL");
   if (!mode.is_ok()) return mode.status();
   auto row = mode->step();
