@@ -166,10 +166,10 @@ TEST_CASE("merge projection: a version 5 store, which kept a fork's second child
   REQUIRE(merged["end"] == 680);
   f.a.t.store.reset();
 
-  // The store as version 5 left it: no merge tables or columns, C's correction in the log but not
-  // in the versions table, the entry at B's correction.
+  // The store as version 5 left it: no merge tables or columns (nor version 7's indexes), C's
+  // correction in the log but not in the versions table, the entry at B's correction.
   const std::string db = f.a.t.store_dir() + "/terminal.db";
-  exec_sql(db, "DROP TABLE conflicts; DROP TABLE resolutions; DROP TABLE anomaly_notes; DROP INDEX shifts_by_device_seq; "
+  exec_sql(db, "DROP INDEX entries_hours; DROP INDEX entries_output_quota; DROP TABLE conflicts; DROP TABLE resolutions; DROP TABLE anomaly_notes; DROP INDEX shifts_by_device_seq; "
                "ALTER TABLE shifts DROP COLUMN receipt_ms; ALTER TABLE versions DROP COLUMN after_ms; "
                "ALTER TABLE entries DROP COLUMN quota_version; "
                "DELETE FROM versions WHERE hash = x'" + to_hex(f.c1) + "'; "
