@@ -87,17 +87,17 @@ bool read_line(std::string& line) {
   return true;
 }
 
-Result<std::string> prompt_pin(const std::string& prompt) {
-  std::string pin;
+Result<std::string> prompt_secret(const std::string& prompt, std::string_view what) {
+  std::string secret;
   bool got;
   {
     // Echo goes off before the prompt shows, so nothing typed after it can appear.
     EchoOff quiet;
     std::cerr << prompt << ": " << std::flush;
-    got = read_line(pin);
+    got = read_line(secret);
   }
-  if (!got) return invalid_argument("no PIN was entered");
-  return pin;
+  if (!got) return invalid_argument("no " + std::string(what) + " was entered");
+  return secret;
 }
 
 // Width on screen: code points, not bytes, so names with accents stay aligned.
@@ -111,32 +111,36 @@ std::size_t display_width(const std::string& s) {
 
 }  // namespace
 
-Result<std::string> read_pin(const std::string& prompt, bool confirm) {
+Result<std::string> read_secret(const std::string& prompt, std::string_view what, bool confirm) {
+  const std::string name(what);
   if (!::isatty(STDIN_FILENO)) {
-    std::string pin;
-    if (!read_line(pin) || pin.empty()) {
-      wipe(pin);
-      return invalid_argument("no PIN on standard input: give the PIN as one line (it is never taken from the command line)");
+    std::string secret;
+    if (!read_line(secret) || secret.empty()) {
+      wipe(secret);
+      return invalid_argument("no " + name + " on standard input: give the " + name +
+                              " as one line (it is never taken from the command line)");
     }
-    return pin;
+    return secret;
   }
-  SB_ASSIGN_OR_RETURN(std::string pin, prompt_pin(prompt));
-  if (pin.empty()) return invalid_argument("no PIN was entered");
+  SB_ASSIGN_OR_RETURN(std::string secret, prompt_secret(prompt, what));
+  if (secret.empty()) return invalid_argument("no " + name + " was entered");
   if (confirm) {
-    auto again = prompt_pin(prompt + " again");
+    auto again = prompt_secret(prompt + " again", what);
     if (!again.is_ok()) {
-      wipe(pin);
+      wipe(secret);
       return again.status();
     }
-    bool same = *again == pin;
+    bool same = *again == secret;
     wipe(*again);
     if (!same) {
-      wipe(pin);
-      return invalid_argument("the two PINs do not match; nothing was changed");
+      wipe(secret);
+      return invalid_argument("the two " + name + "s do not match; nothing was changed");
     }
   }
-  return pin;
+  return secret;
 }
+
+Result<std::string> read_pin(const std::string& prompt, bool confirm) { return read_secret(prompt, "PIN", confirm); }
 
 void print_json(const Json& doc) {
   std::cout << doc.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';

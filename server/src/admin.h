@@ -51,6 +51,10 @@ void add_conflict_commands(CLI::App& app, Context& ctx);
 void add_payroll_commands(CLI::App& app, Context& ctx);
 // token create|list|revoke: the API tokens of the report endpoints (admin_tokens.cpp).
 void add_token_commands(CLI::App& app, Context& ctx);
+// account create|list|password|disable: who may sign in to the dashboard (admin_accounts.cpp).
+void add_account_commands(CLI::App& app, Context& ctx);
+// account create|list|password|disable: who may sign in to the dashboard (admin_accounts.cpp).
+void add_account_commands(CLI::App& app, Context& ctx);
 // audit, audit export: re-verify everything, or write the export for an outside auditor (admin_audit.cpp).
 void add_audit_commands(CLI::App& app, Context& ctx);
 

@@ -49,6 +49,10 @@ struct ServiceOptions {
   // Keep each site's ledger in memory once read, and bring it up to date from its chains at each
   // with_ledger (what `serve` does); otherwise every read builds it from the store.
   bool keep_ledgers = false;
+  // The Argon2id cost of head-office passwords (docs/DASHBOARD.md); tests make it the minimum.
+  PinCost password_cost = PinCost::kInteractive;
+  // When wrong passwords lock an account, and for how long.
+  LoginLimits login_limits;
 };
 
 // A terminal as head office watches it (`devices`).
@@ -301,6 +305,22 @@ class Service {
   // an unknown id or a wrong secret (one message for both; hashes compared in constant time);
   // permission_denied for a revoked token with the right secret.
   Result<TokenRecord> check_token(std::string_view authorization);
+
+  // ---- head-office accounts (service_accounts.cpp, docs/DASHBOARD.md)
+  // Makes an account. invalid_argument for a name or password of the wrong form (the message says
+  // what is allowed; it never holds the password); already_exists for a name taken.
+  Result<AccountRecord> create_account(const std::string& name, const std::string& password);
+  // Every account, by name.
+  Result<std::vector<AccountRecord>> accounts();
+  // Sets a new password, ending any lockout. invalid_argument as create_account; not_found.
+  Result<AccountRecord> set_account_password(const std::string& name, const std::string& password);
+  // Disables an account for good. not_found; failed_precondition when it is disabled already.
+  Result<AccountRecord> disable_account(const std::string& name);
+  // Signs in: the account when the password is right. unauthenticated "wrong name or password"
+  // for an unknown name or a wrong password alike; permission_denied while the account is locked
+  // (after login_limits.max_failures wrong passwords in a row) or when it is disabled. Every
+  // attempt is counted before its password is checked (docs/DASHBOARD.md, "Signing in").
+  Result<AccountRecord> check_login(const std::string& name, const std::string& password);
   Storage& storage();
 
  private:

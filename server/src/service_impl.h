@@ -167,6 +167,10 @@ struct Service::Impl {
   std::mutex admin_mu;
   std::mutex kept_ledgers_mu;  // guards the map; each KeptLedger has its own mutex
   std::map<std::string, std::unique_ptr<detail::KeptLedger>> kept_ledgers;
+  // A password hash no account has, checked against when a sign-in names an unknown account so
+  // that the answer takes as long as for a known one (service_accounts.cpp); made at first use.
+  std::once_flag absent_hash_once;
+  std::string absent_hash;
 
   // The site's signer key and delegation, derived once and kept.
   std::shared_ptr<const detail::SiteSigner> signer(const std::string& site);

@@ -68,6 +68,24 @@ struct TokenRecord {
   std::int64_t last_used_ms = 0;    // server time of the last request it was accepted for (0: never)
 };
 
+// A head-office account (docs/DASHBOARD.md): who may sign in to the dashboard. Only the Argon2id
+// hash of its password is kept.
+struct AccountRecord {
+  std::string name;                 // login name: 1 to 64 of a-z 0-9 . _ -
+  std::string password_hash;        // libsodium's Argon2id string; never the password
+  std::int64_t created_ms = 0;
+  std::int64_t disabled_ms = 0;     // 0 while it may sign in
+  std::int64_t failures = 0;        // wrong passwords in a row, each counted before its check
+  std::int64_t locked_until_ms = 0; // 0, or the server time a lockout ends
+  std::int64_t last_login_ms = 0;   // 0: never
+};
+
+// How a sign-in attempt is counted (Storage::begin_login).
+struct LoginLimits {
+  std::int64_t max_failures = 5;          // wrong passwords in a row that lock the account
+  std::int64_t lockout_ms = 15 * 60'000;  // for this long
+};
+
 // What the service needs to know about a stored event to check what refers to it.
 struct EventInfo {
   PublicKey device{};
@@ -273,6 +291,34 @@ class Storage {
   // Records that a request was accepted with the token (not_found for an unknown id).
   // Bookkeeping, not evidence: a backend may make it durable lazily, as note_sync.
   virtual Status note_token_use(const std::string& id, std::int64_t now_ms) = 0;
+
+  // ---- head-office accounts (docs/DASHBOARD.md)
+  // Keeps a new account as given (its counts and times 0 but created_ms). already_exists when an
+  // account of that name is held (disabled ones too).
+  virtual Status add_account(const AccountRecord& account) = 0;
+  // Every account, by name.
+  virtual Result<std::vector<AccountRecord>> accounts() = 0;
+  // The account of this name, if held.
+  virtual Result<std::optional<AccountRecord>> account(const std::string& name) = 0;
+  // Replaces the password hash, clears the count of wrong passwords and any lockout; returns the
+  // account as now stored. not_found for an unknown name.
+  virtual Result<AccountRecord> set_account_password(const std::string& name, const std::string& password_hash) = 0;
+  // Disables the account at now_ms, for good; returns it as now stored. not_found for an unknown
+  // name; failed_precondition when it is disabled already (nothing changes then).
+  virtual Result<AccountRecord> disable_account(const std::string& name, std::int64_t now_ms) = 0;
+  // Counts one sign-in attempt before its password is checked, in one write: returns the account
+  // as it was before (nullopt for an unknown name: nothing is written). An account locked at now_ms
+  // is returned as it is, nothing counted. Otherwise failures goes up by one, and on reaching
+  // limits.max_failures the account is locked until now_ms + limits.lockout_ms and failures is 0
+  // again. Attempts in parallel are serialized: each sees the count the one before left.
+  virtual Result<std::optional<AccountRecord>> begin_login(const std::string& name, std::int64_t now_ms,
+                                                          const LoginLimits& limits) = 0;
+  // The password of an attempt begin_login counted was right: failures 0, no lockout and
+  // last_login_ms now_ms; but when the account is locked and `own_lockout` is false (wrong
+  // passwords tried in parallel locked it meanwhile), nothing changes. `own_lockout`: this very
+  // attempt was the one that locked it (every later one was refused, none counted), so its right
+  // password ends that lockout. Returns the account as now stored; not_found for an unknown name.
+  virtual Result<AccountRecord> login_succeeded(const std::string& name, std::int64_t now_ms, bool own_lockout) = 0;
 };
 
 // The embedded default: one SQLite database file (created by init, migrated by open).

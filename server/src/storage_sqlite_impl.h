@@ -166,6 +166,15 @@ class SqliteStorage final : public Storage {
   Result<TokenRecord> revoke_token(const std::string& id, std::int64_t now_ms) override;
   Status note_token_use(const std::string& id, std::int64_t now_ms) override;
 
+  Status add_account(const AccountRecord& account) override;
+  Result<std::vector<AccountRecord>> accounts() override;
+  Result<std::optional<AccountRecord>> account(const std::string& name) override;
+  Result<AccountRecord> set_account_password(const std::string& name, const std::string& password_hash) override;
+  Result<AccountRecord> disable_account(const std::string& name, std::int64_t now_ms) override;
+  Result<std::optional<AccountRecord>> begin_login(const std::string& name, std::int64_t now_ms,
+                                                   const LoginLimits& limits) override;
+  Result<AccountRecord> login_succeeded(const std::string& name, std::int64_t now_ms, bool own_lockout) override;
+
  private:
   // ---- storage_field.cpp
   // Within an append: marks the device a device_revoke names revoked at `server_ms`.

@@ -71,7 +71,7 @@ TEST_CASE("storage tokens: revoked once and for good, use noted, unknown ids ref
   CHECK(unknown.status().message().find("token list") != std::string::npos);
 }
 
-TEST_CASE("storage: a version-2 store migrates to version 3, its history kept and no API tokens") {
+TEST_CASE("storage: a version-2 store migrates to version 3 and on, its history kept and no API tokens") {
   TempDir dir;
   Chain d;
   d.grow(2);
@@ -80,14 +80,15 @@ TEST_CASE("storage: a version-2 store migrates to version 3, its history kept an
     auto st = make_storage(dir);
     append_ok(*st, batch_of(d, 1, 2));
   }
-  // The same store as version 2 wrote it: version 3 only adds the tokens table.
-  exec_sql(path, "DROP TABLE tokens; PRAGMA user_version = 2;");
+  // The same store as version 2 wrote it: version 3 only adds the tokens table (and version 4 the
+  // accounts table).
+  exec_sql(path, "DROP TABLE accounts; DROP TABLE tokens; PRAGMA user_version = 2;");
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tokens'") == 0);
 
   auto reopened = server::open_sqlite_storage(path, false);
   REQUIRE_MESSAGE(reopened.is_ok(), reopened.status().to_string());
   Storage& st = **reopened;
-  CHECK(query_int(path, "PRAGMA user_version") == 3);
+  CHECK(query_int(path, "PRAGMA user_version") == 4);
   auto end = st.chain_end(d.device());
   REQUIRE(end.is_ok());
   CHECK(end->first == 2);

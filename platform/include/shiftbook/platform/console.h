@@ -22,9 +22,12 @@ inline constexpr int kExitInternal = 1;
 inline constexpr int kExitUsage = 2;
 int exit_code(Code code);
 
-// Reads a PIN. From a terminal: prompts on standard error without echo, twice when `confirm` is
-// set, and the two must match. Otherwise: one line of standard input without its line ending.
-// An empty PIN, end of input or mismatching entries are invalid_argument.
+// Reads a secret, `what` naming it in messages ("PIN", "password"). From a terminal: prompts on
+// standard error without echo, twice when `confirm` is set, and the two must match. Otherwise:
+// one line of standard input without its line ending. An empty secret, end of input or
+// mismatching entries are invalid_argument.
+Result<std::string> read_secret(const std::string& prompt, std::string_view what, bool confirm);
+// read_secret of a PIN.
 Result<std::string> read_pin(const std::string& prompt, bool confirm);
 // The shape every PIN has: 4 to 64 characters, no control characters (invalid_argument).
 Status check_pin_text(std::string_view pin);

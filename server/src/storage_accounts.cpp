@@ -1,0 +1,127 @@
+// The SQLite backend of the server's storage (storage.h): head-office accounts, table accounts
+// (schema/server/0004_accounts.sql, docs/DASHBOARD.md). Only the Argon2id hash of a password is
+// stored. The backend's invariants are in storage_sqlite_impl.h.
+#include "storage_sqlite_impl.h"
+
+namespace shiftbook::server::sqlite {
+namespace {
+
+constexpr const char* kAccountColumns =
+    "SELECT name, password_hash, created_ms, disabled_ms, failures, locked_until_ms, last_login_ms FROM accounts";
+
+AccountRecord read_account(const Stmt& st) {
+  AccountRecord a;
+  a.name = st.text(0);
+  a.password_hash = st.text(1);
+  a.created_ms = st.int64(2);
+  a.disabled_ms = st.int64(3);
+  a.failures = st.int64(4);
+  a.locked_until_ms = st.int64(5);
+  a.last_login_ms = st.int64(6);
+  return a;
+}
+
+Result<std::optional<AccountRecord>> find_account(Db& db, const std::string& name) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(kAccountColumns) + " WHERE name = ?"));
+  st.bind(1, name);
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<AccountRecord>();
+  return std::optional<AccountRecord>(read_account(st));
+}
+
+Status unknown_account(const std::string& name) {
+  return not_found("no account '" + name + "' (see 'shiftbook-server account list')");
+}
+
+// The account of `name` in the writer's transaction; not_found when there is none.
+Result<AccountRecord> held_account(Db& db, const std::string& name) {
+  SB_ASSIGN_OR_RETURN(std::optional<AccountRecord> held, find_account(db, name));
+  if (!held) return unknown_account(name);
+  return std::move(*held);
+}
+
+}  // namespace
+
+Status SqliteStorage::add_account(const AccountRecord& account) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO accounts(name, password_hash, created_ms) VALUES(?, ?, ?)"));
+  Status s = st.bind(1, account.name).bind(2, account.password_hash).bind(3, account.created_ms).run();
+  if (s.code() == Code::kAlreadyExists) return already_exists("an account named '" + account.name + "' exists already");
+  return s;
+}
+
+Result<std::vector<AccountRecord>> SqliteStorage::accounts() {
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare(std::string(kAccountColumns) + " ORDER BY name"));
+  std::vector<AccountRecord> out;
+  for (;;) {
+    SB_ASSIGN_OR_RETURN(bool row, st.step());
+    if (!row) break;
+    out.push_back(read_account(st));
+  }
+  return out;
+}
+
+Result<std::optional<AccountRecord>> SqliteStorage::account(const std::string& name) {
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  return find_account(lease.db(), name);
+}
+
+Result<AccountRecord> SqliteStorage::set_account_password(const std::string& name, const std::string& password_hash) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_ASSIGN_OR_RETURN(AccountRecord held, held_account(writer_, name));
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET password_hash = ?, failures = 0, "
+                                               "locked_until_ms = 0 WHERE name = ?"));
+  SB_RETURN_IF_ERROR(st.bind(1, password_hash).bind(2, name).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  held.password_hash = password_hash;
+  held.failures = 0;
+  held.locked_until_ms = 0;
+  return held;
+}
+
+Result<AccountRecord> SqliteStorage::disable_account(const std::string& name, std::int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_ASSIGN_OR_RETURN(AccountRecord held, held_account(writer_, name));
+  if (held.disabled_ms != 0) {
+    return failed_precondition("account " + name + " is disabled already; nothing was changed");
+  }
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET disabled_ms = ? WHERE name = ?"));
+  SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, name).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  held.disabled_ms = now_ms;
+  return held;
+}
+
+Result<std::optional<AccountRecord>> SqliteStorage::begin_login(const std::string& name, std::int64_t now_ms,
+                                                                const LoginLimits& limits) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_ASSIGN_OR_RETURN(std::optional<AccountRecord> held, find_account(writer_, name));
+  if (!held || held->locked_until_ms > now_ms) return held;
+  const std::int64_t failures = held->failures + 1;
+  const bool locks = failures >= limits.max_failures;
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET failures = ?, locked_until_ms = ? WHERE name = ?"));
+  SB_RETURN_IF_ERROR(st.bind(1, locks ? 0 : failures).bind(2, locks ? now_ms + limits.lockout_ms : 0).bind(3, name).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  return held;
+}
+
+Result<AccountRecord> SqliteStorage::login_succeeded(const std::string& name, std::int64_t now_ms, bool own_lockout) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_ASSIGN_OR_RETURN(AccountRecord held, held_account(writer_, name));
+  if (held.locked_until_ms > now_ms && !own_lockout) return held;
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET failures = 0, locked_until_ms = 0, last_login_ms = ? "
+                                               "WHERE name = ?"));
+  SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, name).run());
+  SB_RETURN_IF_ERROR(tx.commit());
+  held.failures = 0;
+  held.locked_until_ms = 0;
+  held.last_login_ms = now_ms;
+  return held;
+}
+
+}  // namespace shiftbook::server::sqlite
