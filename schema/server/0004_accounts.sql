@@ -11,3 +11,15 @@ CREATE TABLE accounts (
   locked_until_ms INTEGER NOT NULL DEFAULT 0,  -- 0, or the server time a lockout ends
   last_login_ms   INTEGER NOT NULL DEFAULT 0   -- 0: never signed in
 ) WITHOUT ROWID;
+
+-- Signed-in sessions of the dashboard, one per sign-in (docs/DASHBOARD.md, "Sessions"). The
+-- browser holds a random 32-byte secret in a cookie; the store keeps only its BLAKE2b-256 hash, so
+-- a copy of the store signs no one in. Kept in the store, not in one process's memory, so that
+-- every server process on the store knows them.
+CREATE TABLE sessions (
+  id_hash      BLOB PRIMARY KEY,                       -- BLAKE2b-256 of the cookie's secret
+  account      TEXT NOT NULL REFERENCES accounts(name),
+  created_ms   INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL                        -- server time of its last request (to the minute)
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_account ON sessions (account);

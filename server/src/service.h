@@ -53,6 +53,9 @@ struct ServiceOptions {
   PinCost password_cost = PinCost::kInteractive;
   // When wrong passwords lock an account, and for how long.
   LoginLimits login_limits;
+  // A dashboard session ends after this long without a request, and this long after signing in.
+  std::int64_t session_idle_ms = 30 * 60'000;
+  std::int64_t session_max_ms = 12 * 3'600'000;
 };
 
 // A terminal as head office watches it (`devices`).
@@ -172,6 +175,22 @@ Json payroll_json(const std::string& period, const std::vector<PayrollRow>& rows
 struct NewToken {
   std::string text;  // "sbt_" + id + "_" + 64 hex digits of secret
   TokenRecord record;
+};
+
+// A dashboard session just started (Service::start_session). `cookie` goes to the browser only
+// (the store keeps its hash); `csrf` is the token every form of the session carries.
+struct NewSession {
+  std::string cookie;  // 64 lower-case hex digits: the session's 32-byte secret
+  std::string csrf;    // 64 lower-case hex digits, derived from the secret
+  AccountRecord account;
+};
+
+// The session a request's cookie names (Service::check_session).
+struct SessionInfo {
+  std::string account;
+  std::string csrf;
+  Hash id_hash{};
+  std::int64_t created_ms = 0;
 };
 
 class Service {
@@ -321,6 +340,17 @@ class Service {
   // (after login_limits.max_failures wrong passwords in a row) or when it is disabled. Every
   // attempt is counted before its password is checked (docs/DASHBOARD.md, "Signing in").
   Result<AccountRecord> check_login(const std::string& name, const std::string& password);
+  // Signs in (check_login) and starts a session. The same refusals as check_login.
+  Result<NewSession> start_session(const std::string& name, const std::string& password);
+  // The session a cookie's value names. unauthenticated when it names none (malformed, unknown,
+  // or ended: signed out, a new password, the account disabled), or when it ended by time
+  // (session_idle_ms without a request, session_max_ms after signing in; it is then removed).
+  // A request at least a minute after the last one is noted.
+  Result<SessionInfo> check_session(std::string_view cookie);
+  // permission_denied unless `token` is the session's CSRF token (compared in constant time).
+  Status check_csrf(const SessionInfo& session, std::string_view token);
+  // Signs out: the session the cookie names ends (nothing happens for one that names none).
+  Status end_session(std::string_view cookie);
   Storage& storage();
 
  private:

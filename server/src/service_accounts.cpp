@@ -1,6 +1,9 @@
 // Head-office accounts (docs/DASHBOARD.md): the people who sign in to the dashboard. A password is
 // kept only as its Argon2id hash (hash_pin, the function terminals use for PINs) and checked with
 // a lockout after repeated wrong ones, each attempt counted before its password is checked.
+#include <sodium.h>
+
+#include <array>
 #include <mutex>
 
 #include "service_impl.h"
@@ -53,6 +56,29 @@ Status locked_out(const AccountRecord& a, const LoginLimits& limits, std::int64_
 }
 
 Status wrong_credentials() { return unauthenticated("wrong name or password"); }
+
+using SessionSecret = std::array<std::uint8_t, 32>;
+constexpr std::string_view kCsrfLabel = "shiftbook dashboard csrf 1";
+
+// The CSRF token of a session: BLAKE2b-256 of a fixed label and the session's secret, as hex.
+std::string csrf_of(const SessionSecret& secret) {
+  Bytes input(kCsrfLabel.begin(), kCsrfLabel.end());
+  input.insert(input.end(), secret.begin(), secret.end());
+  const std::string token = to_hex(blake2b_256(input));
+  sodium_memzero(input.data(), input.size());
+  return token;
+}
+
+Status not_signed_in() { return unauthenticated("not signed in, or the session has ended; sign in again"); }
+
+// The secret a cookie's value holds: exactly 64 lower-case hex digits.
+Result<SessionSecret> parse_cookie(std::string_view cookie) {
+  if (cookie.size() != 64) return not_signed_in();
+  for (char c : cookie) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return not_signed_in();
+  }
+  return array_from_hex<32>(cookie);
+}
 
 }  // namespace
 
@@ -116,6 +142,66 @@ Result<AccountRecord> Service::check_login(const std::string& name, const std::s
   // Wrong passwords tried in parallel locked it meanwhile: the lockout stands.
   if (signed_in.locked_until_ms > now) return locked_out(signed_in, limits, now);
   return signed_in;
+}
+
+Result<NewSession> Service::start_session(const std::string& name, const std::string& password) {
+  SB_ASSIGN_OR_RETURN(AccountRecord account, check_login(name, password));
+  SessionSecret secret{};
+  random_bytes(secret);
+  SessionRecord record;
+  record.id_hash = blake2b_256(secret);
+  record.account = account.name;
+  record.created_ms = impl_->clock.now_ms();
+  record.last_seen_ms = record.created_ms;
+  NewSession out;
+  out.cookie = to_hex(secret);
+  out.csrf = csrf_of(secret);
+  out.account = std::move(account);
+  sodium_memzero(secret.data(), secret.size());
+  SB_RETURN_IF_ERROR(impl_->storage->add_session(record));
+  return out;
+}
+
+Result<SessionInfo> Service::check_session(std::string_view cookie) {
+  SB_ASSIGN_OR_RETURN(SessionSecret secret, parse_cookie(cookie));
+  SessionInfo info;
+  info.id_hash = blake2b_256(secret);
+  info.csrf = csrf_of(secret);
+  sodium_memzero(secret.data(), secret.size());
+  Storage& st = *impl_->storage;
+  SB_ASSIGN_OR_RETURN(std::optional<SessionRecord> held, st.session(info.id_hash));
+  if (!held) return not_signed_in();
+  const std::int64_t now = impl_->clock.now_ms();
+  const ServiceOptions& o = impl_->options;
+  if (now - held->last_seen_ms >= o.session_idle_ms || now - held->created_ms >= o.session_max_ms) {
+    SB_RETURN_IF_ERROR(st.end_session(info.id_hash));
+    const bool idle = now - held->last_seen_ms >= o.session_idle_ms;
+    return unauthenticated(std::string("the session ended ") +
+                           (idle ? "after " + minutes_text(o.session_idle_ms) + " without a request"
+                                 : minutes_text(o.session_max_ms) + " after signing in") +
+                           "; sign in again");
+  }
+  if (now - held->last_seen_ms >= kMinuteMs) SB_RETURN_IF_ERROR(st.touch_session(info.id_hash, now));
+  info.account = held->account;
+  info.created_ms = held->created_ms;
+  return info;
+}
+
+Status Service::check_csrf(const SessionInfo& session, std::string_view token) {
+  if (token.size() != session.csrf.size() ||
+      sodium_memcmp(token.data(), session.csrf.data(), session.csrf.size()) != 0) {
+    return permission_denied("the form's security token is missing or is not this session's; reload the page "
+                             "and try again");
+  }
+  return Status::ok();
+}
+
+Status Service::end_session(std::string_view cookie) {
+  auto secret = parse_cookie(cookie);
+  if (!secret.is_ok()) return Status::ok();
+  const Hash id_hash = blake2b_256(*secret);
+  sodium_memzero(secret->data(), secret->size());
+  return impl_->storage->end_session(id_hash);
 }
 
 }  // namespace shiftbook::server

@@ -80,6 +80,14 @@ struct AccountRecord {
   std::int64_t last_login_ms = 0;   // 0: never
 };
 
+// A signed-in session of the dashboard: only the hash of the cookie's secret is kept.
+struct SessionRecord {
+  Hash id_hash{};                   // BLAKE2b-256 of the session's 32-byte secret
+  std::string account;
+  std::int64_t created_ms = 0;
+  std::int64_t last_seen_ms = 0;
+};
+
 // How a sign-in attempt is counted (Storage::begin_login).
 struct LoginLimits {
   std::int64_t max_failures = 5;          // wrong passwords in a row that lock the account
@@ -319,6 +327,18 @@ class Storage {
   // attempt was the one that locked it (every later one was refused, none counted), so its right
   // password ends that lockout. Returns the account as now stored; not_found for an unknown name.
   virtual Result<AccountRecord> login_succeeded(const std::string& name, std::int64_t now_ms, bool own_lockout) = 0;
+  // set_account_password and disable_account also end every session of the account, in the
+  // same transaction.
+
+  // ---- dashboard sessions (docs/DASHBOARD.md, "Sessions")
+  // Keeps a new session (its account must be held: not_found otherwise).
+  virtual Status add_session(const SessionRecord& session) = 0;
+  // The session with this hash, if held.
+  virtual Result<std::optional<SessionRecord>> session(const Hash& id_hash) = 0;
+  // Records a request of the session at now_ms (bookkeeping: a backend may make it durable lazily).
+  virtual Status touch_session(const Hash& id_hash, std::int64_t now_ms) = 0;
+  // Ends the session (nothing happens for one not held).
+  virtual Status end_session(const Hash& id_hash) = 0;
 };
 
 // The embedded default: one SQLite database file (created by init, migrated by open).

@@ -33,6 +33,12 @@ Status unknown_account(const std::string& name) {
   return not_found("no account '" + name + "' (see 'shiftbook-server account list')");
 }
 
+// Ends every session of the account (a new password, or the account disabled).
+Status end_sessions_of(Db& db, const std::string& name) {
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("DELETE FROM sessions WHERE account = ?"));
+  return st.bind(1, name).run();
+}
+
 // The account of `name` in the writer's transaction; not_found when there is none.
 Result<AccountRecord> held_account(Db& db, const std::string& name) {
   SB_ASSIGN_OR_RETURN(std::optional<AccountRecord> held, find_account(db, name));
@@ -74,6 +80,7 @@ Result<AccountRecord> SqliteStorage::set_account_password(const std::string& nam
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET password_hash = ?, failures = 0, "
                                                "locked_until_ms = 0 WHERE name = ?"));
   SB_RETURN_IF_ERROR(st.bind(1, password_hash).bind(2, name).run());
+  SB_RETURN_IF_ERROR(end_sessions_of(writer_, name));
   SB_RETURN_IF_ERROR(tx.commit());
   held.password_hash = password_hash;
   held.failures = 0;
@@ -90,6 +97,7 @@ Result<AccountRecord> SqliteStorage::disable_account(const std::string& name, st
   }
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET disabled_ms = ? WHERE name = ?"));
   SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, name).run());
+  SB_RETURN_IF_ERROR(end_sessions_of(writer_, name));
   SB_RETURN_IF_ERROR(tx.commit());
   held.disabled_ms = now_ms;
   return held;
@@ -122,6 +130,49 @@ Result<AccountRecord> SqliteStorage::login_succeeded(const std::string& name, st
   held.locked_until_ms = 0;
   held.last_login_ms = now_ms;
   return held;
+}
+
+Status SqliteStorage::add_session(const SessionRecord& session) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_RETURN_IF_ERROR(held_account(writer_, session.account).status());
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO sessions(id_hash, account, created_ms, last_seen_ms) "
+                                               "VALUES(?, ?, ?, ?)"));
+  SB_RETURN_IF_ERROR(st.bind_blob(1, view(session.id_hash))
+                         .bind(2, session.account)
+                         .bind(3, session.created_ms)
+                         .bind(4, session.last_seen_ms)
+                         .run());
+  return tx.commit();
+}
+
+Result<std::optional<SessionRecord>> SqliteStorage::session(const Hash& id_hash) {
+  SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT account, created_ms, last_seen_ms FROM sessions "
+                                                  "WHERE id_hash = ?"));
+  st.bind_blob(1, view(id_hash));
+  SB_ASSIGN_OR_RETURN(bool row, st.step());
+  if (!row) return std::optional<SessionRecord>();
+  SessionRecord s;
+  s.id_hash = id_hash;
+  s.account = st.text(0);
+  s.created_ms = st.int64(1);
+  s.last_seen_ms = st.int64(2);
+  return std::optional<SessionRecord>(std::move(s));
+}
+
+Status SqliteStorage::touch_session(const Hash& id_hash, std::int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return write_lazily([&]() -> Status {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE sessions SET last_seen_ms = ? WHERE id_hash = ?"));
+    return st.bind(1, now_ms).bind_blob(2, view(id_hash)).run();
+  });
+}
+
+Status SqliteStorage::end_session(const Hash& id_hash) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("DELETE FROM sessions WHERE id_hash = ?"));
+  return st.bind_blob(1, view(id_hash)).run();
 }
 
 }  // namespace shiftbook::server::sqlite

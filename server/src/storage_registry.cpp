@@ -140,16 +140,19 @@ Status SqliteStorage::flag_device(const PublicKey& key, const std::string& reaso
 Status SqliteStorage::note_sync(const PublicKey& key, std::int64_t server_ms, std::int64_t client_ms,
                                 std::uint64_t cursor) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  // Bookkeeping, not evidence: this commit skips its own fsync; the next durable commit (the
-  // WAL is synced whole) makes it durable too. Saves one fsync per sync round trip.
-  SB_RETURN_IF_ERROR(writer_.exec("PRAGMA synchronous = NORMAL"));
-  Status s = [&]() -> Status {
+  // Saves one fsync per sync round trip.
+  return write_lazily([&]() -> Status {
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE devices SET last_sync_ms = ?, last_client_ms = ?, "
                                                  "last_cursor = ? WHERE key = ?"));
     SB_RETURN_IF_ERROR(st.bind(1, server_ms).bind(2, client_ms).bind(3, i64(cursor)).bind_blob(4, view(key)).run());
     if (writer_.changes() == 0) return not_found("device " + short_device(key) + " is not enrolled");
     return Status::ok();
-  }();
+  });
+}
+
+Status SqliteStorage::write_lazily(const std::function<Status()>& write) {
+  SB_RETURN_IF_ERROR(writer_.exec("PRAGMA synchronous = NORMAL"));
+  Status s = write();
   Status restored = writer_.exec("PRAGMA synchronous = FULL");
   return s.is_ok() ? restored : s;
 }

@@ -174,6 +174,10 @@ class SqliteStorage final : public Storage {
   Result<std::optional<AccountRecord>> begin_login(const std::string& name, std::int64_t now_ms,
                                                    const LoginLimits& limits) override;
   Result<AccountRecord> login_succeeded(const std::string& name, std::int64_t now_ms, bool own_lockout) override;
+  Status add_session(const SessionRecord& session) override;
+  Result<std::optional<SessionRecord>> session(const Hash& id_hash) override;
+  Status touch_session(const Hash& id_hash, std::int64_t now_ms) override;
+  Status end_session(const Hash& id_hash) override;
 
  private:
   // ---- storage_field.cpp
@@ -200,6 +204,10 @@ class SqliteStorage final : public Storage {
   Result<bool> read_by_hash(const Hash& hash, const char* select, const std::function<void(const Stmt&)>& read);
   Status catch_up_recent(Db& db);
   Status index_recent_hashes();
+  // Runs `write` on the writer (the caller holds write_mu_) as bookkeeping, not evidence: its
+  // commit skips its own fsync (synchronous=NORMAL for it), and the next durable commit, which
+  // syncs the whole WAL, makes it durable too.
+  Status write_lazily(const std::function<Status()>& write);
 
   // ---- storage_sqlite.cpp
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);

@@ -82,16 +82,12 @@ Result<TokenRecord> SqliteStorage::revoke_token(const std::string& id, std::int6
 
 Status SqliteStorage::note_token_use(const std::string& id, std::int64_t now_ms) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  // Bookkeeping, not evidence: as note_sync, this commit skips its own fsync.
-  SB_RETURN_IF_ERROR(writer_.exec("PRAGMA synchronous = NORMAL"));
-  Status s = [&]() -> Status {
+  return write_lazily([&]() -> Status {
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE tokens SET last_used_ms = ? WHERE id = ?"));
     SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, id).run());
     if (writer_.changes() == 0) return unknown_token(id);
     return Status::ok();
-  }();
-  Status restored = writer_.exec("PRAGMA synchronous = FULL");
-  return s.is_ok() ? restored : s;
+  });
 }
 
 }  // namespace shiftbook::server::sqlite

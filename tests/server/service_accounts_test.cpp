@@ -187,9 +187,103 @@ TEST_CASE("accounts: a version-3 store migrates to version 4 with no accounts") 
   testing::TempDir dir;
   const std::string path = dir.file("hq.db");
   { REQUIRE(server::open_sqlite_storage(path, true).is_ok()); }
-  testing::exec_sql(path, "DROP TABLE accounts; PRAGMA user_version = 3;");
+  testing::exec_sql(path, "DROP TABLE sessions; DROP TABLE accounts; PRAGMA user_version = 3;");
   auto reopened = server::open_sqlite_storage(path, false);
   REQUIRE_MESSAGE(reopened.is_ok(), reopened.status().to_string());
   CHECK(testing::query_int(path, "PRAGMA user_version") == 4);
   CHECK((*reopened)->accounts()->empty());
+}
+
+TEST_CASE("sessions: signing in starts one; its cookie names it, the store keeps only the cookie's hash") {
+  Accounts a;
+  auto started = a.s.start_session("anna", kPassword);
+  REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+  CHECK(started->cookie.size() == 64);
+  CHECK(started->csrf.size() == 64);
+  CHECK(started->csrf != started->cookie);
+  auto in = a.s.check_session(started->cookie);
+  REQUIRE_MESSAGE(in.is_ok(), in.status().to_string());
+  CHECK(in->account == "anna");
+  CHECK(in->csrf == started->csrf);
+  const std::string db = a.ho.dir.file("server.db");
+  CHECK(testing::query_int(db, "SELECT count(*) FROM sessions WHERE account = 'anna'") == 1);
+  CHECK(testing::query_int(db, "SELECT count(*) FROM sessions WHERE hex(id_hash) = upper('" + started->cookie + "')") ==
+        0);
+  CHECK(a.s.start_session("anna", "wrong password").status().message() == "wrong name or password");
+
+  for (const std::string& cookie : {std::string(), std::string(64, 'g'), std::string(63, 'a'),
+                                   std::string(64, 'A'), std::string(64, '0')}) {
+    CAPTURE(cookie);
+    const Status s = a.s.check_session(cookie).status();
+    CHECK(s.code() == Code::kUnauthenticated);
+    CHECK(says(s, "sign in again"));
+  }
+}
+
+TEST_CASE("sessions: a form's token must be its own session's") {
+  Accounts a;
+  REQUIRE(a.s.create_account("boris", "another long password").is_ok());
+  const auto mine = a.s.start_session("anna", kPassword);
+  const auto other = a.s.start_session("boris", "another long password");
+  const auto again = a.s.start_session("anna", kPassword);
+  REQUIRE(mine.is_ok());
+  REQUIRE(other.is_ok());
+  REQUIRE(again.is_ok());
+  const auto in = a.s.check_session(mine->cookie);
+  REQUIRE(in.is_ok());
+  CHECK(a.s.check_csrf(*in, mine->csrf).is_ok());
+  for (const std::string& token : {std::string(), other->csrf, again->csrf, mine->cookie, mine->csrf.substr(1)}) {
+    const Status s = a.s.check_csrf(*in, token);
+    CHECK(s.code() == Code::kPermissionDenied);
+    CHECK(says(s, "security token"));
+  }
+}
+
+TEST_CASE("sessions: one ends when signed out, after 30 idle minutes, 12 hours after signing in, and with a new "
+          "password or the account disabled") {
+  Accounts a;
+  auto start = [&] { return a.s.start_session("anna", kPassword)->cookie; };
+  const std::string out = start();
+  REQUIRE(a.s.end_session(out).is_ok());
+  CHECK(a.s.check_session(out).status().code() == Code::kUnauthenticated);
+  CHECK(a.s.end_session("not a cookie").is_ok());
+
+  const std::string idle = start();
+  a.ho.clock.advance(29 * kMinuteMs);
+  CHECK(a.s.check_session(idle).is_ok());  // a request: the idle time starts again
+  a.ho.clock.advance(29 * kMinuteMs);
+  CHECK(a.s.check_session(idle).is_ok());
+  a.ho.clock.advance(30 * kMinuteMs);
+  const Status ended = a.s.check_session(idle).status();
+  CHECK(ended.code() == Code::kUnauthenticated);
+  CHECK(says(ended, "after 30 minutes without a request"));
+  CHECK(a.s.check_session(idle).status().message() == "not signed in, or the session has ended; sign in again");
+
+  const std::string long_one = start();
+  for (int i = 0; i < 24; ++i) {
+    a.ho.clock.advance(29 * kMinuteMs);
+    REQUIRE(a.s.check_session(long_one).is_ok());
+  }
+  a.ho.clock.advance(24 * kMinuteMs);  // 12 hours after signing in
+  CHECK(says(a.s.check_session(long_one).status(), "720 minutes after signing in"));
+
+  const std::string before_new_password = start();
+  REQUIRE(a.s.set_account_password("anna", "a brand new password").is_ok());
+  CHECK(a.s.check_session(before_new_password).status().code() == Code::kUnauthenticated);
+  const std::string before_disabled = a.s.start_session("anna", "a brand new password")->cookie;
+  REQUIRE(a.s.disable_account("anna").is_ok());
+  CHECK(a.s.check_session(before_disabled).status().code() == Code::kUnauthenticated);
+  CHECK(a.s.start_session("anna", "a brand new password").status().code() == Code::kPermissionDenied);
+}
+
+TEST_CASE("sessions: the kept hash and the CSRF token of a known cookie are DASHBOARD.md's example") {
+  Accounts a;
+  const std::string db = a.ho.dir.file("server.db");
+  testing::exec_sql(db, "INSERT INTO sessions(id_hash, account, created_ms, last_seen_ms) VALUES("
+                        "x'd4ffaeeac45aa41825e0bc3f875570af061acbf0b950ad752ff0f9463fe13ad5', 'anna', " +
+                            std::to_string(testing::kSampleNowMs) + ", " + std::to_string(testing::kSampleNowMs) + ")");
+  auto in = a.s.check_session(std::string(64, '1'));
+  REQUIRE_MESSAGE(in.is_ok(), in.status().to_string());
+  CHECK(in->account == "anna");
+  CHECK(in->csrf == "94595712f6032e317b3e7a2edfecf6f913d306acc7578b2694bfb74d76cfc596");
 }

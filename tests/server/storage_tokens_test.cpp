@@ -81,8 +81,8 @@ TEST_CASE("storage: a version-2 store migrates to version 3 and on, its history 
     append_ok(*st, batch_of(d, 1, 2));
   }
   // The same store as version 2 wrote it: version 3 only adds the tokens table (and version 4 the
-  // accounts table).
-  exec_sql(path, "DROP TABLE accounts; DROP TABLE tokens; PRAGMA user_version = 2;");
+  // accounts and sessions tables).
+  exec_sql(path, "DROP TABLE sessions; DROP TABLE accounts; DROP TABLE tokens; PRAGMA user_version = 2;");
   CHECK(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tokens'") == 0);
 
   auto reopened = server::open_sqlite_storage(path, false);
