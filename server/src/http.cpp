@@ -25,6 +25,7 @@
 
 #include <httplib.h>
 
+#include "dashboard.h"
 #include "report_api.h"
 #include "shiftbook/canonical.h"
 #include "shiftbook/envelope.h"
@@ -225,6 +226,26 @@ void HttpServer::Impl::setup() {
     http.Put(path, wrong_method("GET"));
     http.Delete(path, wrong_method("GET"));
   }
+
+  // The head-office dashboard (dashboard.h, docs/DASHBOARD.md): HTML pages for signed-in staff.
+  auto dashboard = [this](Reply (*page)(Service&, const DashboardRequest&)) {
+    return [this, page](const httplib::Request& req, httplib::Response& res) {
+      answer(req, res, [&] {
+        DashboardRequest d{req.get_header_value("Cookie"), req.params, req.remote_addr};
+        if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+          httplib::Params form;
+          httplib::detail::parse_query_text(req.body, form);
+          d.params.insert(form.begin(), form.end());
+        }
+        return page(service, d);
+      });
+    };
+  };
+  http.Get("/dashboard", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/dashboard/", 303); });
+  http.Get("/dashboard/", dashboard(&dashboard_overview));
+  http.Get("/dashboard/login", dashboard(&dashboard_login_form));
+  http.Post("/dashboard/login", dashboard(&dashboard_login));
+  http.Post("/dashboard/logout", dashboard(&dashboard_logout));
 
   // Called for every answer of status 400 and above; answers that already have a body (the
   // Service's, or ours above) pass unchanged. What is left was refused by the library itself.

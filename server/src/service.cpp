@@ -357,4 +357,6 @@ Reply Service::enroll(ByteView wire, const std::string& peer) { return impl_->en
 Reply Service::sync(ByteView wire, const std::string& peer) { return impl_->sync(wire, peer); }
 Storage& Service::storage() { return *impl_->storage; }
 
+const Clock& Service::clock() const { return impl_->clock; }
+
 }  // namespace shiftbook::server

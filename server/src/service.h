@@ -352,6 +352,8 @@ class Service {
   // Signs out: the session the cookie names ends (nothing happens for one that names none).
   Status end_session(std::string_view cookie);
   Storage& storage();
+  // The server's clock (pages show the current period by it).
+  const Clock& clock() const;
 
  private:
   struct Impl;
