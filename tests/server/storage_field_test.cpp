@@ -320,7 +320,7 @@ TEST_CASE("storage: a version-1 store migrates to version 2, its history kept an
   auto reopened = server::open_sqlite_storage(current, false);
   REQUIRE_MESSAGE(reopened.is_ok(), reopened.status().to_string());
   Storage& st = **reopened;
-  CHECK(query_int(current, "PRAGMA user_version") == 3);  // through version 2 on to 3 (API tokens)
+  CHECK(query_int(current, "PRAGMA user_version") == 4);  // through version 2 on to 3 (API tokens), 4 (accounts)
   auto rec = st.device(d.device());
   REQUIRE(rec.is_ok());
   REQUIRE(rec->has_value());
