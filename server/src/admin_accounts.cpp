@@ -1,6 +1,7 @@
 // Head-office accounts from the command line (docs/DASHBOARD.md): `account create`, `list`,
 // `password` and `disable`. Passwords are read without echo from a terminal, or as one line of
 // standard input; never from the command line, and wiped once used.
+#include <functional>
 #include <iostream>
 
 #include "admin.h"
@@ -46,22 +47,24 @@ auto with_password(const std::string& prompt, Use use) -> decltype(use(std::stri
   return result;
 }
 
-void add_create(CLI::App& group, Context& ctx) {
-  auto* create = group.add_subcommand("create", "Make a head-office account for the dashboard; the password is read "
-                                                "without echo, or as one line of standard input");
+// A subcommand taking --name (and --json) whose action is one Service call on the account; it
+// prints the account as JSON, or what `said` makes of it.
+using AccountCall = std::function<Result<AccountRecord>(Service&, const std::string& name)>;
+using Said = std::function<std::string(const AccountRecord&)>;
+
+void add_account_action(CLI::App& group, Context& ctx, const char* sub, const char* help, AccountCall call, Said said) {
+  auto* cmd = group.add_subcommand(sub, help);
   auto o = std::make_shared<AccountOpts>();
-  add_name(create, *o);
-  add_json_flag(create, ctx);
-  on_run(create, ctx, o, [](Context& c, const AccountOpts& opts) -> Status {
+  add_name(cmd, *o);
+  add_json_flag(cmd, ctx);
+  on_run(cmd, ctx, o, [call, said](Context& c, const AccountOpts& opts) -> Status {
     SB_ASSIGN_OR_RETURN(auto service, c.open());
-    SB_ASSIGN_OR_RETURN(AccountRecord a, with_password("Password for " + opts.name, [&](const std::string& password) {
-                          return service->create_account(opts.name, password);
-                        }));
+    SB_ASSIGN_OR_RETURN(AccountRecord a, call(*service, opts.name));
     if (c.json) {
       print_json(account_json(a, c.clock.now_ms()));
-      return Status::ok();
+    } else {
+      std::cout << said(a) << '\n';
     }
-    std::cout << "made account " << a.name << " (the server keeps only an Argon2id hash of its password)\n";
     return Status::ok();
   });
 }
@@ -92,52 +95,35 @@ void add_list(CLI::App& group, Context& ctx) {
   });
 }
 
-void add_password(CLI::App& group, Context& ctx) {
-  auto* password = group.add_subcommand("password", "Set a new password for an account; this also ends a lockout");
-  auto o = std::make_shared<AccountOpts>();
-  add_name(password, *o);
-  add_json_flag(password, ctx);
-  on_run(password, ctx, o, [](Context& c, const AccountOpts& opts) -> Status {
-    SB_ASSIGN_OR_RETURN(auto service, c.open());
-    SB_ASSIGN_OR_RETURN(AccountRecord a, with_password("New password for " + opts.name,
-                                                       [&](const std::string& secret) {
-                                                         return service->set_account_password(opts.name, secret);
-                                                       }));
-    if (c.json) {
-      print_json(account_json(a, c.clock.now_ms()));
-      return Status::ok();
-    }
-    std::cout << "set a new password for account " << a.name << "; it may sign in again\n";
-    return Status::ok();
-  });
-}
-
-void add_disable(CLI::App& group, Context& ctx) {
-  auto* disable = group.add_subcommand("disable", "Disable an account for good: it can no longer sign in");
-  auto o = std::make_shared<AccountOpts>();
-  add_name(disable, *o);
-  add_json_flag(disable, ctx);
-  on_run(disable, ctx, o, [](Context& c, const AccountOpts& opts) -> Status {
-    SB_ASSIGN_OR_RETURN(auto service, c.open());
-    SB_ASSIGN_OR_RETURN(AccountRecord a, service->disable_account(opts.name));
-    if (c.json) {
-      print_json(account_json(a, c.clock.now_ms()));
-      return Status::ok();
-    }
-    std::cout << "disabled account " << a.name << " at " << format_utc(a.disabled_ms) << "\n";
-    return Status::ok();
-  });
-}
-
 }  // namespace
 
 void add_account_commands(CLI::App& app, Context& ctx) {
   auto* group = app.add_subcommand("account", "Head-office accounts: who may sign in to the dashboard");
   group->require_subcommand(1);
-  add_create(*group, ctx);
+  add_account_action(
+      *group, ctx, "create",
+      "Make a head-office account for the dashboard; the password is read without echo, or as one line of standard input",
+      [](Service& service, const std::string& name) {
+        return with_password("Password for " + name, [&](const std::string& password) {
+          return service.create_account(name, password);
+        });
+      },
+      [](const AccountRecord& a) {
+        return "made account " + a.name + " (the server keeps only an Argon2id hash of its password)";
+      });
   add_list(*group, ctx);
-  add_password(*group, ctx);
-  add_disable(*group, ctx);
+  add_account_action(
+      *group, ctx, "password", "Set a new password for an account; this also ends a lockout and its sessions",
+      [](Service& service, const std::string& name) {
+        return with_password("New password for " + name, [&](const std::string& password) {
+          return service.set_account_password(name, password);
+        });
+      },
+      [](const AccountRecord& a) { return "set a new password for account " + a.name + "; it may sign in again"; });
+  add_account_action(
+      *group, ctx, "disable", "Disable an account for good: it can no longer sign in, and its sessions end",
+      [](Service& service, const std::string& name) { return service.disable_account(name); },
+      [](const AccountRecord& a) { return "disabled account " + a.name + " at " + format_utc(a.disabled_ms); });
 }
 
 }  // namespace shiftbook::server::cli
