@@ -359,13 +359,12 @@ bool says_more(const Message& answer) {
 // again: the next sync pulls and pushes it again (docs/DURABILITY.md, "Sync answers"). A pull of a
 // million events waits for one fsync instead of one per 8 MiB answer.
 Result<SyncAccepted> Store::accept_sync(const PushBatch& pushed, const Message& answer) {
-  const bool relax = !impl_->options.relaxed_durability && says_more(answer);
-  if (relax) SB_RETURN_IF_ERROR(impl_->db.exec("PRAGMA synchronous = NORMAL"));
-  Result<SyncAccepted> taken = impl_->accept_answer(pushed, answer);
-  if (relax) {
-    Status restored = impl_->db.exec("PRAGMA synchronous = FULL");
-    if (!restored.is_ok()) return restored;
-  }
+  if (impl_->options.relaxed_durability || !says_more(answer)) return impl_->accept_answer(pushed, answer);
+  Result<SyncAccepted> taken = internal_error("the answer was not taken");
+  SB_RETURN_IF_ERROR(without_own_fsync(impl_->db, [&] {
+    taken = impl_->accept_answer(pushed, answer);
+    return Status::ok();
+  }));
   return taken;
 }
 

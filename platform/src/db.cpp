@@ -221,6 +221,13 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   return Stmt(st, db_, nullptr);
 }
 
+Status without_own_fsync(Db& db, const std::function<Status()>& write) {
+  SB_RETURN_IF_ERROR(db.exec("PRAGMA synchronous = NORMAL"));
+  Status s = write();
+  Status restored = db.exec("PRAGMA synchronous = FULL");
+  return s.is_ok() ? restored : s;
+}
+
 Result<std::int64_t> Db::query_int(std::string_view sql, std::int64_t fallback) {
   SB_ASSIGN_OR_RETURN(Stmt st, prepare(sql));
   SB_ASSIGN_OR_RETURN(bool row, st.step());

@@ -150,12 +150,7 @@ Status SqliteStorage::note_sync(const PublicKey& key, std::int64_t server_ms, st
   });
 }
 
-Status SqliteStorage::write_lazily(const std::function<Status()>& write) {
-  SB_RETURN_IF_ERROR(writer_.exec("PRAGMA synchronous = NORMAL"));
-  Status s = write();
-  Status restored = writer_.exec("PRAGMA synchronous = FULL");
-  return s.is_ok() ? restored : s;
-}
+Status SqliteStorage::write_lazily(const std::function<Status()>& write) { return without_own_fsync(writer_, write); }
 
 Result<std::vector<PublicKey>> SqliteStorage::devices_in_units(const std::vector<std::string>& units) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());

@@ -107,6 +107,12 @@ class Db {
   std::unique_ptr<StmtCache> cache_ = std::make_unique<StmtCache>();
 };
 
+// Runs `write` with synchronous=NORMAL on `db`, then FULL again (a connection set to FULL): a commit
+// inside skips its own fsync. In WAL mode a power cut may then lose it, never tear it, a process
+// kill loses nothing, and the next FULL commit, which syncs the whole WAL, makes it durable too.
+// For bookkeeping and for what can be fetched again, never for what only this store holds.
+Status without_own_fsync(Db& db, const std::function<Status()>& write);
+
 // Status for an SQLite result code: busy and locked are unavailable, corruption and not-a-database
 // are data_loss, full disk is resource_exhausted, the rest internal.
 Status sqlite_status(int rc, sqlite3* db, std::string_view what);
