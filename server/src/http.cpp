@@ -260,8 +260,8 @@ void HttpServer::Impl::setup() {
     } else if (res.status == 404) {
       code = "not_found";
       message = "no such endpoint: " + req.method + " " + req.path +
-                " (the server serves GET /v1/hello, POST /v1/enroll, POST /v1/sync, and with an API token "
-                "GET /v1/reports/payroll and GET /v1/reports/returns)";
+                " (the server serves GET /v1/hello, POST /v1/enroll, POST /v1/sync, with an API token "
+                "GET /v1/reports/payroll and GET /v1/reports/returns, and the dashboard at GET /dashboard/)";
     } else if (res.status == 400) {
       code = "malformed";
       message = "the request is not well-formed HTTP";
