@@ -223,20 +223,21 @@ TEST_CASE("anomalies on a terminal: output logged against a quota head office ha
 TEST_CASE("anomalies on a terminal: pulled output against a lower or a higher quota version is flagged, up to date "
           "or void output and other units' are not") {
   Enrolled e;  // quota of U1, 2026-11, P1 at version 3; none for U2
+  // Hashes are copied: each add may move the chain's events, and a reference into them with it.
   Chain other(DeviceKey::generate());
-  const Event& open = other.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}});
-  const auto output = [&](std::int64_t quantity, std::int64_t version) -> const Event& {
-    return other.add("output", {{"shift", hash_ref(open.hash)}, {"product", "P1"}, {"quantity", quantity},
-                                {"quota_version", version}});
+  const Hash open = other.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}}).hash;
+  const auto output = [&](std::int64_t quantity, std::int64_t version) {
+    return other.add("output", {{"shift", hash_ref(open)}, {"product", "P1"}, {"quantity", quantity},
+                                {"quota_version", version}}).hash;
   };
   output(10, 9);                           // a terminal that saw a newer quota than head office keeps
   output(20, 3);                           // up to date
-  const Event& voided = output(30, 2);     // stale, then voided
-  other.add("void", {{"target", hash_ref(voided.hash)}, {"reason", "logged twice"}});
+  const Hash voided = output(30, 2);       // stale, then voided
+  other.add("void", {{"target", hash_ref(voided)}, {"reason", "logged twice"}});
   output(40, 1);                           // stale
   Chain elsewhere(DeviceKey::generate());  // unit U2 has no quota
-  const Event& u2 = elsewhere.add("shift_open", {{"unit", "U2"}, {"date", "2026-11-16"}});
-  elsewhere.add("output", {{"shift", hash_ref(u2.hash)}, {"product", "P1"}, {"quantity", 5}, {"quota_version", 1}});
+  const Hash u2 = elsewhere.add("shift_open", {{"unit", "U2"}, {"date", "2026-11-16"}}).hash;
+  elsewhere.add("output", {{"shift", hash_ref(u2)}, {"product", "P1"}, {"quantity", 5}, {"quota_version", 1}});
   must(e.t.store->accept_sync(client::PushBatch{},
                               answer(e.ho.server, e.t, 0, Hash{}, {{&other, 1, 6}, {&elsewhere, 1, 2}}, 40)));
   const Json found = must(e.t.store->anomalies())["anomalies"];

@@ -19,9 +19,10 @@ struct SyncRig {
   Chain other{DeviceKey::generate()};
   Message first, last;
   SyncRig() {
-    const Event& open = other.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}});
+    // A copy: each add may move the chain's events, and a reference into them with it.
+    const Hash open = other.add("shift_open", {{"unit", "U1"}, {"date", "2026-11-16"}}).hash;
     for (int q = 1; q <= 3; ++q) {
-      other.add("output", {{"shift", hash_ref(open.hash)}, {"product", "P1"}, {"quantity", 10 * q}});
+      other.add("output", {{"shift", hash_ref(open)}, {"product", "P1"}, {"quantity", 10 * q}});
     }
     first = answer(e.ho.server, e.t, 0, Hash{}, {{&other, 1, 2}}, 2, /*more=*/true);
     last = answer(e.ho.server, e.t, 0, Hash{}, {{&other, 3, 4}}, 4, /*more=*/false);
