@@ -15,8 +15,6 @@ using console::Table;
 
 namespace {
 
-constexpr std::size_t kShownHexDigits = 16;
-
 Json decision_json(const PeriodDecision& d) {
   return Json{{"decision", d.approve ? "approval" : "reopen"},
               {"event", to_hex(d.event)},
@@ -90,29 +88,6 @@ Json shares_json(const Shareout& s, const ProductAmounts& products) {
   return Json{{"rule_version", s.rule_version}, {"points", points}, {"products", out_products}};
 }
 
-// "approved at 2026-12-01 09:00 UTC (signer seq 14)", or "open"
-std::string state_text(const UnitPeriodReport& r) {
-  if (!r.approval) return "open";
-  return "approved at " + format_utc(r.approval->written_ms) + " (signer seq " +
-         std::to_string(r.approval->signer_seq) + ")";
-}
-
-// "P1 +20 pcs; W2 +60 min" for an adjustment's differences.
-std::string adjustment_text(const Adjustment& a, const ProductAmounts& products) {
-  std::vector<std::string> parts;
-  auto sign = [](std::int64_t v) { return v > 0 ? "+" : ""; };
-  for (const auto& [id, v] : a.actual) parts.push_back(id + " " + sign(v) + products.amount(v, id));
-  for (const auto& [id, w] : a.workers) {
-    std::vector<std::string> counts;
-    if (w.minutes != 0) counts.push_back(sign(w.minutes) + std::to_string(w.minutes) + " min");
-    if (w.special_minutes != 0) counts.push_back(sign(w.special_minutes) + std::to_string(w.special_minutes) + " special min");
-    if (w.skill_upgrades != 0) counts.push_back(sign(w.skill_upgrades) + std::to_string(w.skill_upgrades) + " skill upgrades");
-    if (w.innovations != 0) counts.push_back(sign(w.innovations) + std::to_string(w.innovations) + " innovations");
-    parts.push_back(id + " " + join(counts, ", "));
-  }
-  return join(parts, "; ");
-}
-
 std::string sources_text(const std::vector<FigureSource>& sources) {
   std::vector<std::string> out;
   for (const FigureSource& s : sources) {
@@ -122,47 +97,6 @@ std::string sources_text(const std::vector<FigureSource>& sources) {
 }
 
 }  // namespace
-
-std::string shown_hash(const Hash& h) { return to_hex(h).substr(0, kShownHexDigits); }
-
-std::string rate_text(std::int64_t permille) {
-  return std::to_string(permille / 10) + "." + std::to_string(permille % 10) + " %";
-}
-
-Result<ProductAmounts> ProductAmounts::read(Service& service) {
-  SB_ASSIGN_OR_RETURN(std::vector<Json> all, service.reference("ref_product"));
-  ProductAmounts out;
-  for (const Json& p : all) {
-    out.products_[p.value("id", std::string())] = {p.value("decimals", 0), p.value("unit", std::string())};
-  }
-  return out;
-}
-
-int ProductAmounts::decimals(const std::string& id) const {
-  auto it = products_.find(id);
-  return it == products_.end() ? 0 : it->second.first;
-}
-
-std::string ProductAmounts::amount(std::int64_t base, const std::string& id) const {
-  auto it = products_.find(id);
-  if (it == products_.end()) return std::to_string(base);
-  return format_quantity(base, it->second.first) + " " + it->second.second;
-}
-
-std::string ProductAmounts::exact(const ShareLine& line, const std::string& id) const {
-  std::string text = format_exact_share(line, 2);
-  if (text == "-") return text;
-  // Two decimals of the base unit: a product kept to thousandths moves the point three places.
-  const int d = decimals(id);
-  if (d > 0) {
-    std::string whole = text.substr(0, text.find('.'));
-    const std::string fraction = text.substr(text.find('.') + 1);
-    while (whole.size() <= static_cast<std::size_t>(d)) whole.insert(whole.begin(), '0');
-    text = whole.substr(0, whole.size() - d) + "." + whole.substr(whole.size() - d) + fraction;
-  }
-  auto it = products_.find(id);
-  return it == products_.end() ? text : text + " " + it->second.second;
-}
 
 Json report_json(const SiteReport& sr, const ProductAmounts& products) {
   const UnitPeriodReport& r = sr.report;

@@ -1,13 +1,14 @@
 // The head-office dashboard over HTTP (docs/DASHBOARD.md), apart from HTTP itself: each page takes
-// what the request brought and comes to a Reply of server-drawn HTML. Signing in and out and the
-// overview; every page but the sign-in form needs a session (the cookie sb_session), every form
-// carries its CSRF token, and every text that came from head office or a terminal is escaped.
-// http.cpp routes to these; thread-safe as the Service is.
+// what the request brought and comes to a Reply of server-drawn HTML. Every page but the sign-in
+// form needs a session (the cookie sb_session), every action a form carrying the session's CSRF
+// token, and every text that came from head office or a terminal is escaped. http.cpp routes to
+// these (dashboard_routes); thread-safe as the Service is.
 #pragma once
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service.h"
 
@@ -20,6 +21,18 @@ struct DashboardRequest {
   std::string peer;                                // the remote address, for the log
 };
 
+using DashboardHandler = Reply (*)(Service&, const DashboardRequest&);
+
+// One page or action: GET (post = false) or POST of `path`.
+struct DashboardRoute {
+  bool post;
+  const char* path;
+  DashboardHandler handle;
+};
+
+// Every page and action of the dashboard (docs/DASHBOARD.md, steps 2 and 3).
+const std::vector<DashboardRoute>& dashboard_routes();
+
 // GET /dashboard/login: the sign-in form (or, when signed in, 303 to the overview).
 Reply dashboard_login_form(Service& service, const DashboardRequest& request);
 // POST /dashboard/login (name, password, csrf): 303 to the overview with the session's cookie; the
@@ -27,7 +40,8 @@ Reply dashboard_login_form(Service& service, const DashboardRequest& request);
 Reply dashboard_login(Service& service, const DashboardRequest& request);
 // POST /dashboard/logout (csrf): ends the session, 303 to the sign-in form.
 Reply dashboard_logout(Service& service, const DashboardRequest& request);
-// GET /dashboard/: plan against actual of the current period, per site and unit.
+// GET /dashboard/: plan against actual of the current period, per site and unit, and the
+// terminals whose silence leaves figures missing.
 Reply dashboard_overview(Service& service, const DashboardRequest& request);
 
 // `text` for HTML text and attribute values: & < > " ' as character references.

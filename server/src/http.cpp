@@ -242,10 +242,13 @@ void HttpServer::Impl::setup() {
     };
   };
   http.Get("/dashboard", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/dashboard/", 303); });
-  http.Get("/dashboard/", dashboard(&dashboard_overview));
-  http.Get("/dashboard/login", dashboard(&dashboard_login_form));
-  http.Post("/dashboard/login", dashboard(&dashboard_login));
-  http.Post("/dashboard/logout", dashboard(&dashboard_logout));
+  for (const DashboardRoute& route : dashboard_routes()) {
+    if (route.post) {
+      http.Post(route.path, dashboard(route.handle));
+    } else {
+      http.Get(route.path, dashboard(route.handle));
+    }
+  }
 
   // Called for every answer of status 400 and above; answers that already have a body (the
   // Service's, or ours above) pass unchanged. What is left was refused by the library itself.

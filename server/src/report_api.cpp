@@ -19,30 +19,9 @@ constexpr std::size_t kMaxParamBytes = 100;
 const std::string kPayrollUsage = "give period=P, and optionally site=S, unit=U and format=csv or format=json";
 const std::string kReturnsUsage = "give any of site=S, unit=U and period=P, or none for every site";
 
-// What a Status from the token check, the parameters or the Service answers with over HTTP.
-struct Answer {
-  int http_status;
-  const char* code;
-};
-
-Answer answer_for(Code code) {
-  switch (code) {
-    case Code::kInvalidArgument: return {400, "bad_request"};
-    case Code::kNotFound: return {404, "not_found"};
-    case Code::kFailedPrecondition: return {409, "not_ready"};
-    case Code::kUnauthenticated: return {401, "unauthenticated"};
-    case Code::kPermissionDenied: return {403, "revoked"};
-    case Code::kUnavailable: return {503, "busy"};
-    default: return {500, "internal"};
-  }
-}
-
 Reply refused(const std::string& prefix, const Status& s, const ReportRequest& request) {
-  const Answer a = answer_for(s.code());
-  // What went wrong inside the server is for its log, not for the caller.
-  const std::string message =
-      a.http_status == 500 ? "the server failed to answer; try again later"
-                           : a.http_status == 503 ? "the server is busy; try again in a moment" : s.message();
+  const HttpAnswer a = http_answer(s.code());
+  const std::string message = shown_message(s);
   Reply r = detail::json_error(a.http_status, a.code, message, prefix + " refused: " + a.code + ": " + s.message());
   if (a.http_status == 401) {
     // RFC 6750: a request without credentials gets the bare challenge; one with a token that
@@ -157,6 +136,40 @@ Json return_json(const std::string& site, const PeriodReturn& r) {
               {"adjusted_into", r.adjusted_into}};
 }
 
+HttpAnswer http_answer(Code code) {
+  switch (code) {
+    case Code::kInvalidArgument: return {400, "bad_request"};
+    case Code::kNotFound: return {404, "not_found"};
+    case Code::kFailedPrecondition: return {409, "not_ready"};
+    case Code::kUnauthenticated: return {401, "unauthenticated"};
+    case Code::kPermissionDenied: return {403, "revoked"};
+    case Code::kUnavailable:
+    case Code::kAborted: return {503, "busy"};
+    default: return {500, "internal"};
+  }
+}
+
+std::string shown_message(const Status& s) {
+  switch (http_answer(s.code()).http_status) {
+    case 500: return "the server failed to answer; try again later";
+    case 503: return s.code() == Code::kAborted ? s.message() : "the server is busy; try again in a moment";
+    default: return s.message();
+  }
+}
+
+Reply payroll_file(const std::string& period, const std::vector<PayrollRow>& rows, bool csv) {
+  Reply r;
+  if (csv) {
+    r.content_type = "text/csv; charset=utf-8";
+    r.body = payroll_csv(rows);
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + payroll_filename(period) + "\"");
+  } else {
+    r.content_type = "application/json";
+    r.body = dump(payroll_json(period, rows));
+  }
+  return r;
+}
+
 Reply payroll_report(Service& service, const ReportRequest& request) {
   std::string prefix = "report payroll peer " + request.peer;
   Result<TokenRecord> token = service.check_token(request.authorization);
@@ -176,15 +189,7 @@ Reply payroll_report(Service& service, const ReportRequest& request) {
   }
   Result<std::vector<PayrollRow>> rows = service.payroll(period, param(*params, "site"), param(*params, "unit"));
   if (!rows.is_ok()) return refused(prefix, rows.status(), request);
-  Reply r;
-  if (format == "csv") {
-    r.content_type = "text/csv; charset=utf-8";
-    r.body = payroll_csv(*rows);
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + payroll_filename(period) + "\"");
-  } else {
-    r.content_type = "application/json";
-    r.body = dump(payroll_json(period, *rows));
-  }
+  Reply r = payroll_file(period, *rows, format == "csv");
   r.log_line = prefix + " period " + period + " " + format + ": " + std::to_string(rows->size()) +
                (rows->size() == 1 ? " line" : " lines");
   return r;

@@ -29,6 +29,10 @@
 
 namespace shiftbook::server {
 
+// The author of every event head office writes from the command line; what a dashboard action
+// writes carries the signed-in account's name instead (docs/DASHBOARD.md, "Who did it").
+inline constexpr std::string_view kHeadOfficeAuthor = "head-office";
+
 // What one request comes to, independent of HTTP: the status to answer with, the body (an
 // envelope, or JSON for errors that cannot be encrypted), and one line for the server's log.
 struct Reply {
@@ -233,7 +237,8 @@ class Service {
   // kept in quarantine. not_found for a device not enrolled, failed_precondition for one revoked
   // already, invalid_argument for a reason that is empty, longer than 500 bytes or holds control
   // characters. Returns the device as now stored.
-  Result<DeviceRecord> revoke_device(const PublicKey& device, const std::string& reason);
+  Result<DeviceRecord> revoke_device(const PublicKey& device, const std::string& reason,
+                                     const std::string& author = std::string(kHeadOfficeAuthor));
   // Every enrolled device with how far behind it is.
   Result<std::vector<DeviceHealth>> device_health();
   // What quarantine holds, of one device or (nullptr) of all.
@@ -260,13 +265,14 @@ class Service {
   // malformed or ambiguous prefix, a winner that is no child of the fork, or a reason that is
   // empty, longer than 500 bytes or holds control characters; not_found for no such fork.
   Result<RecordedResolution> resolve(const std::string& site, std::string_view fork, std::string_view winner,
-                                     const std::string& reason);
+                                     const std::string& reason, const std::string& author = std::string(kHeadOfficeAuthor));
   // Head office's decision of an anomaly or an integrity signal: an `anomaly_note` {anomaly,
   // reason}, or for a signal's id a `signal_note` {signal, reason}, appended to the chain of the
   // site signer, under admin_mu. `anomaly` is the id of one the server finds now (in `site`, or in
   // any site when it is empty). invalid_argument for a malformed id or reason; not_found when no
   // site has it now.
-  Result<RecordedNote> note_anomaly(const std::string& site, const std::string& anomaly, const std::string& reason);
+  Result<RecordedNote> note_anomaly(const std::string& site, const std::string& anomaly, const std::string& reason,
+                                    const std::string& author = std::string(kHeadOfficeAuthor));
 
   // ---- sharing out, approval and payroll (service_payroll.cpp, docs/RETURNS.md, docs/SHAREOUT.md)
   // The reports of every unit and period with figures, a quota or a decision (Ledger::reports),
@@ -278,10 +284,12 @@ class Service {
   // the figures computed now (adjustments booked in included) in the unit's site chain, under
   // admin_mu. not_found for an unknown unit or period; failed_precondition when the period is
   // locked already, or has more workers or products than an approval holds. The report after it.
-  Result<SiteReport> approve(const std::string& unit, const std::string& period);
+  Result<SiteReport> approve(const std::string& unit, const std::string& period,
+                             const std::string& author = std::string(kHeadOfficeAuthor));
   // Unlocks an approved period: a `period_reopen` {unit, period, reason}. invalid_argument for a
   // bad reason; not_found as for approve; failed_precondition when the period is not locked.
-  Result<SiteReport> reopen(const std::string& unit, const std::string& period, const std::string& reason);
+  Result<SiteReport> reopen(const std::string& unit, const std::string& period, const std::string& reason,
+                            const std::string& author = std::string(kHeadOfficeAuthor));
   // The payroll lines of a period (payroll_rows over reports(site, unit, period)).
   Result<std::vector<PayrollRow>> payroll(const std::string& period, const std::string& site, const std::string& unit);
 

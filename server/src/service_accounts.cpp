@@ -84,6 +84,10 @@ Result<SessionSecret> parse_cookie(std::string_view cookie) {
 
 Result<AccountRecord> Service::create_account(const std::string& name, const std::string& password) {
   SB_RETURN_IF_ERROR(check_name(name));
+  if (name == kHeadOfficeAuthor) {
+    // The author of what the command line writes: an account of that name could not be told from it.
+    return invalid_argument("'" + name + "' names what the server's command line writes; choose another account name");
+  }
   SB_RETURN_IF_ERROR(check_password(password));
   AccountRecord a;
   a.name = name;

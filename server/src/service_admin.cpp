@@ -16,7 +16,6 @@ namespace {
 constexpr std::int64_t kMinCodeValidMs = 60'000;
 constexpr std::int64_t kMaxCodeValidMs = 30LL * 24 * 60 * 60 * 1000;
 constexpr std::size_t kMaxCodeUnits = 64;
-constexpr const char* kHeadOfficeAuthor = "head-office";
 
 }  // namespace
 
@@ -72,7 +71,7 @@ Status Service::Impl::append_to_chain(const std::string& site, std::vector<Chain
       hlc = hlc_next(hlc, now);
       e.hlc = hlc;
       e.prev = seq == 1 ? Hash{} : prev;
-      e.author = kHeadOfficeAuthor;
+      e.author = item.author;
       e.kind = item.kind;
       e.body = item.body;
       auto sealed_event = seal_event(std::move(e));

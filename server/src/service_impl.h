@@ -106,6 +106,7 @@ struct ChainItem {
   Json body;
   std::string ref_key;
   std::optional<Revocation> revokes{};  // for device_revoke (NewEvent::revokes)
+  std::string author = std::string(kHeadOfficeAuthor);  // the event's author: who decided it
 };
 
 // The message's "v" (kOldestProtocolVersion..kProtocolVersion), checked before anything else so a

@@ -181,7 +181,7 @@ Status Service::with_ledger(const std::string& site, const std::function<Status(
 }
 
 Result<RecordedResolution> Service::resolve(const std::string& site, std::string_view fork, std::string_view winner,
-                                            const std::string& reason) {
+                                            const std::string& reason, const std::string& author) {
   Impl& m = *impl_;
   SB_ASSIGN_OR_RETURN(std::string fork_prefix, hex_prefix(fork, "a fork"));
   SB_ASSIGN_OR_RETURN(std::string winner_prefix, hex_prefix(winner, "a version"));
@@ -228,7 +228,7 @@ Result<RecordedResolution> Service::resolve(const std::string& site, std::string
   const Json body{{"fork", hash_ref(r.fork)}, {"winner", hash_ref(r.winner)}, {"losers", losers}, {"reason", reason}};
   SB_RETURN_IF_ERROR(validate_head_office_body(kResolution, body));
   SB_RETURN_IF_ERROR(
-      m.append_to_chain(r.site, {ChainItem{kResolution, body, std::string()}}).with_context("site " + r.site + ": "));
+      m.append_to_chain(r.site, {ChainItem{kResolution, body, std::string(), std::nullopt, author}}).with_context("site " + r.site + ": "));
   SB_ASSIGN_OR_RETURN(auto end, m.storage->chain_end(ledger.signer()));
   r.signer_seq = end.first;
   r.event = end.second;
@@ -236,7 +236,7 @@ Result<RecordedResolution> Service::resolve(const std::string& site, std::string
 }
 
 Result<RecordedNote> Service::note_anomaly(const std::string& site, const std::string& anomaly,
-                                          const std::string& reason) {
+                                          const std::string& reason, const std::string& author) {
   Impl& m = *impl_;
   // The identifier's kind says which it is: an integrity signal's decision is a `signal_note`.
   const bool is_signal = is_signal_kind(anomaly.substr(0, anomaly.find(':')));
@@ -256,7 +256,7 @@ Result<RecordedNote> Service::note_anomaly(const std::string& site, const std::s
     for (const Anomaly& a : is_signal ? site_signals(l) : site_anomalies(l)) found = found || a.id == anomaly;
     if (!found) continue;
     SB_RETURN_IF_ERROR(
-        m.append_to_chain(s, {ChainItem{std::string(note_kind), body, std::string()}}).with_context("site " + s + ": "));
+        m.append_to_chain(s, {ChainItem{std::string(note_kind), body, std::string(), std::nullopt, author}}).with_context("site " + s + ": "));
     SB_ASSIGN_OR_RETURN(auto end, m.storage->chain_end(l.ledger.signer()));
     return RecordedNote{s, anomaly, reason, end.second, end.first};
   }

@@ -183,7 +183,7 @@ Result<std::vector<SiteReport>> Service::reports(const std::string& site, const 
 // while the site's terminals' chains still end where the computation read them, and the signer's
 // chain where it was (so a second approval computed at the same time finds the first and refuses).
 // Otherwise it is computed again, a bounded number of times.
-Result<SiteReport> Service::approve(const std::string& unit, const std::string& period) {
+Result<SiteReport> Service::approve(const std::string& unit, const std::string& period, const std::string& author) {
   Impl& m = *impl_;
   std::lock_guard lock(m.admin_mu);
   const std::string name = unit_period(unit, period);
@@ -200,7 +200,7 @@ Result<SiteReport> Service::approve(const std::string& unit, const std::string& 
     if (Status valid = validate_head_office_body(kApproval, body); !valid.is_ok()) {
       return failed_precondition(name + " cannot be approved as it stands: " + valid.message());
     }
-    Status appended = m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string()}}, now.read);
+    Status appended = m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string(), std::nullopt, author}}, now.read);
     if (appended.code() == Code::kAborted) continue;  // events arrived while it was computed
     SB_RETURN_IF_ERROR(appended.with_context("site " + now.site + ": "));
     return m.unit_report(unit, period);
@@ -209,7 +209,8 @@ Result<SiteReport> Service::approve(const std::string& unit, const std::string& 
                  std::to_string(kApproveAttempts) + " tries); approve again");
 }
 
-Result<SiteReport> Service::reopen(const std::string& unit, const std::string& period, const std::string& reason) {
+Result<SiteReport> Service::reopen(const std::string& unit, const std::string& period, const std::string& reason,
+                                   const std::string& author) {
   Impl& m = *impl_;
   SB_RETURN_IF_ERROR(check_text("the reason", reason));
   std::lock_guard lock(m.admin_mu);
@@ -223,7 +224,7 @@ Result<SiteReport> Service::reopen(const std::string& unit, const std::string& p
   const Json body = {{"unit", unit}, {"period", period}, {"reason", reason}};
   SB_RETURN_IF_ERROR(validate_head_office_body(kReopen, body));
   SB_RETURN_IF_ERROR(
-      m.append_to_chain(now.site, {ChainItem{kReopen, body, std::string()}}).with_context("site " + now.site + ": "));
+      m.append_to_chain(now.site, {ChainItem{kReopen, body, std::string(), std::nullopt, author}}).with_context("site " + now.site + ": "));
   return m.unit_report(unit, period);
 }
 

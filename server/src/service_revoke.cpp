@@ -68,7 +68,8 @@ SyncAnswer Service::Impl::answer_revoked(const DeviceRecord& rec, Message& msg, 
   return a;
 }
 
-Result<DeviceRecord> Service::revoke_device(const PublicKey& device, const std::string& reason) {
+Result<DeviceRecord> Service::revoke_device(const PublicKey& device, const std::string& reason,
+                                             const std::string& author) {
   Impl& m = *impl_;
   const Json body{{"device", to_hex(device)}, {"reason", reason}};
   SB_RETURN_IF_ERROR(validate_head_office_body(kDeviceRevoke, body));
@@ -79,7 +80,7 @@ Result<DeviceRecord> Service::revoke_device(const PublicKey& device, const std::
     return failed_precondition("terminal " + short_device(device) + " was revoked already on " +
                                format_utc(rec->revoked_ms) + " (" + rec->revoke_reason + ")");
   }
-  ChainItem item{kDeviceRevoke, body, std::string(), Revocation{device, reason}};
+  ChainItem item{kDeviceRevoke, body, std::string(), Revocation{device, reason}, author};
   SB_RETURN_IF_ERROR(m.append_to_chain(rec->site, {std::move(item)}).with_context("site " + rec->site + ": "));
   SB_ASSIGN_OR_RETURN(rec, m.storage->device(device));
   if (!rec) return internal_error("device " + short_device(device) + " vanished while it was revoked");
