@@ -302,7 +302,7 @@ TEST_CASE("bundle: a reply is taken like an HTTP answer, and taking it again cha
   CHECK(w.footprint() == "4/4/5");
 }
 
-TEST_CASE("bundle: a reply taken whole is the last successful sync that status shows; a refused one is no attempt") {
+TEST_CASE("bundle: a reply taken whole is the last successful sync that status shows, a refused one is no attempt") {
   World w;
   w.export_to("a.sbb");
   w.answer("a.sbb", "a.reply");

@@ -139,7 +139,7 @@ TEST_CASE("sync kinds: a version refusal from a server that speaks version 2 is 
   CHECK(versions_sent(server) == std::vector<int>{2});
 }
 
-TEST_CASE("sync kinds: another terminal's unknown kind is stored and kept unapplied; verify and rebuild agree") {
+TEST_CASE("sync kinds: another terminal's unknown kind is stored and kept unapplied, verify and rebuild agree") {
   Enrolled e;
   Chain c = other_terminal();
   c.add("future_note", {{"shift", hash_ref(c.events[0].event.hash)}, {"note", "press 4 jams"}});

@@ -107,7 +107,7 @@ TEST_CASE("attack: a device never enrolled is refused with 401 unknown_device") 
   refused(w, before, mark, {"sync device " + short_device(stranger.public_key()), "refused: unknown_device"});
 }
 
-TEST_CASE("attack: two different events at one seq are an equivocation; the device is flagged") {
+TEST_CASE("attack: two different events at one seq are an equivocation, the device is flagged") {
   World w;
   w.chain().add("output", output_body(w.shift(), 5));
   w.push_ok(3);

@@ -284,7 +284,7 @@ TEST_CASE("anomalies: a terminal finds the same overlap as head office, with the
   CHECK(b.run({"anomalies"}).out.find("overlap") != std::string::npos);
 }
 
-TEST_CASE("anomalies: head office decides an anomaly; it stays listed, marked decided, on the server and the terminals") {
+TEST_CASE("anomalies: head office decides an anomaly, it stays listed, marked decided, on the server and the terminals") {
   Overlap o;
   ServerProcess& server = o.server;
   Cli &a = o.a, &b = o.b;

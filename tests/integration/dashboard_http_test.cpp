@@ -96,7 +96,7 @@ struct Dashboard {
 
 }  // namespace
 
-TEST_CASE("dashboard: pages need a session; signing in sets an HttpOnly SameSite cookie; the overview shows plan "
+TEST_CASE("dashboard: pages need a session, signing in sets an HttpOnly SameSite cookie, the overview shows plan "
           "against actual, escaped") {
   Dashboard d;
   Browser b(d.server.url());
@@ -128,7 +128,7 @@ TEST_CASE("dashboard: pages need a session; signing in sets an HttpOnly SameSite
   CHECK(has(html, "Signed in as <b>anna</b>"));
   CHECK(has(html, "Press shop (U1)"));
   CHECK(has(html, "Bracket (P1)"));
-  CHECK(has(html, "<td class=\"n\">500</td><td class=\"n\">620</td><td class=\"n\">124.0 %</td><td class=\"n\">120</td>"));
+  CHECK(has(html, "<td class=\"n\">500 pcs</td><td class=\"n\">620 pcs</td><td class=\"n\">124.0 %</td><td class=\"n\">120 pcs</td>"));
   CHECK(has(html, "<svg"));
   CHECK(has(html, "&lt;script&gt;alert(1)&lt;/script&gt; (U7)"));
   CHECK_FALSE(has(html, "<script>"));
@@ -137,7 +137,7 @@ TEST_CASE("dashboard: pages need a session; signing in sets an HttpOnly SameSite
   CHECK(has(unknown_period->body, "no period &#39;1999-01&#39;"));
 }
 
-TEST_CASE("dashboard: a wrong password, a missing or foreign form token are refused; signing out ends the session") {
+TEST_CASE("dashboard: a wrong password, a missing or foreign form token are refused, signing out ends the session") {
   Dashboard d;
   Browser b(d.server.url());
   auto wrong = b.sign_in("correct horse battery!");

@@ -201,7 +201,7 @@ TEST_CASE("payroll cli: approve and reopen say what they did, or why not, with t
   CHECK(after[0]["decisions"][1]["reason"] == "recount");
 }
 
-TEST_CASE("payroll cli: rule sets need a site; versions are never rewritten; achievement needs a known worker") {
+TEST_CASE("payroll cli: rule sets need a site, versions are never rewritten, achievement needs a known worker") {
   ServerProcess server;
   refused(server.run({"rules", "set", "--from", "2026-11-01", "--pool-share-permille", "750",
                       "--special-weight-permille", "500", "--skill-points", "100", "--innovation-points", "0"}),

@@ -26,7 +26,7 @@ std::string entries_of(World& w, const std::string& worker) {
   return out;
 }
 
-TEST_CASE("poison: a correction moving an entry to another shift is refused; the unit's terminals still sync") {
+TEST_CASE("poison: a correction moving an entry to another shift is refused, the unit's terminals still sync") {
   World w;
   const Hash other_shift = w.chain().add("shift_open", shift_open_body("U1")).event.hash;
   w.push_ok(3);

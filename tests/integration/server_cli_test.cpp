@@ -248,7 +248,7 @@ TEST_CASE("server admin: quota set bumps the version and takes the product's dec
   CHECK(quotas["quotas"][1]["version"] == 3);
 }
 
-TEST_CASE("server code: create shows the code once; list shows it by id, open, without the secret") {
+TEST_CASE("server code: create shows the code once, list shows it by id, open, without the secret") {
   ServerProcess server;
   setup_head_office(server);
   Json made = server.json({"code", "create", "--site", "S1", "--unit", "U1", "--unit", "U2", "--valid-hours", "2", "--json"});

@@ -47,7 +47,7 @@ bool says(const Status& s, const std::string& text) { return s.message().find(te
 
 }  // namespace
 
-TEST_CASE("accounts: only an Argon2id hash of the password is kept; listed by name; a name is taken once") {
+TEST_CASE("accounts: only an Argon2id hash of the password is kept, listed by name, a name is taken once") {
   Accounts a;
   REQUIRE(a.s.create_account("boris.k", "another long password").is_ok());
   const AccountRecord anna = a.held();
@@ -88,7 +88,7 @@ TEST_CASE("accounts: names and passwords of the wrong form are refused, saying w
   CHECK(a.s.set_account_password("carla", "short").status().code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("accounts: the right password signs in; a wrong one and an unknown name get the same answer") {
+TEST_CASE("accounts: the right password signs in, a wrong one and an unknown name get the same answer") {
   Accounts a;
   a.ho.clock.advance(5 * kMinuteMs);
   auto in = a.s.check_login("anna", kPassword);
@@ -106,7 +106,7 @@ TEST_CASE("accounts: the right password signs in; a wrong one and an unknown nam
   CHECK(a.held().failures == 1);
 }
 
-TEST_CASE("accounts: five wrong passwords in a row lock the account for 15 minutes; the right one then waits") {
+TEST_CASE("accounts: five wrong passwords in a row lock the account for 15 minutes, the right one then waits") {
   Accounts a;
   for (int i = 1; i <= 4; ++i) CHECK(a.login("wrong password " + std::to_string(i)).code() == Code::kUnauthenticated);
   const Status fifth = a.login("wrong password 5");
@@ -194,7 +194,7 @@ TEST_CASE("accounts: a version-3 store migrates to version 4 with no accounts") 
   CHECK((*reopened)->accounts()->empty());
 }
 
-TEST_CASE("sessions: signing in starts one; its cookie names it, the store keeps only the cookie's hash") {
+TEST_CASE("sessions: signing in starts one, its cookie names it, the store keeps only the cookie's hash") {
   Accounts a;
   auto started = a.s.start_session("anna", kPassword);
   REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());

@@ -108,7 +108,7 @@ TEST_CASE("service: quarantine is idempotent, and a revoked terminal that pushes
   CHECK(held->back().head.seq == 2);
 }
 
-TEST_CASE("service: what a revoked terminal sends is never pulled; the site's terminals pull the device_revoke") {
+TEST_CASE("service: what a revoked terminal sends is never pulled, the site's terminals pull the device_revoke") {
   HeadOffice ho;
   Terminal a, b;
   enroll(ho, a, "S1", {"U1"});

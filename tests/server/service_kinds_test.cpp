@@ -49,7 +49,7 @@ TEST_CASE("service kinds: hello keeps protocol 1 and lists versions 1 and 2") {
   CHECK(hello["versions"] == Json::array({1, 2}));
 }
 
-TEST_CASE("service kinds: requests of version 1 and 2 sync; version 3 is refused with version") {
+TEST_CASE("service kinds: requests of version 1 and 2 sync, version 3 is refused with version") {
   HeadOffice ho;
   Terminal a;
   enroll(ho, a, "S1", {"U1"});

@@ -123,7 +123,7 @@ TEST_CASE("service rules: versions count up, a written version is refused, and e
   }
 }
 
-TEST_CASE("service achievement: the worker and period must exist; the figure goes into the worker's site chain") {
+TEST_CASE("service achievement: the worker and period must exist, the figure goes into the worker's site chain") {
   HeadOffice ho;
   ho.put("ref_achievement", {{"worker", "W9"}, {"period", "2026-11"}, {"permille", 1100}});
   auto s2 = ho.service->ledger("S2");

@@ -142,7 +142,7 @@ TEST_CASE("service: a push is stored with a signed receipt and another terminal 
   CHECK(covered);
 }
 
-TEST_CASE("service: a terminal of another unit sees neither terminal; its own events are not sent back") {
+TEST_CASE("service: a terminal of another unit sees neither terminal, its own events are not sent back") {
   HeadOffice ho;
   Terminal a, b, c;
   enroll(ho, a, "S1", {"U1"});

@@ -448,7 +448,7 @@ TEST_CASE("storage: devices_in_units finds every device enrolled for any of the 
   CHECK(st->devices()->size() == 3);
 }
 
-TEST_CASE("storage: a flag keeps its first reason; note_sync records both clocks and the cursor") {
+TEST_CASE("storage: a flag keeps its first reason, note_sync records both clocks and the cursor") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "c1", {"U1"}, kNow + 1);

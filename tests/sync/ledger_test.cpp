@@ -129,7 +129,7 @@ TEST_CASE("ledger: entries are placed in their unit, shift date and worker, conf
   CHECK_FALSE(l.source(Hash{}));
 }
 
-TEST_CASE("ledger: a fork is a conflict of its entry and unit; the signer's resolution closes it") {
+TEST_CASE("ledger: a fork is a conflict of its entry and unit, the signer's resolution closes it") {
   Site site;
   Ledger open = ledger_of(site.events);
   std::vector<LedgerConflict> conflicts = open.conflicts();
@@ -269,7 +269,7 @@ TEST_CASE("ledger: an event it cannot read is refused with its name and changes 
   CHECK(l.anomaly_facts({}).periods.empty());
 }
 
-TEST_CASE("ledger: head office's latest decision of an anomaly by the signer's seq; a terminal's is no decision") {
+TEST_CASE("ledger: head office's latest decision of an anomaly by the signer's seq, a terminal's is no decision") {
   const std::string id = "overlap:" + std::string(32, 'a');
   Chain signer(99);
   const Event first = signer.add("anomaly_note", {{"anomaly", id}, {"reason", "first look"}});

@@ -202,7 +202,7 @@ TEST_CASE("reports: a worker in two units is counted in each for the minutes wor
   CHECK(shares_of(u1).at("W1") == 33);
 }
 
-TEST_CASE("reports: a unit under quota shares nothing; a product without a quota is not shared") {
+TEST_CASE("reports: a unit under quota shares nothing, a product without a quota is not shared") {
   Site site;
   const Event s = site.shift("U1", "2026-11-03");
   site.hours(s, "W1", 480);
@@ -219,7 +219,7 @@ TEST_CASE("reports: a unit under quota shares nothing; a product without a quota
   CHECK(r.reported.products[1].quota_version == 0);
 }
 
-TEST_CASE("reports: the rule set in force is the latest starting on or before the period; none, no shares") {
+TEST_CASE("reports: the rule set in force is the latest starting on or before the period, none, no shares") {
   Site site;
   site.signer.add("ref_rules", rules(2, "2026-11-01", 500));
   site.signer.add("ref_rules", rules(3, "2026-11-15", 1000));  // starts inside November: December's
@@ -242,7 +242,7 @@ TEST_CASE("reports: the rule set in force is the latest starting on or before th
   CHECK(none.shares_problem.find("no rule set is in force") != std::string::npos);
 }
 
-TEST_CASE("reports: an approval locks the period; what changes after it is booked into the next open period") {
+TEST_CASE("reports: an approval locks the period, what changes after it is booked into the next open period") {
   Site site;
   site.quota("U1", "2026-12", 100);
   site.worked_example();
@@ -380,7 +380,7 @@ TEST_CASE("reports: the same events in any order give the same reports") {
   }
 }
 
-TEST_CASE("reports: the latest achievement figure by the signer's seq; 1000 when none") {
+TEST_CASE("reports: the latest achievement figure by the signer's seq, 1000 when none") {
   Site site;
   site.worked_example();
   site.signer.add("ref_achievement", {{"worker", "W2"}, {"period", "2026-11"}, {"permille", 1300}});
