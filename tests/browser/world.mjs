@@ -4,7 +4,7 @@
 // that fails stops the test with what it printed. The paths come from the environment that ctest
 // sets (tests/CMakeLists.txt): SHIFTBOOK_SERVER_BIN, SHIFTBOOK_BIN.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,7 +52,8 @@ export class HeadOffice {
   // and stall the server in the middle of a terminal's sync.
   async start() {
     this.log_file = join(this.root, 'server.log');
-    const out = openSync(this.log_file, 'w');
+    const before = this.log().length; // a restart adds to the log
+    const out = openSync(this.log_file, 'a');
     const child = spawn(this.bin, ['--dir', this.dir, 'serve', '--listen', '127.0.0.1:0'],
                         { stdio: ['ignore', out, out] });
     closeSync(out);
@@ -63,7 +64,7 @@ export class HeadOffice {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
     const deadline = Date.now() + kStartMs;
     while (Date.now() < deadline) {
-      const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(this.log());
+      const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(this.log().slice(before));
       if (m) { this.url = m[1]; return this.url; }
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -72,8 +73,8 @@ export class HeadOffice {
     throw new Error(`the server printed no address within ${kStartMs} ms:\n${this.log()}`);
   }
 
-  // What the server printed so far.
-  log() { return this.log_file ? readFileSync(this.log_file, 'utf8') : ''; }
+  // What the server printed so far, every run of it.
+  log() { return this.log_file && existsSync(this.log_file) ? readFileSync(this.log_file, 'utf8') : ''; }
 
   // SIGTERM, then SIGKILL if it has not stopped in time. Safe to call twice.
   async stop() {
@@ -102,9 +103,13 @@ export class HeadOffice {
 export class Terminal {
   constructor(office, name) {
     this.bin = required_env('SHIFTBOOK_BIN');
+    this.office = office;
     this.store = join(office.root, name);
   }
   run(args, input = '') { return run(this.bin, ['--store', this.store, ...args], input).toString(); }
   json(args) { return JSON.parse(this.run([...args, '--json'])); }
   device() { return this.json(['status']).device; }
+  enroll(units) { this.run(['enroll', '--server', this.office.url, '--code', this.office.code('S1', units)]); }
+  // At the address the server has now: a restart on port 0 moves it.
+  sync() { this.run(['sync', '--server', this.office.url]); }
 }
