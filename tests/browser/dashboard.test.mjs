@@ -157,8 +157,12 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
 
   test('overview: the figures the terminals recorded, against the quota', { timeout: kTestMs }, async () => {
     const page = await signed_in_page();
+    const [session] = (await page.context().cookies()).filter((c) => c.name === 'sb_session');
+    assert.ok(session && session.httpOnly && session.sameSite === 'Strict', 'an HttpOnly, SameSite=Strict cookie');
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes('sb_session'), "the page's script cannot read it");
     await open(page, `/?period=${kPeriod}`);
     assert.match(await text_of(page.locator('body')), /Signed in as anna/);
+    await shoot(page, 'overview.png');
     for (const [product, want] of Object.entries(kRecorded)) {
       const row = page.getByRole('row').filter({ hasText: `(${product})` }).filter({ hasText: 'Press shop (U1)' });
       assert.equal(await row.count(), 1, `one row of U1 and ${product}`);
@@ -168,7 +172,6 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
                        `quota, actual, fulfilment, above quota of ${product}`);
       assert.equal(await row.locator('svg').count(), 1, `a bar of ${product}`);
     }
-    await shoot(page, 'overview.png');
     await page.context().close();
   });
 
@@ -182,6 +185,7 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
   test('terminals: both terminals, with their last contact', { timeout: kTestMs }, async () => {
     const page = await signed_in_page();
     await nav_to(page, 'Terminals', '/dashboard/terminals');
+    await shoot(page, 'terminals.png');
     const table = page.locator('table#terminals');
     for (const t of [world.t1, world.t2]) {
       const key = t.device();
@@ -195,7 +199,6 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
       assert.equal(await row.getByRole('button', { name: 'Revoke' }).count(), 1);
     }
     assert.equal(await page.getByRole('button', { name: 'Create code' }).count(), 1);
-    await shoot(page, 'terminals.png');
     await page.context().close();
   });
 
@@ -208,15 +211,16 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     const page = await signed_in_page();
     await nav_to(page, 'Conflicts', '/dashboard/conflicts');
     const section = page.locator(`section.conflict#fork-${conflict.fork.hash.slice(0, 16)}`);
+    await shoot(page, 'conflicts-open.png');
     assert.equal(await section.count(), 1, 'a section of the fork');
     assert.match(await text_of(section), /\bopen\b/);
     for (const child of conflict.children) assert.match(await text_of(section), new RegExp(child.hash.slice(0, 16)));
-    await shoot(page, 'conflicts-open.png');
 
     await section.locator(`input[type="radio"][name="winner"][value="${winner}"]`).check();
     await section.locator('[name="reason"]').fill('Checked with the gate log: he left at 21:00');
     const answer = await submit(page, section.getByRole('button', { name: 'Resolve' }));
     assert.equal(answer.status(), 303, 'done: a redirect back');
+    await shoot(page, 'conflicts.png');
     const url = new URL(page.url());
     assert.equal(url.pathname, '/dashboard/conflicts');
     assert.equal(url.searchParams.get('done'), 'resolved');
@@ -224,7 +228,6 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     assert.match(event ?? '', /^[0-9a-f]{64}$/, 'the resolution event in the query');
     assert.match(await text_of(page.getByRole('status')), new RegExp(event.slice(0, 16)));
     assert.match(await text_of(page.locator(`section.conflict#fork-${conflict.fork.hash.slice(0, 16)}`)), /\bresolved\b/);
-    await shoot(page, 'conflicts.png');
 
     const [now] = world.office.json(['conflicts']).conflicts;
     assert.equal(now.resolved, true, 'conflicts --json: resolved');
@@ -245,10 +248,10 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
 
     // The event's page says the same.
     await open(page, `/event?hash=${event}`);
+    await shoot(page, 'resolution-event.png');
     const text = await text_of(page.locator('body'));
     assert.match(text, /resolution/);
     assert.match(text, /\banna\b/);
-    await shoot(page, 'resolution-event.png');
     await page.context().close();
   });
 
@@ -258,16 +261,23 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     await open(page, `/returns?period=${kPeriod}`);
     const section = page.locator('section.return#return-U1');
     assert.equal(await section.count(), 1, 'a section of unit U1');
-    assert.match(await text_of(section), /\bopen\b/);
     await shoot(page, 'returns-open.png');
+    assert.match(await text_of(section), /\bopen\b/);
     const share = section.locator('a[href*="/dashboard/share?"][href*="worker=W1"]').first();
     assert.equal(await share.count(), 1, "a link to W1's share explanation");
     const href = await share.getAttribute('href');
-    await share.click();
-    await page.waitForURL((u) => u.pathname === '/dashboard/share');
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/dashboard/share'),
+      share.click(),
+    ]);
+    await page.waitForLoadState();
     const url = new URL(page.url());
+    assert.equal(url.pathname, '/dashboard/share');
+    const shown = (await text_of(page.locator('body'))).replace(/\s+/g, ' ').slice(0, 200);
     assert.deepEqual([url.searchParams.get('unit'), url.searchParams.get('period'), url.searchParams.get('worker')],
-                     ['U1', kPeriod, 'W1'], `the link's href attribute is ${href}, which opened ${page.url()}`);
+                     ['U1', kPeriod, 'W1'],
+                     `the link's href attribute is ${href}, which opened ${page.url()}: ${answer.status()}, "${shown}"`);
+    assert.equal(answer.status(), 200);
     await page.context().close();
   });
 
@@ -302,7 +312,6 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     await open(page, `/?period=${kPeriod}`);
     assert.ok((await text_of(page.locator('body'))).includes(`${kScriptName} (U7)`), 'the name, literally, on the overview');
     assert.equal(await page.locator('script').count(), 0, 'no script element');
-    await shoot(page, 'overview-script-name.png');
     assert.deepEqual(dialogs, [], 'no dialog opened');
     await page.context().close();
   });
@@ -332,8 +341,8 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     await form.locator('input[name="csrf"]').evaluate((input) => input.remove());
     const answer = await submit(page, form.getByRole('button', { name: 'Approve' }));
     assert.equal(answer.status(), 403);
-    assert.match(await text_of(page.locator('body')), /security token is missing or is not this session's/);
     await shoot(page, 'refused-no-token.png');
+    assert.match(await text_of(page.locator('body')), /security token is missing or is not this session's/);
     assert.ok(return_of('U1', kPeriod).every((r) => !r.approved), 'the period is still open');
     await page.context().close();
   });
@@ -381,13 +390,13 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
     assert.equal(answer.status(), 303);
     const url = new URL(page.url());
     assert.equal(url.pathname, '/dashboard/returns');
+    await shoot(page, 'returns-approved.png');
     assert.equal(url.searchParams.get('done'), 'approved');
     assert.match(await text_of(page.getByRole('status')), /\S/);
     assert.match(await text_of(section()), /approved at/);
     assert.match(await text_of(section()), /\banna\b/, 'who approved it');
     assert.equal(await section().getByRole('button', { name: 'Reopen' }).count(), 1);
     assert.ok(return_of('U1', kPeriod).every((r) => r.approved), 'returns --json: approved');
-    await shoot(page, 'returns-approved.png');
 
     // A terminal records a late shift of 20 November, in the approved period, and syncs.
     const t1 = world.t1;
@@ -402,9 +411,9 @@ describe('dashboard in Chromium', { timeout: kAllMs }, () => {
 
     await open(page, `/returns?period=${kPeriod}`);
     const text = await text_of(section());
+    await shoot(page, 'returns.png');
     assert.match(text, /changed since its approval/i);
     assert.match(text, new RegExp(`booked into period ${kLaterPeriod}`, 'i'));
-    await shoot(page, 'returns.png');
     await page.context().close();
   });
 

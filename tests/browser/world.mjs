@@ -83,8 +83,11 @@ export class HeadOffice {
     this.process = null;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const timer = new Promise((r) => setTimeout(() => r('timeout'), kStopMs));
-      if (await Promise.race([this.exited, timer]) === 'timeout') {
+      let timer;
+      const late = new Promise((r) => { timer = setTimeout(() => r('timeout'), kStopMs); });
+      const how = await Promise.race([this.exited, late]);
+      clearTimeout(timer); // or it would keep the test's process alive until it fires
+      if (how === 'timeout') {
         child.kill('SIGKILL');
         await this.exited;
       }
