@@ -121,15 +121,6 @@ std::string plan_bar(std::int64_t actual, std::int64_t quota) {
          std::to_string(kQuotaAt) + "\" y1=\"0\" y2=\"" + std::to_string(kHeight) + "\" stroke=\"#222\"/></svg>";
 }
 
-// id -> name of the reference items of `kind`.
-Result<std::map<std::string, std::string>> names_of(Service& service, const std::string& kind,
-                                                    const std::string& site = {}) {
-  SB_ASSIGN_OR_RETURN(std::vector<Json> items, service.reference(kind, site));
-  std::map<std::string, std::string> out;
-  for (const Json& item : items) out[item.value("id", std::string())] = item.value("name", std::string());
-  return out;
-}
-
 // The site's terminals (not revoked) not heard from for kSilentMs: what they recorded since is
 // missing from the figures above.
 std::string missing_terminals(const std::vector<DeviceRecord>& devices, const std::string& site, std::int64_t now) {
@@ -339,6 +330,15 @@ Result<std::string> period_select(Service& service, const std::string& action, c
            "</option>";
   }
   return out + "</select></label> <button type=\"submit\">Show</button></form>\n";
+}
+
+// id -> name of the reference items of `kind`.
+Result<std::map<std::string, std::string>> names_of(Service& service, const std::string& kind,
+                                                    const std::string& site) {
+  SB_ASSIGN_OR_RETURN(std::vector<Json> items, service.reference(kind, site));
+  std::map<std::string, std::string> out;
+  for (const Json& item : items) out[item.value("id", std::string())] = item.value("name", std::string());
+  return out;
 }
 
 std::string event_link(const Hash& h) {

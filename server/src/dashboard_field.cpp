@@ -54,7 +54,7 @@ Result<std::string> terminals_html(Service& service, const SessionInfo& session)
       if (!d.flag.empty()) flags.push_back("equivocation: " + d.flag);
       if (d.quarantined != 0) flags.push_back(std::to_string(d.quarantined) + " in quarantine");
       const std::string skew =
-          d.last_sync_ms == 0 ? "-" : std::to_string((d.last_sync_ms - d.last_client_ms) / 1000) + " s";
+          d.last_sync_ms == 0 ? "-" : std::to_string((d.last_client_ms - d.last_sync_ms) / 1000) + " s";
       std::string action = "-";
       if (d.revoked_ms == 0) {
         action = form_start("/dashboard/terminals/revoke", session, "revoke") + hidden("device", to_hex(d.key)) +

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,10 @@ std::string hidden(const std::string& name, const std::string& value);
 // for an unknown one; nullopt when none holds today), and a select to change it.
 Result<std::optional<Json>> period_to_show(Service& service, const std::string& wanted);
 Result<std::string> period_select(Service& service, const std::string& action, const std::string& current);
+
+// id -> name of head office's reference items of `kind` (of one site, or all).
+Result<std::map<std::string, std::string>> names_of(Service& service, const std::string& kind,
+                                                    const std::string& site = {});
 
 // An event named for people: its first 16 hex digits as a link to its page.
 std::string event_link(const Hash& h);

@@ -53,7 +53,14 @@ std::string products_table(const UnitPeriodReport& r, const ProductAmounts& prod
   return out + "</table>\n";
 }
 
-std::string shares_table(const UnitPeriodReport& r, const ProductAmounts& products) {
+// "W1 (Anna)": a worker as the tables show them, escaped.
+std::string worker_text(const std::string& id, const std::map<std::string, std::string>& names) {
+  auto it = names.find(id);
+  return html_escape(it == names.end() || it->second.empty() ? id : id + " (" + it->second + ")");
+}
+
+std::string shares_table(const UnitPeriodReport& r, const ProductAmounts& products,
+                         const std::map<std::string, std::string>& names) {
   if (r.reported.workers.empty()) return {};
   std::vector<const ProductShareout*> pools;
   if (r.shares) {
@@ -70,7 +77,7 @@ std::string shares_table(const UnitPeriodReport& r, const ProductAmounts& produc
         if (p.worker == w.worker) points = format_milli_points(p.milli_points);
       }
     }
-    out += "<tr><td>" + html_escape(w.worker) + "</td><td class=\"n\">" + std::to_string(w.minutes) +
+    out += "<tr><td>" + worker_text(w.worker, names) + "</td><td class=\"n\">" + std::to_string(w.minutes) +
            "</td><td class=\"n\">" + std::to_string(w.special_minutes) + "</td><td class=\"n\">" +
            std::to_string(w.skill_upgrades) + "</td><td class=\"n\">" + std::to_string(w.innovations) +
            "</td><td class=\"n\">" + rate_text(w.achievement_permille) + "</td><td class=\"n\">" + points + "</td>";
@@ -89,7 +96,7 @@ std::string shares_table(const UnitPeriodReport& r, const ProductAmounts& produc
 }
 
 std::string return_section(Service& service, const SessionInfo& session, const SiteReport& sr,
-                           const ProductAmounts& products) {
+                           const ProductAmounts& products, const std::map<std::string, std::string>& names) {
   const UnitPeriodReport& r = sr.report;
   std::string state = html_escape(state_text(r));
   if (r.approval) {
@@ -117,7 +124,7 @@ std::string return_section(Service& service, const SessionInfo& session, const S
                                     : "period " + html_escape(r.adjusted_into)) +
            ".</p>\n";
   }
-  out += products_table(r, products) + shares_table(r, products);
+  out += products_table(r, products) + shares_table(r, products, names);
   if (r.reported.products.empty() && r.reported.workers.empty()) out += "<p>No figures.</p>\n";
   if (r.approval) {
     out += form_start("/dashboard/returns/reopen", session, "reopen") + hidden("unit", r.unit) +
@@ -140,7 +147,8 @@ Result<std::string> returns_html(Service& service, const SessionInfo& session, c
   SB_ASSIGN_OR_RETURN(ProductAmounts products, ProductAmounts::read(service));
   std::string body = select + "<h2>Period returns, " + html_escape(period_id) + "</h2>\n";
   if (reports.empty()) body += "<p>No unit has figures, a quota or a decision in this period.</p>\n";
-  for (const SiteReport& sr : reports) body += return_section(service, session, sr, products);
+  SB_ASSIGN_OR_RETURN(auto names, names_of(service, "ref_worker"));
+  for (const SiteReport& sr : reports) body += return_section(service, session, sr, products, names);
   return body;
 }
 
@@ -176,7 +184,8 @@ Result<std::string> share_html(Service& service, const DashboardRequest& request
   if (figures == r.reported.workers.end()) {
     return not_found("worker '" + worker + "' has no figures in unit " + r.unit + "'s period " + r.period);
   }
-  std::string body = "<h2>Share of worker " + html_escape(worker) + ", unit " + html_escape(r.unit) + ", period " +
+  SB_ASSIGN_OR_RETURN(auto names, names_of(service, "ref_worker"));
+  std::string body = "<h2>Share of worker " + worker_text(worker, names) + ", unit " + html_escape(r.unit) + ", period " +
                      html_escape(r.period) + "</h2>\n<p>The return is " + html_escape(state_text(r)) +
                      (r.approval ? "; these are the approved figures" : "; these are the live figures") +
                      ". <a href=\"" + html_escape(returns_link(r.period)) + "\">Back to the returns</a></p>\n";
@@ -224,7 +233,7 @@ Result<std::string> share_html(Service& service, const DashboardRequest& request
               html_escape(products.exact(*line, id)) + "<br>rounded down: " + std::to_string(line->floor) +
               " base units, remainder " + std::to_string(line->remainder) + " of " + std::to_string(line->denominator) +
               "<br>" + std::to_string(p.leftover_units) +
-              " units were left after rounding down; they go one each to the largest remainders. This remainder ranks " +
+              (p.leftover_units == 1 ? " unit was" : " units were") + " left after rounding down; they go one each to the largest remainders. This remainder ranks " +
               std::to_string(line->rank) + (line->leftover ? ", so it gets one" : ", so it gets none") +
               "<br>share paid = <b class=\"share\">" + html_escape(products.amount(line->share, id)) + "</b></p>\n";
     }
