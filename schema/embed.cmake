@@ -1,6 +1,6 @@
 # Writes a header holding each migration as a raw string, in file-name order.
 # The file name's leading number is the schema version the migration brings the store to.
-set(content "// Generated from schema/${NAME}/*.sql by schema/embed.cmake. Do not edit.\n#pragma once\n#include <array>\n#include <string_view>\n\nnamespace shiftbook::schema {\n\nstruct Migration {\n  int version;\n  std::string_view name;\n  std::string_view sql;\n};\n\n")
+set(content "// Generated from schema/${FOLDER}/*.sql by schema/embed.cmake. Do not edit.\n#pragma once\n#include <array>\n#include <string_view>\n\nnamespace shiftbook::schema {\n\n// Defined once, whichever of the generated headers comes first.\n#ifndef SHIFTBOOK_SCHEMA_MIGRATION\n#define SHIFTBOOK_SCHEMA_MIGRATION\nstruct Migration {\n  int version;\n  std::string_view name;\n  std::string_view sql;\n};\n#endif\n\n")
 set(entries "")
 set(count 0)
 string(REPLACE "|" ";" FILES "${FILES}")

@@ -6,31 +6,15 @@
 namespace shiftbook::server::sqlite {
 namespace {
 
-constexpr const char* kAccountColumns =
-    "SELECT name, password_hash, created_ms, disabled_ms, failures, locked_until_ms, last_login_ms FROM accounts";
-
-AccountRecord read_account(const Stmt& st) {
-  AccountRecord a;
-  a.name = st.text(0);
-  a.password_hash = st.text(1);
-  a.created_ms = st.int64(2);
-  a.disabled_ms = st.int64(3);
-  a.failures = st.int64(4);
-  a.locked_until_ms = st.int64(5);
-  a.last_login_ms = st.int64(6);
-  return a;
-}
+using rows::kAccountColumns;
+using rows::unknown_account;
 
 Result<std::optional<AccountRecord>> find_account(Db& db, const std::string& name) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(kAccountColumns) + " WHERE name = ?"));
   st.bind(1, name);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return std::optional<AccountRecord>();
-  return std::optional<AccountRecord>(read_account(st));
-}
-
-Status unknown_account(const std::string& name) {
-  return not_found("no account '" + name + "' (see 'shiftbook-server account list')");
+  return std::optional<AccountRecord>(rows::account_from(st));
 }
 
 // Ends every session of the account (a new password, or the account disabled).
@@ -52,7 +36,7 @@ Status SqliteStorage::add_account(const AccountRecord& account) {
   std::lock_guard<std::mutex> lock(write_mu_);
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO accounts(name, password_hash, created_ms) VALUES(?, ?, ?)"));
   Status s = st.bind(1, account.name).bind(2, account.password_hash).bind(3, account.created_ms).run();
-  if (s.code() == Code::kAlreadyExists) return already_exists("an account named '" + account.name + "' exists already");
+  if (s.code() == Code::kAlreadyExists) return rows::account_exists(account.name);
   return s;
 }
 
@@ -63,7 +47,7 @@ Result<std::vector<AccountRecord>> SqliteStorage::accounts() {
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    out.push_back(read_account(st));
+    out.push_back(rows::account_from(st));
   }
   return out;
 }
@@ -92,9 +76,7 @@ Result<AccountRecord> SqliteStorage::disable_account(const std::string& name, st
   std::lock_guard<std::mutex> lock(write_mu_);
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
   SB_ASSIGN_OR_RETURN(AccountRecord held, held_account(writer_, name));
-  if (held.disabled_ms != 0) {
-    return failed_precondition("account " + name + " is disabled already; nothing was changed");
-  }
+  if (held.disabled_ms != 0) return rows::account_disabled_already(name);
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET disabled_ms = ? WHERE name = ?"));
   SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, name).run());
   SB_RETURN_IF_ERROR(end_sessions_of(writer_, name));
@@ -108,11 +90,11 @@ Result<std::optional<AccountRecord>> SqliteStorage::begin_login(const std::strin
   std::lock_guard<std::mutex> lock(write_mu_);
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
   SB_ASSIGN_OR_RETURN(std::optional<AccountRecord> held, find_account(writer_, name));
-  if (!held || held->locked_until_ms > now_ms) return held;
-  const std::int64_t failures = held->failures + 1;
-  const bool locks = failures >= limits.max_failures;
+  if (!held) return held;
+  const std::optional<rows::LoginCount> count = rows::count_login(*held, now_ms, limits);
+  if (!count) return held;
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET failures = ?, locked_until_ms = ? WHERE name = ?"));
-  SB_RETURN_IF_ERROR(st.bind(1, locks ? 0 : failures).bind(2, locks ? now_ms + limits.lockout_ms : 0).bind(3, name).run());
+  SB_RETURN_IF_ERROR(st.bind(1, count->failures).bind(2, count->locked_until_ms).bind(3, name).run());
   SB_RETURN_IF_ERROR(tx.commit());
   return held;
 }
@@ -121,7 +103,7 @@ Result<AccountRecord> SqliteStorage::login_succeeded(const std::string& name, st
   std::lock_guard<std::mutex> lock(write_mu_);
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
   SB_ASSIGN_OR_RETURN(AccountRecord held, held_account(writer_, name));
-  if (held.locked_until_ms > now_ms && !own_lockout) return held;
+  if (!rows::login_success_applies(held, now_ms, own_lockout)) return held;
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE accounts SET failures = 0, locked_until_ms = 0, last_login_ms = ? "
                                                "WHERE name = ?"));
   SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, name).run());

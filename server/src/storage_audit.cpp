@@ -9,32 +9,14 @@ namespace shiftbook::server::sqlite {
 Result<std::vector<AuditPush>> SqliteStorage::pushes(std::uint64_t after_last_pos, std::size_t limit) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
   Db& db = lease.db();
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT h.last_pos, h.first_pos, c.device, h.seq, h.hash, h.signature, "
-                                          "h.receipt_ms, h.receipt_sig FROM heads h JOIN chains c ON c.id = h.chain "
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(rows::kPushColumns) +
                                           "WHERE h.last_pos > ? ORDER BY h.last_pos LIMIT ?"));
   st.bind(1, i64(after_last_pos)).bind(2, i64(limit));
   std::vector<AuditPush> out;
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    AuditPush p;
-    p.last_pos = u64(st.int64(0));
-    p.first_pos = u64(st.int64(1));
-    p.device = st.blob32(2);
-    p.head.device = p.device;
-    p.head.seq = u64(st.int64(3));
-    p.head.hash = st.blob32(4);
-    const std::string what = "the push ending at " + event_name(p.device, p.head.seq);
-    SB_ASSIGN_OR_RETURN(p.head.signature, signature_column(st, 5, "the head of " + what));
-    if (!st.is_null(7)) {
-      Receipt r;
-      r.device = p.device;
-      r.seq = p.head.seq;
-      r.hash = p.head.hash;
-      r.server_ms = st.int64(6);
-      SB_ASSIGN_OR_RETURN(r.signature, signature_column(st, 7, "the receipt of " + what));
-      p.receipt = r;
-    }
+    SB_ASSIGN_OR_RETURN(AuditPush p, rows::push_from(st));
     out.push_back(std::move(p));
   }
   return out;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <numeric>
 #include <string>
 #include <utility>
 
@@ -16,8 +15,7 @@
 namespace shiftbook::server::sqlite {
 namespace {
 
-// events.hash_key: the hash's first 8 bytes, big-endian, as SQLite's signed integer.
-std::int64_t hash_key(const Hash& h) { return i64(get_u64(h.data())); }
+using rows::hash_key;
 
 constexpr std::size_t kEventColumns = 11;
 constexpr std::size_t kInsertRows = 64;  // 704 parameters: under SQLite's limit (32,766 since 3.32, 999 before)
@@ -32,10 +30,7 @@ std::string events_insert_sql(std::size_t rows) {
 }  // namespace
 
 Result<std::vector<Hash>> SqliteStorage::hashes(const PublicKey& device, std::uint64_t from, std::uint64_t to) {
-  if (from < 1 || from > to) {
-    return invalid_argument("hashes of device " + short_device(device) + ": the range " + std::to_string(from) +
-                            ".." + std::to_string(to) + " is empty or starts before seq 1");
-  }
+  SB_RETURN_IF_ERROR(rows::check_hash_range(device, from, to));
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
   SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT e.hash FROM chains c JOIN events e ON e.chain = c.id "
                                                   "WHERE c.device = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq"));
@@ -46,26 +41,17 @@ Result<std::vector<Hash>> SqliteStorage::hashes(const PublicKey& device, std::ui
     if (!row) break;
     out.push_back(st.blob32(0));
   }
-  if (out.size() != to - from + 1) {
-    return not_found("device " + short_device(device) + ": events " + std::to_string(from) + ".." +
-                     std::to_string(to) + " are not all held (" + std::to_string(out.size()) + " are)");
-  }
+  if (out.size() != to - from + 1) return rows::hashes_not_all_held(device, from, to, out.size());
   return out;
 }
 
 Result<std::optional<Receipt>> SqliteStorage::receipt(const PublicKey& device) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
-  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT seq, hash, server_ms, signature FROM receipts "
-                                                  "WHERE device = ?"));
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare(std::string(rows::kReceiptColumns) + "WHERE device = ?"));
   st.bind_blob(1, view(device));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return std::optional<Receipt>();
-  Receipt r;
-  r.device = device;
-  r.seq = u64(st.int64(0));
-  r.hash = st.blob32(1);
-  r.server_ms = st.int64(2);
-  SB_ASSIGN_OR_RETURN(r.signature, signature_column(st, 3, "the receipt of device " + short_device(device)));
+  SB_ASSIGN_OR_RETURN(Receipt r, rows::receipt_from(st, device));
   return std::optional<Receipt>(r);
 }
 
@@ -78,30 +64,8 @@ Result<std::pair<std::uint64_t, Hash>> SqliteStorage::chain_end(const PublicKey&
   return std::pair<std::uint64_t, Hash>(u64(st.int64(0)), st.blob32(1));
 }
 
-Status SqliteStorage::check_batch(const AppendBatch& b) const {
-  const std::string who = "append for device " + short_device(b.device) + ": ";
-  if (b.events.empty()) return invalid_argument(who + "the batch has no events");
-  if (b.expected_seq < 1) return invalid_argument(who + "expected_seq must be at least 1");
-  for (std::size_t i = 0; i < b.events.size(); ++i) {
-    const Event& e = b.events[i].event;
-    if (e.device != b.device) return invalid_argument(who + "it holds an event of device " + short_device(e.device));
-    if (e.seq != b.expected_seq + i) {
-      return invalid_argument(who + event_name(e.device, e.seq) + " is not consecutive from seq " +
-                              std::to_string(b.expected_seq));
-    }
-  }
-  const Event& last = b.events.back().event;
-  if (b.head.device != b.device || b.head.seq != last.seq || b.head.hash != last.hash) {
-    return invalid_argument(who + "the head is not at the batch's last event");
-  }
-  if (b.receipt.device != b.device || b.receipt.seq != last.seq || b.receipt.hash != last.hash) {
-    return invalid_argument(who + "the receipt is not for the batch's last event");
-  }
-  return Status::ok();
-}
-
 Status SqliteStorage::append(const AppendBatch& batch) {
-  SB_RETURN_IF_ERROR(check_batch(batch));
+  SB_RETURN_IF_ERROR(rows::check_append(batch));
   std::lock_guard<std::mutex> lock(write_mu_);
   {
     SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
@@ -153,20 +117,8 @@ Result<bool> SqliteStorage::read_by_hash(const Hash& hash, const char* select,
 
 Result<std::optional<EventInfo>> SqliteStorage::event_info(const Hash& hash) {
   std::optional<EventInfo> out;
-  auto read = [&](const Stmt& st) {
-    EventInfo info;
-    info.device = st.blob32(1);
-    info.seq = u64(st.int64(2));
-    info.hlc = u64(st.int64(3));
-    info.kind = st.text(4);
-    info.unit = st.text(5);
-    info.site = st.text(6);
-    out = std::move(info);
-  };
-  auto found = read_by_hash(hash,
-                            "SELECT e.hash, c.device, e.seq, e.hlc, e.kind, e.unit, e.site "
-                            "FROM events e JOIN chains c ON c.id = e.chain WHERE e.pos = ?",
-                            read);
+  static const std::string kSelect = std::string(rows::kEventInfoColumns) + "WHERE e.pos = ?";
+  auto found = read_by_hash(hash, kSelect.c_str(), [&](const Stmt& st) { out = rows::event_info_from(st); });
   if (!found.is_ok()) return found.status();
   return out;
 }
@@ -233,9 +185,7 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
       if (!row) break;
       now.ends[st.blob32(0)] = u64(st.int64(1));
     }
-    if (now != *b.unchanged) {
-      return aborted("site " + now.site + "'s terminals stored events since this was computed; compute it again");
-    }
+    if (now != *b.unchanged) return rows::site_changed(now.site);
   }
   std::int64_t chain = 0;
   {
@@ -243,10 +193,7 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
     st.bind_blob(1, view(device));
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     const std::uint64_t held = row ? u64(st.int64(1)) : 0;
-    if (held + 1 != b.expected_seq) {
-      return aborted("device " + short_device(device) + " now holds events up to seq " + std::to_string(held) +
-                     ", not " + std::to_string(b.expected_seq - 1) + " (another sync of it was stored first); sync again");
-    }
+    if (held + 1 != b.expected_seq) return rows::chain_moved(device, held, b.expected_seq);
     if (row) chain = st.int64(0);
   }
   SB_RETURN_IF_ERROR(not_revoked(device));
@@ -344,13 +291,7 @@ Result<PullBatch> SqliteStorage::pull(const std::vector<PublicKey>& devices, std
   }
   if (wanted.empty()) return out;
 
-  struct Push {
-    std::int64_t first_pos, last_pos;
-  };
-  std::vector<Push> pushes;
-  std::vector<std::int64_t> order;                 // chains in order of first appearance
-  std::map<std::int64_t, SignedHead> last_head;    // chain -> its head at its last push so far
-  std::size_t bytes = 0;
+  rows::PullPlan plan(max_bytes);
   std::uint64_t scanned = cursor;                  // every push up to here was looked at
   {
     SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT last_pos, first_pos, chain, seq, hash, signature, bytes "
@@ -361,30 +302,23 @@ Result<PullBatch> SqliteStorage::pull(const std::vector<PublicKey>& devices, std
       if (!row) break;
       const auto it = wanted.find(st.int64(2));
       if (it != wanted.end()) {
-        const auto size = static_cast<std::size_t>(st.int64(6));
-        if (!pushes.empty() && bytes + size > max_bytes) {
-          out.more = true;
-          break;
-        }
-        bytes += size;
-        pushes.push_back(Push{st.int64(1), st.int64(0)});
         SignedHead h;
         h.device = it->second;
         h.seq = u64(st.int64(3));
         h.hash = st.blob32(4);
         SB_ASSIGN_OR_RETURN(h.signature, signature_column(st, 5, "the head at " + event_name(h.device, h.seq)));
-        if (last_head.find(it->first) == last_head.end()) order.push_back(it->first);
-        last_head[it->first] = h;
+        if (!plan.offer({st.int64(1), st.int64(0)}, static_cast<std::size_t>(st.int64(6)), it->first, h)) break;
       }
       scanned = u64(st.int64(0));
     }
   }
   // Past the last push looked at when nothing more is wanted: the pushes in between are of
   // devices this caller does not see, and need not be walked again.
-  out.cursor = out.more ? u64(pushes.back().last_pos) : scanned;
+  out.more = plan.more();
+  out.cursor = out.more ? u64(plan.pushes().back().last_pos) : scanned;
 
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT pos, raw FROM events WHERE pos BETWEEN ? AND ? ORDER BY pos"));
-  for (const Push& p : pushes) {
+  for (const auto& p : plan.pushes()) {
     st.bind(1, p.first_pos).bind(2, p.last_pos);
     for (;;) {
       SB_ASSIGN_OR_RETURN(bool row, st.step());
@@ -393,14 +327,8 @@ Result<PullBatch> SqliteStorage::pull(const std::vector<PublicKey>& devices, std
     }
     st.reset();
   }
-  const auto expected = std::accumulate(pushes.begin(), pushes.end(), std::size_t{0}, [](std::size_t n, const Push& p) {
-    return n + static_cast<std::size_t>(p.last_pos - p.first_pos + 1);
-  });
-  if (out.events.size() != expected) {
-    return data_loss("the head-office store is missing events of a stored push (positions after " +
-                     std::to_string(cursor) + "); restore it from a backup");
-  }
-  for (std::int64_t chain : order) out.heads.push_back(last_head[chain]);
+  if (out.events.size() != plan.event_count()) return rows::missing_push_events(cursor);
+  out.heads = plan.heads();
   return out;
 }
 }  // namespace shiftbook::server::sqlite

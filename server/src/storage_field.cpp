@@ -9,26 +9,6 @@
 #include "storage_sqlite_impl.h"
 
 namespace shiftbook::server::sqlite {
-namespace {
-
-Status check_quarantine_batch(const QuarantineBatch& b) {
-  const std::string who = "quarantine for device " + short_device(b.device) + ": ";
-  if (b.events.empty()) return invalid_argument(who + "the batch has no events");
-  for (std::size_t i = 0; i < b.events.size(); ++i) {
-    const Event& e = b.events[i].event;
-    if (e.device != b.device) return invalid_argument(who + "it holds an event of device " + short_device(e.device));
-    if (i > 0 && e.seq != b.events[i - 1].event.seq + 1) {
-      return invalid_argument(who + event_name(e.device, e.seq) + " does not follow the event before it");
-    }
-  }
-  const Event& last = b.events.back().event;
-  if (b.head.device != b.device || b.head.seq != last.seq || b.head.hash != last.hash) {
-    return invalid_argument(who + "the head is not at the batch's last event");
-  }
-  return Status::ok();
-}
-
-}  // namespace
 
 Status SqliteStorage::mark_revoked(const Revocation& r, std::int64_t server_ms) {
   {
@@ -38,22 +18,19 @@ Status SqliteStorage::mark_revoked(const Revocation& r, std::int64_t server_ms) 
   }
   if (writer_.changes() > 0) return Status::ok();
   SB_RETURN_IF_ERROR(enrolled_or_not_found(writer_, r.device));
-  return failed_precondition("device " + short_device(r.device) + " is revoked already");
+  return rows::revoked_already(r.device);
 }
 
 Status SqliteStorage::not_revoked(const PublicKey& device) {
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("SELECT revoked_ms FROM devices WHERE key = ?"));
   st.bind_blob(1, view(device));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (row && st.int64(0) != 0) {
-    return aborted("device " + short_device(device) + " was revoked before this push was stored; what it sends now "
-                   "is kept in quarantine");
-  }
+  if (row && st.int64(0) != 0) return rows::revoked_before_push(device);
   return Status::ok();
 }
 
 Result<QuarantineOutcome> SqliteStorage::quarantine(const QuarantineBatch& batch) {
-  SB_RETURN_IF_ERROR(check_quarantine_batch(batch));
+  SB_RETURN_IF_ERROR(rows::check_quarantine(batch));
   QuarantineOutcome out;
   std::lock_guard<std::mutex> lock(write_mu_);
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
@@ -80,10 +57,7 @@ Result<QuarantineOutcome> SqliteStorage::quarantine(const QuarantineBatch& batch
     if (chain != 0 && e.seq <= held) {
       accepted.bind(1, chain).bind(2, i64(e.seq));
       SB_ASSIGN_OR_RETURN(bool row, accepted.step());
-      if (!row) {
-        return data_loss("the head-office store is missing " + event_name(e.device, e.seq) +
-                         "; restore it from a backup");
-      }
+      if (!row) return rows::missing_event(e.device, e.seq);
       found = accepted.blob32(0);
       in_events = true;
       accepted.reset();
@@ -117,63 +91,32 @@ Result<QuarantineOutcome> SqliteStorage::quarantine(const QuarantineBatch& batch
 Result<std::vector<QuarantinedEvent>> SqliteStorage::quarantined(const PublicKey* device) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
   const std::string which = device ? "WHERE device = ? " : "";
-  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT device, seq, hash, kind, received_ms, head_seq, head_hash, "
-                                                  "head_sig FROM quarantine " + which + "ORDER BY device, seq"));
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare(rows::kQuarantineColumns + which + "ORDER BY device, seq"));
   if (device) st.bind_blob(1, view(*device));
   std::vector<QuarantinedEvent> out;
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    QuarantinedEvent q;
-    q.device = st.blob32(0);
-    q.seq = u64(st.int64(1));
-    q.hash = st.blob32(2);
-    q.kind = st.text(3);
-    q.received_ms = st.int64(4);
-    q.head.device = q.device;
-    q.head.seq = u64(st.int64(5));
-    q.head.hash = st.blob32(6);
-    SB_ASSIGN_OR_RETURN(q.head.signature,
-                        signature_column(st, 7, "the quarantined head of " + event_name(q.device, q.head.seq)));
+    SB_ASSIGN_OR_RETURN(QuarantinedEvent q, rows::quarantined_from(st));
     out.push_back(std::move(q));
   }
   return out;
 }
 
-// Each event's push is the heads row with the smallest last_pos at or after the event's position:
-// an append's events take consecutive positions, and its heads row ends them.
+// Each event's push: see rows::kChainEventColumns.
 Result<std::vector<ChainEvent>> SqliteStorage::chain_events(const PublicKey& device, std::uint64_t from,
                                                             std::size_t limit) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
   Db& db = lease.db();
   SB_ASSIGN_OR_RETURN(ReadSnapshot snap, ReadSnapshot::begin(db));
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT e.raw, e.received_ms, e.seq, h.chain = e.chain, h.seq, h.hash, "
-                                          "h.receipt_ms, h.receipt_sig FROM chains c "
-                                          "JOIN events e ON e.chain = c.id "
-                                          "LEFT JOIN heads h ON h.last_pos = "
-                                          "(SELECT min(last_pos) FROM heads WHERE last_pos >= e.pos) "
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(rows::kChainEventColumns) +
                                           "WHERE c.device = ? AND e.seq >= ? ORDER BY e.seq LIMIT ?"));
   st.bind_blob(1, view(device)).bind(2, i64(from)).bind(3, i64(limit));
   std::vector<ChainEvent> out;
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    ChainEvent ce;
-    ce.raw = st.blob(0);
-    ce.received_ms = st.int64(1);
-    const std::string what = event_name(device, u64(st.int64(2)));
-    if (st.is_null(3) || st.int64(3) == 0) {
-      return data_loss("the head-office store has no push holding " + what + "; restore it from a backup");
-    }
-    if (!st.is_null(7)) {
-      Receipt r;
-      r.device = device;
-      r.seq = u64(st.int64(4));
-      r.hash = st.blob32(5);
-      r.server_ms = st.int64(6);
-      SB_ASSIGN_OR_RETURN(r.signature, signature_column(st, 7, "the receipt for the push of " + what));
-      ce.receipt = r;
-    }
+    SB_ASSIGN_OR_RETURN(ChainEvent ce, rows::chain_event_from(st, device));
     out.push_back(std::move(ce));
   }
   return out;

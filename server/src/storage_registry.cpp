@@ -9,26 +9,8 @@
 #include "storage_sqlite_impl.h"
 
 namespace shiftbook::server::sqlite {
-namespace {
-
-Result<Bytes> encode_units(const std::vector<std::string>& units) {
-  Json list = Json::array();
-  for (const auto& u : units) list.push_back(u);
-  return encode_value(list);
-}
-
-Result<std::vector<std::string>> decode_units(ByteView bytes, const std::string& what) {
-  auto list = decode_value(bytes);
-  if (!list.is_ok() || !list->is_array()) return data_loss("the stored units of " + what + " are damaged");
-  std::vector<std::string> out;
-  for (const auto& u : *list) {
-    if (!u.is_string()) return data_loss("the stored units of " + what + " are damaged");
-    out.push_back(u.get<std::string>());
-  }
-  return out;
-}
-
-}  // namespace
+using rows::decode_units;
+using rows::encode_units;
 
 Result<std::optional<DeviceRecord>> SqliteStorage::device(const PublicKey& key) {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
@@ -57,26 +39,18 @@ Status SqliteStorage::add_code(const CodeRecord& code) {
                  .bind(4, code.created_ms)
                  .bind(5, code.expires_ms)
                  .run();
-  if (s.code() == Code::kAlreadyExists) return already_exists("an enrollment code with this secret exists already");
+  if (s.code() == Code::kAlreadyExists) return rows::code_exists();
   return s;
 }
 
 Result<std::vector<CodeRecord>> SqliteStorage::codes() {
   SB_ASSIGN_OR_RETURN(auto lease, readers_.acquire());
-  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare("SELECT secret_hash, site, units, created_ms, expires_ms, used_ms, "
-                                                  "used_by FROM codes ORDER BY created_ms, secret_hash"));
+  SB_ASSIGN_OR_RETURN(Stmt st, lease.db().prepare(rows::kCodeColumns));
   std::vector<CodeRecord> out;
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    CodeRecord c;
-    c.secret_hash = st.blob32(0);
-    c.site = st.text(1);
-    SB_ASSIGN_OR_RETURN(c.units, decode_units(st.blob(2), "an enrollment code for site " + c.site));
-    c.created_ms = st.int64(3);
-    c.expires_ms = st.int64(4);
-    c.used_ms = st.int64(5);
-    c.used_by = st.blob32(6);
+    SB_ASSIGN_OR_RETURN(CodeRecord c, rows::code_from(st));
     out.push_back(std::move(c));
   }
   return out;
@@ -94,7 +68,7 @@ Result<DeviceRecord> SqliteStorage::redeem_code(const Hash& secret_hash, const P
                                                  "WHERE secret_hash = ?"));
     st.bind_blob(1, view(secret_hash));
     SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (!row) return not_found("unknown enrollment code; check it, or ask head office for a new one");
+    if (!row) return rows::unknown_code();
     rec.site = st.text(0);
     SB_ASSIGN_OR_RETURN(rec.units, decode_units(st.blob(1), "an enrollment code for site " + rec.site));
     expires_ms = st.int64(2);
@@ -104,13 +78,10 @@ Result<DeviceRecord> SqliteStorage::redeem_code(const Hash& secret_hash, const P
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("SELECT site FROM devices WHERE key = ?"));
     st.bind_blob(1, view(device));
     SB_ASSIGN_OR_RETURN(bool row, st.step());
-    if (row) {
-      return already_exists("device " + short_device(device) + " is enrolled already (site " + st.text(0) +
-                            "); it needs no new code");
-    }
+    if (row) return rows::enrolled_already(device, st.text(0));
   }
-  if (used_ms != 0) return failed_precondition("enrollment code already used; ask head office for a new one");
-  if (now_ms >= expires_ms) return failed_precondition("enrollment code expired; ask head office for a new one");
+  if (used_ms != 0) return rows::code_used();
+  if (now_ms >= expires_ms) return rows::code_expired();
   {
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE codes SET used_ms = ?, used_by = ? WHERE secret_hash = ?"));
     SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind_blob(2, view(device)).bind_blob(3, view(secret_hash)).run());
@@ -145,7 +116,7 @@ Status SqliteStorage::note_sync(const PublicKey& key, std::int64_t server_ms, st
     SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE devices SET last_sync_ms = ?, last_client_ms = ?, "
                                                  "last_cursor = ? WHERE key = ?"));
     SB_RETURN_IF_ERROR(st.bind(1, server_ms).bind(2, client_ms).bind(3, i64(cursor)).bind_blob(4, view(key)).run());
-    if (writer_.changes() == 0) return not_found("device " + short_device(key) + " is not enrolled");
+    if (writer_.changes() == 0) return rows::not_enrolled(key);
     return Status::ok();
   });
 }
@@ -198,32 +169,14 @@ Result<std::optional<Json>> SqliteStorage::reference_item(const std::string& kin
 Result<std::vector<DeviceRecord>> SqliteStorage::read_devices(Db& db, const PublicKey* key) {
   // Two texts rather than "?1 IS NULL OR": a lookup of one device must stay a key lookup.
   const std::string which = key ? "WHERE d.key = ?" : "ORDER BY d.enrolled_ms, d.key";
-  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT d.key, d.site, d.enrolled_ms, d.flag, d.flagged_ms, d.last_sync_ms, "
-                                          "d.last_client_ms, c.seq, c.hash, d.last_cursor, d.revoked_ms, "
-                                          "d.revoke_reason, (SELECT count(*) FROM quarantine q WHERE q.device = d.key) "
-                                          "FROM devices d LEFT JOIN chains c ON c.device = d.key " + which));
+  SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(rows::kDeviceColumns + which));
   if (key) st.bind_blob(1, view(*key));
   std::vector<DeviceRecord> out;
   std::map<PublicKey, std::size_t> index;
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    DeviceRecord d;
-    d.key = st.blob32(0);
-    d.site = st.text(1);
-    d.enrolled_ms = st.int64(2);
-    d.flag = st.text(3);
-    d.flagged_ms = st.int64(4);
-    d.last_sync_ms = st.int64(5);
-    d.last_client_ms = st.int64(6);
-    if (!st.is_null(7)) {
-      d.seq = u64(st.int64(7));
-      d.head = st.blob32(8);
-    }
-    d.last_cursor = u64(st.int64(9));
-    d.revoked_ms = st.int64(10);
-    d.revoke_reason = st.text(11);
-    d.quarantined = u64(st.int64(12));
+    DeviceRecord d = rows::device_from(st);
     index.emplace(d.key, out.size());
     out.push_back(std::move(d));
   }
@@ -251,7 +204,7 @@ Status SqliteStorage::enrolled_or_not_found(Db& db, const PublicKey& key) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare("SELECT 1 FROM devices WHERE key = ?"));
   st.bind_blob(1, view(key));
   SB_ASSIGN_OR_RETURN(bool row, st.step());
-  if (!row) return not_found("device " + short_device(key) + " is not enrolled");
+  if (!row) return rows::not_enrolled(key);
   return Status::ok();
 }
 

@@ -29,26 +29,16 @@
 
 #include "shiftbook/platform/db.h"
 #include "storage.h"
+#include "storage_rows.h"
 
 namespace shiftbook::server::sqlite {
 
 inline constexpr const char* kBusyTimeout = "PRAGMA busy_timeout = 10000";
 
-template <std::size_t N>
-ByteView view(const std::array<std::uint8_t, N>& a) {
-  return {a.data(), N};
-}
-inline std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
-inline std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
-
-// A stored signature (64 bytes); data_loss naming `what` when the column holds anything else.
-inline Result<Signature> signature_column(const Stmt& st, int col, const std::string& what) {
-  Bytes b = st.blob(col);
-  Signature sig{};
-  if (b.size() != sig.size()) return data_loss("the stored signature of " + what + " is damaged");
-  std::copy(b.begin(), b.end(), sig.begin());
-  return sig;
-}
+using rows::i64;
+using rows::signature_column;
+using rows::u64;
+using rows::view;
 
 // Read connections, one per reading thread at a time. A lease returns its connection on death.
 class ReaderPool {
@@ -196,7 +186,6 @@ class SqliteStorage final : public Storage {
   Status put_reference(const NewEvent& n);
 
   // ---- storage_chains.cpp
-  Status check_batch(const AppendBatch& batch) const;
   Status write_batch(const AppendBatch& batch);
   // Finds the event with this hash and hands its row to `read`: `select` reads one row of
   // events e (joined as it needs) WHERE e.pos = ?, with e.hash as its first column. False when

@@ -1,37 +1,21 @@
 // The SQLite backend of the server's storage (storage.h): head-office API tokens, table tokens
 // (schema/server/0003_tokens.sql). Only the hash of a token's secret is stored. The backend's
 // invariants are in storage_sqlite_impl.h.
-#include "shiftbook/kinds.h"
 #include "storage_sqlite_impl.h"
 
 namespace shiftbook::server::sqlite {
 namespace {
 
-constexpr const char* kTokenColumns = "SELECT id, name, secret_hash, created_ms, revoked_ms, last_used_ms FROM tokens";
-
-Result<TokenRecord> read_token(const Stmt& st) {
-  TokenRecord t;
-  t.id = st.text(0);
-  t.name = st.text(1);
-  if (st.blob(2).size() != t.secret_hash.size()) return data_loss("the stored hash of API token " + t.id + " is damaged");
-  t.secret_hash = st.blob32(2);
-  t.created_ms = st.int64(3);
-  t.revoked_ms = st.int64(4);
-  t.last_used_ms = st.int64(5);
-  return t;
-}
+using rows::kTokenColumns;
+using rows::unknown_token;
 
 Result<std::optional<TokenRecord>> find_token(Db& db, const std::string& id) {
   SB_ASSIGN_OR_RETURN(Stmt st, db.prepare(std::string(kTokenColumns) + " WHERE id = ?"));
   st.bind(1, id);
   SB_ASSIGN_OR_RETURN(bool row, st.step());
   if (!row) return std::optional<TokenRecord>();
-  SB_ASSIGN_OR_RETURN(TokenRecord t, read_token(st));
+  SB_ASSIGN_OR_RETURN(TokenRecord t, rows::token_from(st));
   return std::optional<TokenRecord>(std::move(t));
-}
-
-Status unknown_token(const std::string& id) {
-  return not_found("no API token '" + id + "' (see 'shiftbook-server token list')");
 }
 
 }  // namespace
@@ -41,7 +25,7 @@ Status SqliteStorage::add_token(const TokenRecord& token) {
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO tokens(id, name, secret_hash, created_ms) "
                                                "VALUES(?, ?, ?, ?)"));
   Status s = st.bind(1, token.id).bind(2, token.name).bind_blob(3, view(token.secret_hash)).bind(4, token.created_ms).run();
-  if (s.code() == Code::kAlreadyExists) return already_exists("an API token with id " + token.id + " exists already");
+  if (s.code() == Code::kAlreadyExists) return rows::token_exists(token.id);
   return s;
 }
 
@@ -52,7 +36,7 @@ Result<std::vector<TokenRecord>> SqliteStorage::tokens() {
   for (;;) {
     SB_ASSIGN_OR_RETURN(bool row, st.step());
     if (!row) break;
-    SB_ASSIGN_OR_RETURN(TokenRecord t, read_token(st));
+    SB_ASSIGN_OR_RETURN(TokenRecord t, rows::token_from(st));
     out.push_back(std::move(t));
   }
   return out;
@@ -68,11 +52,7 @@ Result<TokenRecord> SqliteStorage::revoke_token(const std::string& id, std::int6
   SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
   SB_ASSIGN_OR_RETURN(std::optional<TokenRecord> held, find_token(writer_, id));
   if (!held) return unknown_token(id);
-  if (held->revoked_ms != 0) {
-    const std::int64_t ms = held->revoked_ms;
-    return failed_precondition("API token " + id + " is revoked already (since " + format_date(ms / 86'400'000) + " " +
-                               format_minutes((ms % 86'400'000) / 60'000) + " UTC)");
-  }
+  if (held->revoked_ms != 0) return rows::token_revoked_already(id, held->revoked_ms);
   SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("UPDATE tokens SET revoked_ms = ? WHERE id = ?"));
   SB_RETURN_IF_ERROR(st.bind(1, now_ms).bind(2, id).run());
   SB_RETURN_IF_ERROR(tx.commit());
