@@ -45,13 +45,21 @@ void print_key(const PublicKey& key) {
   std::cout << "fingerprint " << format_fingerprint(key) << '\n' << "key         " << to_hex(key) << '\n';
 }
 
+struct InitOpts {
+  std::string store;
+};
+
 void add_init(CLI::App& app, cli::Context& ctx) {
   auto* init = app.add_subcommand(
       "init", "Create a server in DIR (mode 0700): its key (server.key, mode 0600; terminals pin it) and store "
-              "(server.db)");
+              "(server.db, or the one --store names, recorded in DIR/store)");
+  auto o = std::make_shared<InitOpts>();
+  init->add_option("--store", o->store,
+                   "The store: sqlite:PATH, or a PostgreSQL database as postgresql://USER@HOST:PORT/DBNAME whose "
+                   "tables init makes (docs/POSTGRES.md); default DIR/server.db");
   cli::add_json_flag(init, ctx);
-  cli::on_run(init, ctx, [](cli::Context& c) -> Status {
-    SB_ASSIGN_OR_RETURN(PublicKey key, init_server_dir(c.dir));
+  cli::on_run(init, ctx, o, [](cli::Context& c, const InitOpts& opts) -> Status {
+    SB_ASSIGN_OR_RETURN(PublicKey key, init_server_dir(c.dir, opts.store));
     if (c.json) {
       Json doc = key_json(key);
       doc["dir"] = c.dir;

@@ -169,6 +169,11 @@ Result<std::unique_ptr<Conn>> Conn::connect(const std::string& url) {
 
 Conn::~Conn() { PQfinish(c_); }
 
+std::string Conn::describe() const {
+  auto or_unknown = [](const char* s) { return std::string(s && *s ? s : "?"); };
+  return "database " + or_unknown(PQdb(c_)) + " on " + or_unknown(PQhost(c_)) + ":" + or_unknown(PQport(c_));
+}
+
 bool Conn::reusable() const { return PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE; }
 
 Status Conn::check(pg_result* r, std::string_view what) {

@@ -91,6 +91,8 @@ class Conn {
   Status run(std::string_view sql, const Params& params, std::string_view what);
   // COPY ... FROM STDIN (FORMAT binary) with `data` (built by CopyRows).
   Status copy_in(std::string_view copy_sql, ByteView data, std::string_view what);
+  // "database NAME on HOST:PORT", for messages (never the password).
+  std::string describe() const;
   // False once the connection is lost or left inside a transaction: it is then not reused.
   bool reusable() const;
 
@@ -106,6 +108,8 @@ class Tx {
  public:
   enum class Kind { kReadCommitted, kSnapshot };  // kSnapshot: REPEATABLE READ READ ONLY
   static Result<Tx> begin(Conn& conn, Kind kind = Kind::kReadCommitted);
+  // The transaction the caller began on `conn` itself (with settings of its own).
+  static Tx adopt(Conn& conn) { return Tx(&conn); }
   Tx(Tx&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
   Tx& operator=(Tx&&) = delete;
   ~Tx();

@@ -18,16 +18,29 @@ std::string server_dir_from_env() {
   return env && *env ? std::string(env) : std::string();
 }
 
-Result<PublicKey> init_server_dir(const std::string& dir) {
+Result<PublicKey> init_server_dir(const std::string& dir, const std::string& store_url) {
   SB_RETURN_IF_ERROR(crypto_init());
   const std::string key_path = dir + "/" + kServerKeyFile;
   const std::string db_path = dir + "/" + kServerDbFile;
+  const std::string url_path = dir + "/" + kServerStoreFile;
   std::error_code ec;
-  if (fs::exists(db_path, ec) || fs::exists(key_path, ec)) {
+  for (const char* name : {kServerKeyFile, kServerDbFile, kServerStoreFile}) {
     // Terminals pin the key: replacing it would cut every enrolled terminal off.
-    return already_exists("a server already exists in " + dir + " (" +
-                          (fs::exists(key_path, ec) ? kServerKeyFile : kServerDbFile) +
-                          " is there); use it, or choose another folder with --dir");
+    if (fs::exists(dir + "/" + name, ec)) {
+      return already_exists("a server already exists in " + dir + " (" + name +
+                            " is there); use it, or choose another folder with --dir");
+    }
+  }
+  // The URL recorded: none for the default; a SQLite path made absolute.
+  std::string url;
+  if (!store_url.empty() && store_url != "sqlite:") {
+    if (store_url.rfind("sqlite:", 0) == 0) {
+      url = "sqlite:" + fs::absolute(store_url.substr(7), ec).lexically_normal().string();
+    } else if (is_postgres_url(store_url)) {
+      url = store_url;
+    } else {
+      return open_storage(store_url, true).status();  // refuses it, saying which URLs are known
+    }
   }
   fs::create_directories(dir, ec);
   if (ec) return permission_denied("cannot create the server folder " + dir + ": " + ec.message());
@@ -36,11 +49,12 @@ Result<PublicKey> init_server_dir(const std::string& dir) {
   if (::chmod(dir.c_str(), 0700) != 0) return errno_status("cannot make the server folder " + dir + " private");
   DeviceKey key = DeviceKey::generate();
   SB_RETURN_IF_ERROR(write_file_atomic(key_path, key.secret(), 0600));
-  auto storage = open_sqlite_storage(db_path, true);
-  if (!storage.is_ok()) {
+  Status made = url.empty() ? open_sqlite_storage(db_path, true).status() : open_storage(url, true).status();
+  if (made.is_ok() && !url.empty()) made = write_file_atomic(url_path, as_bytes(url + "\n"), 0600);
+  if (!made.is_ok()) {
     // Nothing was signed with the new key yet: take it away so that init can simply run again.
     fs::remove(key_path, ec);
-    return storage.status();
+    return made;
   }
   return key.public_key();
 }
@@ -60,14 +74,25 @@ Result<DeviceKey> read_server_key(const std::string& dir) {
   return std::move(key).value();
 }
 
+Result<std::string> server_store_url(const std::string& dir) {
+  const std::string url_path = dir + "/" + kServerStoreFile;
+  std::error_code ec;
+  if (!fs::exists(url_path, ec)) return "sqlite:" + dir + "/" + kServerDbFile;
+  SB_ASSIGN_OR_RETURN(Bytes text, read_file_bytes(url_path));
+  std::string url(text.begin(), text.end());
+  while (!url.empty() && (url.back() == '\n' || url.back() == '\r' || url.back() == ' ')) url.pop_back();
+  if (url.empty()) return data_loss("the store file " + url_path + " is empty; it should name the server's store");
+  return url;
+}
+
 Result<std::unique_ptr<Service>> open_server_dir(const std::string& dir, const Clock& clock, ServiceOptions options) {
   SB_ASSIGN_OR_RETURN(DeviceKey key, read_server_key(dir));
-  const std::string db_path = dir + "/" + kServerDbFile;
+  SB_ASSIGN_OR_RETURN(std::string url, server_store_url(dir));
   std::error_code ec;
-  if (!fs::exists(db_path, ec)) {
-    return not_found("no server store in " + dir + " (no " + kServerDbFile + "); run 'shiftbook-server init' first");
+  if (url.rfind("sqlite:", 0) == 0 && !fs::exists(url.substr(7), ec)) {
+    return not_found("no server store in " + dir + " (no " + url.substr(7) + "); run 'shiftbook-server init' first");
   }
-  SB_ASSIGN_OR_RETURN(auto storage, open_sqlite_storage(db_path, false));
+  SB_ASSIGN_OR_RETURN(auto storage, open_storage(url, false));
   return std::make_unique<Service>(std::move(storage), std::move(key), clock, options);
 }
 

@@ -1,7 +1,8 @@
 // The server's storage interface: everything head office keeps, behind a narrow set of calls so
 // that the SQL dialect stays inside a backend. SQLite (storage_sqlite_impl.h) is the embedded
-// default; a PostgreSQL backend will implement the same interface. Domain rules (what a push may
-// contain, who may see what) live in the service, not here: a backend stores and finds.
+// default; PostgreSQL (storage_postgres_impl.h, docs/POSTGRES.md) keeps the same contract. Domain
+// rules (what a push may contain, who may see what) live in the service, not here: a backend
+// stores and finds.
 //
 // Invariants every backend keeps:
 // - Events are stored whole (their canonical bytes) and never changed. Each gets a position
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -341,16 +343,33 @@ class Storage {
   virtual Status end_session(const Hash& id_hash) = 0;
 };
 
+// How a store is opened. Tuning knobs and test hooks; the defaults are what a server runs with.
+struct StorageOptions {
+  // SQLite: events whose hashes are looked up from memory before they are added to the on-disk
+  // hash index in one sorted batch (tests make it small to exercise the move).
+  std::size_t hash_batch_events = 1 << 18;
+  // Tests only: called inside every append once its events are written at their positions, before
+  // its commit (the commit-order test stalls an append here). From the appending thread.
+  std::function<void()> before_commit;
+};
+
+// Opens the store a URL names (docs/POSTGRES.md, "The store URL"): "sqlite:PATH" or
+// "postgresql://..." ("postgres://..." too). invalid_argument for any other URL. create refuses
+// an existing store (already_exists); open refuses a missing one (not_found), one with a newer
+// schema (failed_precondition), and what is not a head-office store (data_loss).
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url, bool create, const StorageOptions& options = {});
+// True for a URL that names a PostgreSQL database.
+bool is_postgres_url(const std::string& url);
+
 // The embedded default: one SQLite database file (created by init, migrated by open).
 // create refuses an existing file (already_exists); open refuses a missing one (not_found), one
 // with a newer schema (failed_precondition), and a file that is not a head-office store, such
 // as a terminal's store or another program's database (data_loss).
-struct SqliteOptions {
-  // Events whose hashes are looked up from memory before they are added to the on-disk hash
-  // index in one sorted batch (a tuning knob; tests make it small to exercise the move).
-  std::size_t hash_batch_events = 1 << 18;
-};
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path, bool create,
-                                                     const SqliteOptions& options = {});
+                                                     const StorageOptions& options = {});
+// A PostgreSQL database (docs/POSTGRES.md), by libpq's URL; init makes the tables, not the
+// database. Refuses as open_sqlite_storage does.
+Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& url, bool create,
+                                                       const StorageOptions& options = {});
 
 }  // namespace shiftbook::server

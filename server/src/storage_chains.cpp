@@ -70,6 +70,7 @@ Status SqliteStorage::append(const AppendBatch& batch) {
   {
     SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
     SB_RETURN_IF_ERROR(write_batch(batch));
+    if (options_.before_commit) options_.before_commit();
     SB_RETURN_IF_ERROR(tx.commit());
   }
   // The append stands whatever happens here: a failed move is simply tried again after the next.

@@ -127,7 +127,7 @@ void Checkpointer::run() {
 
 // ---- the storage ----------------------------------------------------------------------------------
 
-SqliteStorage::SqliteStorage(const std::string& path, Db writer, const SqliteOptions& options,
+SqliteStorage::SqliteStorage(const std::string& path, Db writer, const StorageOptions& options,
                              std::uint64_t hash_indexed_upto)
     : options_(options),
       writer_(std::move(writer)),
@@ -193,7 +193,7 @@ Status create_store(const std::string& path) {
   return Status::ok();
 }
 
-Result<std::unique_ptr<Storage>> open_store(const std::string& path, const SqliteOptions& options) {
+Result<std::unique_ptr<Storage>> open_store(const std::string& path, const StorageOptions& options) {
   SB_ASSIGN_OR_RETURN(Db db, Db::open(path, false));
   // Nothing writes to the file before it is known to be a head-office store: a terminal store or
   // another program's database is refused untouched.
@@ -230,7 +230,7 @@ Result<std::unique_ptr<Storage>> open_store(const std::string& path, const Sqlit
 }  // namespace sqlite
 
 Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& path, bool create,
-                                                     const SqliteOptions& options) {
+                                                     const StorageOptions& options) {
   std::error_code ec;
   if (create) {
     if (fs::exists(path, ec)) {

@@ -109,7 +109,7 @@ class Checkpointer {
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(const std::string& path, Db writer, const SqliteOptions& options, std::uint64_t hash_indexed_upto);
+  SqliteStorage(const std::string& path, Db writer, const StorageOptions& options, std::uint64_t hash_indexed_upto);
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
@@ -201,7 +201,7 @@ class SqliteStorage final : public Storage {
   // ---- storage_sqlite.cpp
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
 
-  const SqliteOptions options_;
+  const StorageOptions options_;
   std::mutex write_mu_;
   Db writer_;
   ReaderPool readers_;

@@ -61,7 +61,7 @@ TEST_CASE("storage: an append is read back as chain end, hashes, event info and 
 
 TEST_CASE("storage: events are found by hash before and after their hashes move to the on-disk index") {
   TempDir dir;
-  server::SqliteOptions small;
+  server::StorageOptions small;
   small.hash_batch_events = 5;
   Chain a, b;
   a.grow(13);
@@ -102,7 +102,7 @@ TEST_CASE("storage: events are found by hash before and after their hashes move 
 
 TEST_CASE("storage: an event's bytes are found by hash in memory, in the on-disk index and after reopening") {
   TempDir dir;
-  server::SqliteOptions small;
+  server::StorageOptions small;
   small.hash_batch_events = 4;
   Chain a;
   a.grow(6);
@@ -130,7 +130,7 @@ TEST_CASE("storage: an event's bytes are found by hash in memory, in the on-disk
 
 TEST_CASE("storage: two storages on one file (the server and an admin command) see each other's appends") {
   TempDir dir;
-  server::SqliteOptions small;
+  server::StorageOptions small;
   small.hash_batch_events = 4;
   auto first = make_storage(dir);
   auto second = server::open_sqlite_storage(dir.file("hq.db"), false, small);
