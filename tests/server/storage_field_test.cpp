@@ -82,7 +82,7 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-TEST_CASE("storage: a device_revoke append marks its device revoked at the receipt's time, with the reason") {
+STORAGE_TEST_CASE("storage: a device_revoke append marks its device revoked at the receipt's time, with the reason") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, other, signer;
@@ -98,7 +98,7 @@ TEST_CASE("storage: a device_revoke append marks its device revoked at the recei
   CHECK(st->chain_end(signer.device())->first == 1);
 }
 
-TEST_CASE("storage: revoking twice, or a device not enrolled, is refused and writes nothing") {
+STORAGE_TEST_CASE("storage: revoking twice, or a device not enrolled, is refused and writes nothing") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, stranger, signer;
@@ -117,7 +117,7 @@ TEST_CASE("storage: revoking twice, or a device not enrolled, is refused and wri
   CHECK(st->device(d.device())->value().revoked_ms == first.receipt.server_ms);
 }
 
-TEST_CASE("storage: a revoked device's own append is aborted and writes nothing") {
+STORAGE_TEST_CASE("storage: a revoked device's own append is aborted and writes nothing") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, signer;
@@ -132,7 +132,7 @@ TEST_CASE("storage: a revoked device's own append is aborted and writes nothing"
   CHECK(st->receipt(d.device())->value().seq == 2);
 }
 
-TEST_CASE("storage: quarantine keeps each new (device, seq) once, skips what is held, and is never pulled") {
+STORAGE_TEST_CASE("storage: quarantine keeps each new (device, seq) once, skips what is held, and is never pulled") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, peer, signer;
@@ -172,7 +172,7 @@ TEST_CASE("storage: quarantine keeps each new (device, seq) once, skips what is 
   CHECK(!st->event_info(d.hash(3))->has_value());
 }
 
-TEST_CASE("storage: quarantine keeps the first event at a seq and names a different one as a conflict") {
+STORAGE_TEST_CASE("storage: quarantine keeps the first event at a seq and names a different one as a conflict") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, signer;
@@ -200,7 +200,7 @@ TEST_CASE("storage: quarantine keeps the first event at a seq and names a differ
   CHECK(st->hashes(d.device(), 2, 2)->front() == d.hash(2));
 }
 
-TEST_CASE("storage: quarantine refuses an empty, gapped, foreign or stray-headed batch, keeping nothing") {
+STORAGE_TEST_CASE("storage: quarantine refuses an empty, gapped, foreign or stray-headed batch, keeping nothing") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain d, other;
@@ -221,7 +221,7 @@ TEST_CASE("storage: quarantine refuses an empty, gapped, foreign or stray-headed
   CHECK(st->quarantined(nullptr)->empty());
 }
 
-TEST_CASE("storage: chain_events gives each event the receipt of the push that delivered it") {
+STORAGE_TEST_CASE("storage: chain_events gives each event the receipt of the push that delivered it") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b;
@@ -251,7 +251,7 @@ TEST_CASE("storage: chain_events gives each event the receipt of the push that d
   CHECK(st->chain_events(Chain().device(), 1, 10)->empty());
 }
 
-TEST_CASE("storage: last_event_of_kind finds a chain's latest event of a kind at or before a seq") {
+STORAGE_TEST_CASE("storage: last_event_of_kind finds a chain's latest event of a kind at or before a seq") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a;
@@ -272,7 +272,7 @@ TEST_CASE("storage: last_event_of_kind finds a chain's latest event of a kind at
   CHECK(at(9) == 4);
 }
 
-TEST_CASE("storage: events_after counts the listed devices' events after a cursor") {
+STORAGE_TEST_CASE("storage: events_after counts the listed devices' events after a cursor") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b, c;
@@ -290,7 +290,7 @@ TEST_CASE("storage: events_after counts the listed devices' events after a curso
   CHECK(*st->events_after({}, 0) == 0);
 }
 
-TEST_CASE("storage: a version-1 store migrates to version 2, its history kept and the new fields empty") {
+TEST_CASE("storage (sqlite): a version-1 store migrates to version 2, its history kept and the new fields empty") {
   TempDir dir;
   Chain d, signer;
   d.grow(3);

@@ -20,7 +20,7 @@ using namespace shiftbook::storage_world;
 
 // An append's events are inserted many rows to a statement, then one at a time for the rest
 // (storage_chains.cpp): 150 events are two statements of 64 rows and 22 single rows.
-TEST_CASE("storage: an append is read back as chain end, hashes, event info and pulled bytes") {
+STORAGE_TEST_CASE("storage: an append is read back as chain end, hashes, event info and pulled bytes") {
   for (const std::uint64_t count : {std::uint64_t{3}, std::uint64_t{150}}) {
     INFO("an append of " << count << " events");
     TempDir dir;
@@ -59,7 +59,7 @@ TEST_CASE("storage: an append is read back as chain end, hashes, event info and 
   }
 }
 
-TEST_CASE("storage: events are found by hash before and after their hashes move to the on-disk index") {
+TEST_CASE("storage (sqlite): events are found by hash before and after their hashes move to the on-disk index") {
   TempDir dir;
   server::StorageOptions small;
   small.hash_batch_events = 5;
@@ -100,7 +100,7 @@ TEST_CASE("storage: events are found by hash before and after their hashes move 
   all_found(**reopened, 13);
 }
 
-TEST_CASE("storage: an event's bytes are found by hash in memory, in the on-disk index and after reopening") {
+TEST_CASE("storage (sqlite): an event's bytes are found by hash in memory, in the on-disk index and after reopening") {
   TempDir dir;
   server::StorageOptions small;
   small.hash_batch_events = 4;
@@ -128,30 +128,29 @@ TEST_CASE("storage: an event's bytes are found by hash in memory, in the on-disk
   for (std::uint64_t s = 1; s <= 6; ++s) CHECK(raw_of(**reopened, a.hash(s)) == a.events[s - 1].bytes);
 }
 
-TEST_CASE("storage: two storages on one file (the server and an admin command) see each other's appends") {
+STORAGE_TEST_CASE("storage: two storages on one store (the server and an admin command) see each other's appends") {
   TempDir dir;
   server::StorageOptions small;
   small.hash_batch_events = 4;
   auto first = make_storage(dir);
-  auto second = server::open_sqlite_storage(dir.file("hq.db"), false, small);
-  REQUIRE(second.is_ok());
+  auto second = open_again(dir, small);
   Chain a, signer;
   a.grow(6);
   signer.grow(6);
   append_ok(*first, batch_of(a, 1, 3));
-  CHECK((*second)->event_info(a.hash(3))->has_value());
-  append_ok(**second, batch_of(signer, 1, 6, "", "S1"));  // moves hashes to the on-disk index
+  CHECK(second->event_info(a.hash(3))->has_value());
+  append_ok(*second, batch_of(signer, 1, 6, "", "S1"));  // moves hashes to the on-disk index
   append_ok(*first, batch_of(a, 4, 6));
   for (std::uint64_t s = 1; s <= 6; ++s) {
     CHECK(first->event_info(a.hash(s))->has_value());
     CHECK(first->event_info(signer.hash(s))->has_value());
-    CHECK((*second)->event_info(a.hash(s))->has_value());
+    CHECK(second->event_info(a.hash(s))->has_value());
   }
   CHECK(first->chain_end(signer.device())->first == 6);
-  CHECK(pull_ok(**second, {a.device(), signer.device()}, 0, 1 << 20).events.size() == 12);
+  CHECK(pull_ok(*second, {a.device(), signer.device()}, 0, 1 << 20).events.size() == 12);
 }
 
-TEST_CASE("storage: unknown events and chains, and ranges not held") {
+STORAGE_TEST_CASE("storage: unknown events and chains, and ranges not held") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a;
@@ -170,7 +169,7 @@ TEST_CASE("storage: unknown events and chains, and ranges not held") {
   CHECK(st->hashes(a.device(), 2, 1).status().code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("storage: an append at the wrong expected_seq is aborted and writes nothing") {
+STORAGE_TEST_CASE("storage: an append at the wrong expected_seq is aborted and writes nothing") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a;
@@ -188,7 +187,7 @@ TEST_CASE("storage: an append at the wrong expected_seq is aborted and writes no
   CHECK(st->chain_end(a.device())->first == 5);
 }
 
-TEST_CASE("storage: an append computed from a site's chains lands only while they end where they were read") {
+STORAGE_TEST_CASE("storage: an append computed from a site's chains lands only while they end where they were read") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "t1", {"U1"}, kNow + 1000);
@@ -220,7 +219,7 @@ TEST_CASE("storage: an append computed from a site's chains lands only while the
   CHECK(st->chain_end(signer.device())->first == 2);
 }
 
-TEST_CASE("storage: a batch that is not consecutive, of another device or with a stray head is refused") {
+STORAGE_TEST_CASE("storage: a batch that is not consecutive, of another device or with a stray head is refused") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b;
@@ -241,7 +240,7 @@ TEST_CASE("storage: a batch that is not consecutive, of another device or with a
   CHECK(st->chain_end(a.device())->first == 0);
 }
 
-TEST_CASE("storage: the receipt is stored with each append and replaced by the next") {
+STORAGE_TEST_CASE("storage: the receipt is stored with each append and replaced by the next") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a;
@@ -263,7 +262,7 @@ TEST_CASE("storage: the receipt is stored with each append and replaced by the n
   CHECK(verify_receipt(server_key().public_key(), **r));
 }
 
-TEST_CASE("storage: pull returns only the listed devices' events, in commit order, with their heads") {
+STORAGE_TEST_CASE("storage: pull returns only the listed devices' events, in commit order, with their heads") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b, c;
@@ -288,7 +287,7 @@ TEST_CASE("storage: pull returns only the listed devices' events, in commit orde
   CHECK(render(pull_ok(*st, {a.device()}, only_c.cursor, 1 << 20), names) == "| heads | end");
 }
 
-TEST_CASE("storage: pull ends after whole pushes, includes the first push whole, and the cursor walks on") {
+STORAGE_TEST_CASE("storage: pull ends after whole pushes, includes the first push whole, and the cursor walks on") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b;
@@ -318,7 +317,7 @@ TEST_CASE("storage: pull ends after whole pushes, includes the first push whole,
   CHECK(p.cursor == p.events.back().pos);
 }
 
-TEST_CASE("storage: more is false when the last push fits exactly") {
+STORAGE_TEST_CASE("storage: more is false when the last push fits exactly") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a;
@@ -332,7 +331,7 @@ TEST_CASE("storage: more is false when the last push fits exactly") {
   CHECK(render(pull_ok(*st, {a.device()}, 0, total - 1), names) == "A1 A2 | heads A2 | more");
 }
 
-TEST_CASE("storage: pulling many batches reads each event once, in order") {
+STORAGE_TEST_CASE("storage: pulling many batches reads each event once, in order") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain a, b;
@@ -361,7 +360,7 @@ TEST_CASE("storage: pulling many batches reads each event once, in order") {
   CHECK(batches > 10);
 }
 
-TEST_CASE("storage: redeeming a code enrolls the device with the code's site and units, once") {
+STORAGE_TEST_CASE("storage: redeeming a code enrolls the device with the code's site and units, once") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "good", {"U1", "U2"}, kNow + 1000);
@@ -388,7 +387,7 @@ TEST_CASE("storage: redeeming a code enrolls the device with the code's site and
   }
 }
 
-TEST_CASE("storage: unknown, expired and used codes, and enrolled devices, are refused without a write") {
+STORAGE_TEST_CASE("storage: unknown, expired and used codes, and enrolled devices, are refused without a write") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "good", {"U1"}, kNow + 1000);
@@ -414,7 +413,7 @@ TEST_CASE("storage: unknown, expired and used codes, and enrolled devices, are r
   for (const auto& c : *codes) CHECK(c.used_ms == (c.secret_hash == secret_hash("good") ? kNow : 0));
 }
 
-TEST_CASE("storage: a code's secret hash is unique") {
+STORAGE_TEST_CASE("storage: a code's secret hash is unique") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "one", {"U1"}, kNow + 1);
@@ -426,7 +425,7 @@ TEST_CASE("storage: a code's secret hash is unique") {
   CHECK(st->codes()->size() == 1);
 }
 
-TEST_CASE("storage: devices_in_units finds every device enrolled for any of the units") {
+STORAGE_TEST_CASE("storage: devices_in_units finds every device enrolled for any of the units") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "c1", {"U1", "U2"}, kNow + 1);
@@ -448,7 +447,7 @@ TEST_CASE("storage: devices_in_units finds every device enrolled for any of the 
   CHECK(st->devices()->size() == 3);
 }
 
-TEST_CASE("storage: a flag keeps its first reason, note_sync records both clocks and the cursor") {
+STORAGE_TEST_CASE("storage: a flag keeps its first reason, note_sync records both clocks and the cursor") {
   TempDir dir;
   auto st = make_storage(dir);
   add_code(*st, "c1", {"U1"}, kNow + 1);
@@ -468,7 +467,7 @@ TEST_CASE("storage: a flag keeps its first reason, note_sync records both clocks
   CHECK(st->note_sync(stranger.device(), kNow, kNow, 0).code() == Code::kNotFound);
 }
 
-TEST_CASE("storage: reference keeps the latest body per key and filters by site") {
+STORAGE_TEST_CASE("storage: reference keeps the latest body per key and filters by site") {
   TempDir dir;
   auto st = make_storage(dir);
   Chain s1, s2;
@@ -495,7 +494,7 @@ TEST_CASE("storage: reference keeps the latest body per key and filters by site"
   CHECK(!st->reference_item("ref_unit", "U7")->has_value());
 }
 
-TEST_CASE("storage: reopening keeps devices, codes, chains, receipts and reference data") {
+STORAGE_TEST_CASE("storage: reopening keeps devices, codes, chains, receipts and reference data") {
   TempDir dir;
   Chain d, signer;
   d.grow(3);
@@ -507,9 +506,8 @@ TEST_CASE("storage: reopening keeps devices, codes, chains, receipts and referen
     append_ok(*st, batch_of(d, 1, 3));
     append_ok(*st, batch_of(signer, 1, 1, "", "S1", "S1"));
   }
-  auto reopened = server::open_sqlite_storage(dir.file("hq.db"), false);
-  REQUIRE_MESSAGE(reopened.is_ok(), reopened.status().to_string());
-  Storage& st = **reopened;
+  auto reopened = open_again(dir);
+  Storage& st = *reopened;
   auto rec = st.device(d.device());
   REQUIRE(rec.is_ok());
   REQUIRE(rec->has_value());
@@ -522,7 +520,26 @@ TEST_CASE("storage: reopening keeps devices, codes, chains, receipts and referen
   CHECK(render(pull_ok(st, {d.device(), signer.device()}, 0, 1 << 20), names) == "D1 D2 D3 S1 | heads D3 S1 | end");
 }
 
-TEST_CASE("storage: open and create refuse a missing store, an existing one, and other files") {
+STORAGE_TEST_CASE("storage: open refuses a missing store, create an existing one") {
+  TempDir dir;
+  auto missing = server::open_storage(store_url(dir), false);
+  CHECK(missing.status().code() == Code::kNotFound);
+  CHECK(missing.status().message().find("shiftbook-server init") != std::string::npos);
+  { make_storage(dir); }
+  CHECK(server::open_storage(store_url(dir), true).status().code() == Code::kAlreadyExists);
+  CHECK(server::open_storage(store_url(dir), false).is_ok());
+}
+
+TEST_CASE("storage: a store URL names SQLite or PostgreSQL, and nothing else") {
+  CHECK(server::open_storage("mysql://hq/db", false).status().code() == Code::kInvalidArgument);
+  CHECK(server::open_storage("hq.db", false).status().code() == Code::kInvalidArgument);
+  CHECK(server::open_storage("sqlite:", false).status().code() == Code::kInvalidArgument);
+  CHECK(server::is_postgres_url("postgresql://u@h:5432/d"));
+  CHECK(server::is_postgres_url("postgres://h/d"));
+  CHECK_FALSE(server::is_postgres_url("sqlite:/x/hq.db"));
+}
+
+TEST_CASE("storage (sqlite): open and create refuse a missing store, an existing one, and other files") {
   TempDir dir;
   auto missing = server::open_sqlite_storage(dir.file("none.db"), false);
   CHECK(missing.status().code() == Code::kNotFound);
@@ -546,7 +563,7 @@ TEST_CASE("storage: open and create refuse a missing store, an existing one, and
   CHECK(newer.status().message().find("newer") != std::string::npos);
 }
 
-TEST_CASE("storage: concurrent appends of several devices all land, in commit order, while others pull") {
+STORAGE_TEST_CASE("storage: concurrent appends of several devices all land, in commit order, while others pull") {
   TempDir dir;
   auto st = make_storage(dir);
   constexpr int kDevices = 4;

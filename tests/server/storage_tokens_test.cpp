@@ -23,7 +23,7 @@ TokenRecord token(const std::string& id, const std::string& name, std::int64_t c
   return t;
 }
 
-TEST_CASE("storage tokens: kept with the hash, found by id, listed by creation, an id never given twice") {
+STORAGE_TEST_CASE("storage tokens: kept with the hash, found by id, listed by creation, an id never given twice") {
   TempDir dir;
   auto st = make_storage(dir);
   CHECK(st->tokens()->empty());
@@ -50,7 +50,7 @@ TEST_CASE("storage tokens: kept with the hash, found by id, listed by creation, 
   CHECK((*found)->last_used_ms == 0);
 }
 
-TEST_CASE("storage tokens: revoked once and for good, use noted, unknown ids refused") {
+STORAGE_TEST_CASE("storage tokens: revoked once and for good, use noted, unknown ids refused") {
   TempDir dir;
   auto st = make_storage(dir);
   REQUIRE(st->add_token(token("0a0b0c0d", "auditor", kNow)).is_ok());
@@ -71,7 +71,7 @@ TEST_CASE("storage tokens: revoked once and for good, use noted, unknown ids ref
   CHECK(unknown.status().message().find("token list") != std::string::npos);
 }
 
-TEST_CASE("storage: a version-2 store migrates to version 3 and on, its history kept and no API tokens") {
+TEST_CASE("storage (sqlite): a version-2 store migrates to version 3 and on, its history kept and no API tokens") {
   TempDir dir;
   Chain d;
   d.grow(2);

@@ -1,10 +1,14 @@
 // What the storage tests share: chains of sealed events grown by hand, appends of their events
-// with a head and a receipt, a fresh SQLite storage in a temp folder, and pulls rendered as short
-// strings ("A1 A2 | heads A2 | end"). Used from one test thread.
+// with a head and a receipt, a fresh store of the backend under test (SQLite in a temp folder, or
+// a PostgreSQL schema), and pulls rendered as short strings ("A1 A2 | heads A2 | end"). Used from
+// one test thread.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +18,7 @@
 #include "shiftbook/clock.h"
 #include "shiftbook/event.h"
 #include "shiftbook/protocol.h"
+#include "pg.h"
 #include "storage.h"
 #include "support/fixture.h"
 
@@ -78,11 +83,95 @@ inline AppendBatch batch_of(const Chain& c, std::uint64_t from, std::uint64_t to
   return b;
 }
 
-inline std::unique_ptr<Storage> make_storage(const TempDir& dir) {
-  auto s = server::open_sqlite_storage(dir.file("hq.db"), true);
+// ---- the backend under test
+// The storage tests run against SQLite, and against PostgreSQL too when SHIFTBOOK_TEST_POSTGRES
+// holds a connection URL (tools/test starts a throwaway cluster and sets it): STORAGE_TEST_CASE
+// runs its body once per backend, and make_storage gives each run a fresh store: a file in the
+// test's folder, or a PostgreSQL schema of its own, dropped when the test program exits.
+enum class Backend { kSqlite, kPostgres };
+
+inline Backend& current_backend() {
+  static Backend backend = Backend::kSqlite;
+  return backend;
+}
+
+inline std::string postgres_test_url() {
+  const char* url = std::getenv("SHIFTBOOK_TEST_POSTGRES");
+  return url ? std::string(url) : std::string();
+}
+
+// The schemas made in this process, dropped at its exit.
+class PostgresSchemas {
+ public:
+  ~PostgresSchemas() {
+    if (names_.empty()) return;
+    auto conn = server::pg::Conn::connect(postgres_test_url());
+    if (!conn.is_ok()) return;
+    for (const auto& name : names_) (void)(*conn)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE");
+  }
+  // A new empty schema, and the URL whose connections use it.
+  std::string make() {
+    const std::string name = "sbtest_" + std::to_string(::getpid()) + "_" + std::to_string(names_.size() + 1);
+    auto conn = server::pg::Conn::connect(postgres_test_url());
+    REQUIRE_MESSAGE(conn.is_ok(), conn.status().to_string());
+    Status made = (*conn)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name);
+    REQUIRE_MESSAGE(made.is_ok(), made.to_string());
+    names_.push_back(name);
+    return server::pg::with_url_param(postgres_test_url(), "options", "-csearch_path=" + name);
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
+
+inline PostgresSchemas& postgres_schemas() {
+  static PostgresSchemas schemas;
+  return schemas;
+}
+
+// The URL of the test's store (made on first use: an empty schema, or a path in `dir`).
+inline std::string store_url(const TempDir& dir) {
+  static std::map<std::string, std::string> urls;  // dir -> url, for the PostgreSQL run
+  if (current_backend() == Backend::kSqlite) return "sqlite:" + dir.file("hq.db");
+  auto it = urls.find(dir.path());
+  if (it == urls.end()) it = urls.emplace(dir.path(), postgres_schemas().make()).first;
+  return it->second;
+}
+
+// Creates the test's store.
+inline std::unique_ptr<Storage> make_storage(const TempDir& dir, const server::StorageOptions& options = {}) {
+  auto s = server::open_storage(store_url(dir), true, options);
   REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
   return std::move(s).value();
 }
+
+// Opens the test's store again, as another process would.
+inline std::unique_ptr<Storage> open_again(const TempDir& dir, const server::StorageOptions& options = {}) {
+  auto s = server::open_storage(store_url(dir), false, options);
+  REQUIRE_MESSAGE(s.is_ok(), s.status().to_string());
+  return std::move(s).value();
+}
+
+inline const char* backend_name() { return current_backend() == Backend::kSqlite ? "sqlite" : "postgres"; }
+
+// Runs `body` against each backend under test, naming it in any failure's message.
+inline void for_each_backend(void (*body)()) {
+  std::vector<Backend> backends{Backend::kSqlite};
+  if (!postgres_test_url().empty()) backends.push_back(Backend::kPostgres);
+  for (Backend b : backends) {
+    current_backend() = b;
+    INFO("backend: " << backend_name());
+    body();
+  }
+  current_backend() = Backend::kSqlite;
+}
+
+#define STORAGE_TEST_CASE_BODY(name, body)                                      \
+  static void body();                                                           \
+  TEST_CASE(name) { ::shiftbook::storage_world::for_each_backend(&body); }      \
+  static void body()
+// A test case of the storage contract: its body runs once per backend (see for_each_backend).
+#define STORAGE_TEST_CASE(name) STORAGE_TEST_CASE_BODY(name, DOCTEST_ANONYMOUS(storage_test_body_))
 
 inline void append_ok(Storage& st, const AppendBatch& b) {
   Status s = st.append(b);
