@@ -160,7 +160,8 @@ inline void for_each_backend(void (*body)()) {
   if (!postgres_test_url().empty()) backends.push_back(Backend::kPostgres);
   for (Backend b : backends) {
     current_backend() = b;
-    INFO("backend: " << backend_name());
+    const std::string name = backend_name();
+    INFO("backend: " << name);
     body();
   }
   current_backend() = Backend::kSqlite;
