@@ -6,9 +6,6 @@
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,9 +15,9 @@
 #include "shiftbook/clock.h"
 #include "shiftbook/event.h"
 #include "shiftbook/protocol.h"
-#include "pg.h"
 #include "storage.h"
 #include "support/fixture.h"
+#include "support/postgres_schema.h"
 
 namespace shiftbook::storage_world {
 
@@ -35,6 +32,8 @@ using testing::exec_sql;
 using testing::query_int;
 using testing::kSampleNowMs;
 using testing::TempDir;
+using testing::postgres_schemas;
+using testing::postgres_test_url;
 
 inline constexpr std::int64_t kNow = kSampleNowMs;
 
@@ -93,40 +92,6 @@ enum class Backend { kSqlite, kPostgres };
 inline Backend& current_backend() {
   static Backend backend = Backend::kSqlite;
   return backend;
-}
-
-inline std::string postgres_test_url() {
-  const char* url = std::getenv("SHIFTBOOK_TEST_POSTGRES");
-  return url ? std::string(url) : std::string();
-}
-
-// The schemas made in this process, dropped at its exit.
-class PostgresSchemas {
- public:
-  ~PostgresSchemas() {
-    if (names_.empty()) return;
-    auto conn = server::pg::Conn::connect(postgres_test_url());
-    if (!conn.is_ok()) return;
-    for (const auto& name : names_) (void)(*conn)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE");
-  }
-  // A new empty schema, and the URL whose connections use it.
-  std::string make() {
-    const std::string name = "sbtest_" + std::to_string(::getpid()) + "_" + std::to_string(names_.size() + 1);
-    auto conn = server::pg::Conn::connect(postgres_test_url());
-    REQUIRE_MESSAGE(conn.is_ok(), conn.status().to_string());
-    Status made = (*conn)->exec("DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name);
-    REQUIRE_MESSAGE(made.is_ok(), made.to_string());
-    names_.push_back(name);
-    return server::pg::with_url_param(postgres_test_url(), "options", "-csearch_path=" + name);
-  }
-
- private:
-  std::vector<std::string> names_;
-};
-
-inline PostgresSchemas& postgres_schemas() {
-  static PostgresSchemas schemas;
-  return schemas;
 }
 
 // The URL of the test's store (made on first use: an empty schema, or a path in `dir`).

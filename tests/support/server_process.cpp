@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 namespace shiftbook::testing {
@@ -19,6 +20,19 @@ constexpr auto kLogPoll = std::chrono::milliseconds(5);
 ServerProcess::ServerProcess() {
   RunResult init = run({"init"});
   REQUIRE_MESSAGE(init.exit_code == 0, init.err);
+}
+
+ServerProcess::ServerProcess(const std::string& store_url) {
+  RunResult init = run({"init", "--store", store_url});
+  REQUIRE_MESSAGE(init.exit_code == 0, init.err);
+}
+
+ServerProcess::ServerProcess(SameHeadOffice, const ServerProcess& first) {
+  std::filesystem::create_directories(dir());
+  std::filesystem::permissions(dir(), std::filesystem::perms::owner_all);
+  for (const char* name : {"server.key", "store"}) {
+    std::filesystem::copy_file(first.dir() + "/" + name, dir() + "/" + name);
+  }
 }
 
 ServerProcess::~ServerProcess() { stop(); }

@@ -23,6 +23,12 @@ class ServerProcess {
  public:
   // Runs `init` in a fresh temporary folder (the test fails if it does not succeed).
   ServerProcess();
+  // Runs `init --store URL` in a fresh temporary folder.
+  explicit ServerProcess(const std::string& store_url);
+  // Another process of `first`'s head office: a folder of its own holding copies of `first`'s key
+  // and store URL (first must have been made with a store URL), as a second machine would.
+  struct SameHeadOffice {};
+  ServerProcess(SameHeadOffice, const ServerProcess& first);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

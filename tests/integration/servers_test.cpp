@@ -1,0 +1,134 @@
+// Several shiftbook-server processes on one store (docs/POSTGRES.md, issue 8): three processes with
+// one key on one database (the PostgreSQL server $SHIFTBOOK_TEST_POSTGRES names; one SQLite file
+// without it), terminals syncing through all of them at once, each terminal through every one in
+// turn. What one server would hold, they hold together: every event once, at one position of one
+// global order, every receipt valid, every terminal holding every other's events.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/cli_support.h"
+#include "support/fixture.h"
+#include "support/postgres_schema.h"
+#include "support/server_process.h"
+
+using namespace shiftbook;
+using shiftbook::testing::Cli;
+using shiftbook::testing::RunResult;
+using shiftbook::testing::ServerProcess;
+
+namespace {
+
+void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
+
+// The first failure of a command, as text (for threads, which must not REQUIRE).
+std::string failed(const RunResult& r, const std::string& what) {
+  return r.exit_code == 0 ? std::string() : what + " (exit " + std::to_string(r.exit_code) + "): " + r.err;
+}
+
+}  // namespace
+
+TEST_CASE("servers: three processes on one store take syncs at once, each terminal through all of them, and hold what one would") {
+  const bool postgres = !testing::postgres_test_url().empty();
+  INFO("store: " << (postgres ? "postgresql" : "sqlite"));
+  testing::TempDir spare;
+  const std::string url = postgres ? testing::postgres_schemas().make() : "sqlite:" + spare.file("hq.db");
+  ServerProcess first(url);
+  testing::setup_head_office(first);
+  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
+  ServerProcess third(ServerProcess::SameHeadOffice{}, first);
+  const std::vector<ServerProcess*> servers{&first, &second, &third};
+  for (ServerProcess* s : servers) s->start();
+
+  constexpr int kTerminals = 6;
+  constexpr int kRounds = 3;
+  std::vector<Cli> terminals(kTerminals);
+  for (int i = 0; i < kTerminals; ++i) {
+    const Cli& t = terminals[static_cast<std::size_t>(i)];
+    ok(t.run({"init"}), "init");
+    ok(t.run({"enroll", "--server", servers[static_cast<std::size_t>(i % 3)]->url(), "--code",
+              first.create_code("S1", {"U1"})}),
+       "enroll");
+    ok(t.run({"sync"}), "first sync");
+    ok(t.run({"login", "L1"}, "4321\n"), "login");
+  }
+
+  // All at once: each terminal records a shift a round and syncs it through the next server.
+  std::vector<std::string> failures(kTerminals);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kTerminals; ++i) {
+    threads.emplace_back([&, i] {
+      const Cli& t = terminals[static_cast<std::size_t>(i)];
+      std::string& failure = failures[static_cast<std::size_t>(i)];
+      const std::string worker = "W" + std::to_string(i % 3 + 1);
+      for (int round = 0; round < kRounds && failure.empty(); ++round) {
+        const std::string date = "2026-11-" + std::to_string(17 + round);
+        const std::string& server = servers[static_cast<std::size_t>((i + round) % 3)]->url();
+        for (const auto& [args, what] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+                 {{"shift", "open", "--unit", "U1", "--date", date}, "open"},
+                 {{"log", "hours", "--worker", worker, "--start", "06:00", "--end", "14:00"}, "hours"},
+                 {{"log", "output", "--product", "P1", "--quantity", std::to_string(10 * (i + 1))}, "output"},
+                 {{"shift", "close"}, "close"},
+                 {{"sync", "--server", server}, "sync through " + server}}) {
+          if (failure.empty()) failure = failed(t.run(args), "terminal " + std::to_string(i) + ", round " +
+                                                                 std::to_string(round) + ": " + what);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) CHECK_MESSAGE(f.empty(), f);
+
+  // Every terminal syncs through every server once more: each now holds what all the others pushed.
+  for (ServerProcess* s : servers) {
+    for (const Cli& t : terminals) ok(t.run({"sync", "--server", s->url()}), "settling sync through " + s->url());
+  }
+
+  // Each terminal: all its events acknowledged, and the same log of everything as every other.
+  std::map<std::string, std::uint64_t> own;  // device -> its last seq, as its receipt says
+  std::int64_t events = -1;
+  for (const Cli& t : terminals) {
+    const Json status = t.json({"status", "--json"});
+    CHECK(status["unsynced_events"] == 0);
+    own[status["device"].get<std::string>()] = status["last_sync"]["receipt_seq"].get<std::uint64_t>();
+    if (events < 0) events = status["events"].get<std::int64_t>();
+    CHECK(status["events"] == events);
+    ok(t.run({"verify"}), "verify");
+  }
+  // Every server folder reads the same store: the same devices, each delivered exactly once.
+  for (ServerProcess* s : servers) {
+    const Json devices = s->json({"devices", "--json"});
+    std::map<std::string, std::uint64_t> delivered;
+    for (const Json& d : devices["devices"]) delivered[d["device"].get<std::string>()] = d["delivered"].get<std::uint64_t>();
+    CHECK(delivered == own);
+    const RunResult audit = s->run({"audit"});
+    CHECK_MESSAGE(audit.exit_code == 0, audit.err);
+    CHECK_MESSAGE(audit.out.find("no problems") != std::string::npos, audit.out);
+  }
+  // One global order: positions 1..N, each once; each terminal's events in exactly one push each.
+  ok(first.run({"audit", "export", first.file("audit.jsonl")}), "audit export");
+  std::ifstream in(first.file("audit.jsonl"));
+  std::uint64_t next_pos = 1;
+  std::uint64_t in_pushes = 0;
+  std::map<std::string, std::uint64_t> pushed;  // device -> events in its pushes
+  for (std::string line; std::getline(in, line);) {
+    const Json j = Json::parse(line);
+    if (j["type"] == "event") {
+      CHECK(j["pos"].get<std::uint64_t>() == next_pos);
+      ++next_pos;
+    }
+    if (j["type"] == "push") {
+      const std::uint64_t n = j["last_pos"].get<std::uint64_t>() - j["first_pos"].get<std::uint64_t>() + 1;
+      pushed[j["device"].get<std::string>()] += n;
+      in_pushes += n;
+    }
+  }
+  CHECK(next_pos - 1 == in_pushes);
+  for (const auto& [device, seq] : own) CHECK(pushed[device] == seq);
+  // Each server served some of the syncs.
+  for (ServerProcess* s : servers) CHECK(s->log_count("sync device") > 0);
+}
