@@ -2,7 +2,8 @@
 // one key on one database (the PostgreSQL server $SHIFTBOOK_TEST_POSTGRES names; one SQLite file
 // without it), terminals syncing through all of them at once, each terminal through every one in
 // turn. What one server would hold, they hold together: every event once, at one position of one
-// global order, every receipt valid, every terminal holding every other's events.
+// global order, every receipt valid, every terminal holding every other's events; and a request
+// replayed to another process than the one it was sent to changes nothing.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "attack_world.h"
 #include "cli/cli_support.h"
 #include "support/fixture.h"
 #include "support/postgres_schema.h"
@@ -23,6 +25,11 @@ using shiftbook::testing::ServerProcess;
 
 namespace {
 
+// The store of a test: a fresh PostgreSQL schema, or a SQLite file in `spare`.
+std::string test_store(const testing::TempDir& spare) {
+  return testing::postgres_test_url().empty() ? "sqlite:" + spare.file("hq.db") : testing::postgres_schemas().make();
+}
+
 void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
 
 // The first failure of a command, as text (for threads, which must not REQUIRE).
@@ -33,10 +40,9 @@ std::string failed(const RunResult& r, const std::string& what) {
 }  // namespace
 
 TEST_CASE("servers: three processes on one store take syncs at once, each terminal through all of them, and hold what one would") {
-  const bool postgres = !testing::postgres_test_url().empty();
-  INFO("store: " << (postgres ? "postgresql" : "sqlite"));
   testing::TempDir spare;
-  const std::string url = postgres ? testing::postgres_schemas().make() : "sqlite:" + spare.file("hq.db");
+  const std::string url = test_store(spare);
+  INFO("store: " << url);
   ServerProcess first(url);
   testing::setup_head_office(first);
   ServerProcess second(ServerProcess::SameHeadOffice{}, first);
@@ -131,4 +137,49 @@ TEST_CASE("servers: three processes on one store take syncs at once, each termin
   for (const auto& [device, seq] : own) CHECK(pushed[device] == seq);
   // Each server served some of the syncs.
   for (ServerProcess* s : servers) CHECK(s->log_count("sync device") > 0);
+}
+
+TEST_CASE("servers: a sync request replayed to another process of the same head office changes nothing") {
+  namespace attack = testing::attack;
+  testing::TempDir spare;
+  const std::string url = test_store(spare);
+  INFO("store: " << url);
+  ServerProcess first(url);
+  testing::setup_head_office(first);
+  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
+  attack::Wire to_first(first.start());
+  attack::Wire to_second(second.start());
+  const PublicKey server_key = to_first.server_key();
+  CHECK(to_second.server_key() == server_key);
+  const DeviceKey device = DeviceKey::generate();
+  REQUIRE(attack::enroll(to_first, server_key, device, first.create_code("S1", {"U1"})).status == 200);
+
+  attack::Chain chain(device.public_key());
+  const Hash shift = chain.add("shift_open", attack::shift_open_body("U1")).event.hash;
+  chain.add("output", attack::output_body(shift, 5));
+  const attack::Request captured = attack::seal(
+      device, server_key, attack::sync_message(chain.from(1), sign_head(device, 2, chain.last().event.hash)));
+  REQUIRE(to_first.post("/v1/sync", captured.wire, &captured.context).header().at("receipt").at("seq") == 2);
+  // The device pushes on through the second process.
+  chain.add("output", attack::output_body(shift, 6));
+  const attack::Request next = attack::seal(
+      device, server_key, attack::sync_message(chain.from(3), sign_head(device, 3, chain.last().event.hash)));
+  const Json latest = to_second.post("/v1/sync", next.wire, &next.context).header().at("receipt");
+  REQUIRE(latest.at("seq") == 3);
+  const Json before = first.json({"devices", "--json"})["devices"];
+
+  // The first request, replayed to the process that never saw it.
+  const attack::Answer replayed = to_second.post("/v1/sync", captured.wire, &captured.context);
+  REQUIRE(replayed.status == 200);
+  CHECK(replayed.header().at("receipt") == latest);
+  CHECK(second.wait_for_log("held already"));
+  const Json after = first.json({"devices", "--json"})["devices"];
+  REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    CHECK(after[i]["device"] == before[i]["device"]);
+    CHECK(after[i]["delivered"] == before[i]["delivered"]);
+    CHECK(after[i]["head"] == before[i]["head"]);
+  }
+  const RunResult audit = second.run({"audit"});
+  CHECK_MESSAGE(audit.out.find("no problems") != std::string::npos, audit.out << audit.err);
 }
