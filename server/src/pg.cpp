@@ -186,6 +186,17 @@ Status Conn::check(pg_result* r, std::string_view what) {
   return status_of(state, message);
 }
 
+Status Conn::commit() {
+  PGresult* r = PQexec(c_, "COMMIT");
+  Status s = check(r, "committing");
+  // COMMIT of a transaction a failed statement aborted rolls it back and says so: never a success.
+  if (s.is_ok() && std::strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+    s = aborted("committing: the transaction was rolled back (" + std::string(PQcmdStatus(r)) + ")");
+  }
+  PQclear(r);
+  return s;
+}
+
 Status Conn::exec(std::string_view sql) {
   const std::string text(sql);
   PGresult* r = PQexec(c_, text.c_str());
@@ -254,7 +265,7 @@ Tx::~Tx() {
 Status Tx::commit() {
   Conn* conn = conn_;
   conn_ = nullptr;
-  return conn->exec("COMMIT");
+  return conn->commit();
 }
 
 // ---- COPY rows ------------------------------------------------------------------------------------

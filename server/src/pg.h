@@ -85,6 +85,8 @@ class Conn {
 
   // Runs `sql` as it is (several statements allowed, no parameters, no rows back).
   Status exec(std::string_view sql);
+  // COMMIT; aborted when PostgreSQL rolled the transaction back instead.
+  Status commit();
   // Runs `sql` (prepared on this connection the first time) with `params`; `what` names its
   // purpose in an error's message.
   Result<Rows> query(std::string_view sql, const Params& params, std::string_view what);
