@@ -99,17 +99,17 @@ TEST_CASE("servers: three processes on one store take syncs at once, each termin
   std::int64_t events = -1;
   for (const Cli& t : terminals) {
     const Json status = t.json({"status", "--json"});
-    CHECK(status["unsynced_events"] == 0);
-    own[status["device"].get<std::string>()] = status["last_sync"]["receipt_seq"].get<std::uint64_t>();
-    if (events < 0) events = status["events"].get<std::int64_t>();
-    CHECK(status["events"] == events);
+    CHECK(status.at("unsynced_events") == 0);
+    own[status.at("device").get<std::string>()] = status.at("last_sync").at("receipt_seq").get<std::uint64_t>();
+    if (events < 0) events = status.at("events").get<std::int64_t>();
+    CHECK(status.at("events") == events);
     ok(t.run({"verify"}), "verify");
   }
   // Every server folder reads the same store: the same devices, each delivered exactly once.
   for (ServerProcess* s : servers) {
     const Json devices = s->json({"devices", "--json"});
     std::map<std::string, std::uint64_t> delivered;
-    for (const Json& d : devices["devices"]) delivered[d["device"].get<std::string>()] = d["delivered"].get<std::uint64_t>();
+    for (const Json& d : devices.at("devices")) delivered[d.at("device").get<std::string>()] = d.at("delivered").get<std::uint64_t>();
     CHECK(delivered == own);
     const RunResult audit = s->run({"audit"});
     CHECK_MESSAGE(audit.exit_code == 0, audit.err);
@@ -123,13 +123,14 @@ TEST_CASE("servers: three processes on one store take syncs at once, each termin
   std::map<std::string, std::uint64_t> pushed;  // device -> events in its pushes
   for (std::string line; std::getline(in, line);) {
     const Json j = Json::parse(line);
-    if (j["type"] == "event") {
-      CHECK(j["pos"].get<std::uint64_t>() == next_pos);
+    const std::string type = j.value("type", std::string());
+    if (type == "event") {
+      CHECK(j.at("pos").get<std::uint64_t>() == next_pos);
       ++next_pos;
     }
-    if (j["type"] == "push") {
-      const std::uint64_t n = j["last_pos"].get<std::uint64_t>() - j["first_pos"].get<std::uint64_t>() + 1;
-      pushed[j["device"].get<std::string>()] += n;
+    if (type == "push") {
+      const std::uint64_t n = j.at("last_pos").get<std::uint64_t>() - j.at("first_pos").get<std::uint64_t>() + 1;
+      pushed[j.at("device").get<std::string>()] += n;
       in_pushes += n;
     }
   }
@@ -166,19 +167,19 @@ TEST_CASE("servers: a sync request replayed to another process of the same head 
       device, server_key, attack::sync_message(chain.from(3), sign_head(device, 3, chain.last().event.hash)));
   const Json latest = to_second.post("/v1/sync", next.wire, &next.context).header().at("receipt");
   REQUIRE(latest.at("seq") == 3);
-  const Json before = first.json({"devices", "--json"})["devices"];
+  const Json before = first.json({"devices", "--json"}).at("devices");
 
   // The first request, replayed to the process that never saw it.
   const attack::Answer replayed = to_second.post("/v1/sync", captured.wire, &captured.context);
   REQUIRE(replayed.status == 200);
   CHECK(replayed.header().at("receipt") == latest);
   CHECK(second.wait_for_log("held already"));
-  const Json after = first.json({"devices", "--json"})["devices"];
+  const Json after = first.json({"devices", "--json"}).at("devices");
   REQUIRE(after.size() == before.size());
   for (std::size_t i = 0; i < after.size(); ++i) {
-    CHECK(after[i]["device"] == before[i]["device"]);
-    CHECK(after[i]["delivered"] == before[i]["delivered"]);
-    CHECK(after[i]["head"] == before[i]["head"]);
+    CHECK(after[i].at("device") == before[i].at("device"));
+    CHECK(after[i].at("delivered") == before[i].at("delivered"));
+    CHECK(after[i].at("head") == before[i].at("head"));
   }
   const RunResult audit = second.run({"audit"});
   CHECK_MESSAGE(audit.out.find("no problems") != std::string::npos, audit.out << audit.err);
