@@ -210,7 +210,7 @@ Reply bare_page(int status, const std::string& title, const std::string& body, s
            "th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}td.n{text-align:right}"
            ".err{color:#a00}.ok{color:#060}header{display:flex;justify-content:space-between;align-items:center;"
            "flex-wrap:wrap;gap:1em}nav a{margin-right:1em}nav a[aria-current]{font-weight:bold}"
-           "section{border:1px solid #ccc;border-radius:4px;padding:0 1em;margin:1em 0}th.win{background:#dfd}"
+           "section{border:1px solid #ccc;border-radius:4px;padding:0 1em;margin:1em 0;overflow-x:auto}th.win{background:#dfd}"
            "code{font-size:.9em}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
            "</style></head><body>\n" +
            body + "\n</body></html>\n";
