@@ -341,6 +341,22 @@ Result<std::map<std::string, std::string>> names_of(Service& service, const std:
   return out;
 }
 
+std::string url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (std::isalnum(b) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+  }
+  return out;
+}
+
 std::string event_link(const Hash& h) {
   return "<a href=\"/dashboard/event?hash=" + to_hex(h) + "\"><code>" + shown_hash(h) + "</code></a>";
 }

@@ -14,10 +14,12 @@
 namespace shiftbook::server::dash {
 namespace {
 
-std::string returns_link(const std::string& period) { return "/dashboard/returns?period=" + period; }
+std::string returns_link(const std::string& period) { return "/dashboard/returns?period=" + url_encode(period); }
 
+// The address of a share's explanation (not escaped for HTML yet).
 std::string share_href(const UnitPeriodReport& r, const std::string& worker) {
-  return "/dashboard/share?unit=" + r.unit + "&amp;period=" + r.period + "&amp;worker=" + worker;
+  return "/dashboard/share?unit=" + url_encode(r.unit) + "&period=" + url_encode(r.period) +
+         "&worker=" + url_encode(worker);
 }
 
 // Who wrote an event: its author, as stored; "" when it is not held.
@@ -290,11 +292,11 @@ Result<std::string> exports_html(Service& service, const DashboardRequest& reque
   if (period) {
     const std::string id = period->value("id", std::string());
     SB_ASSIGN_OR_RETURN(std::string select, period_select(service, "/dashboard/exports", id));
-    body += select + "<ul><li><a href=\"/dashboard/export/payroll.csv?period=" + html_escape(id) +
+    body += select + "<ul><li><a href=\"/dashboard/export/payroll.csv?period=" + html_escape(url_encode(id)) +
             "\" download>Payroll of period " + html_escape(id) +
             ", CSV</a> (as 'shiftbook-server export payroll --format csv')</li><li><a "
             "href=\"/dashboard/export/payroll.json?period=" +
-            html_escape(id) + "\">Payroll of period " + html_escape(id) + ", JSON</a></li></ul>\n";
+            html_escape(url_encode(id)) + "\">Payroll of period " + html_escape(id) + ", JSON</a></li></ul>\n";
   } else {
     body += "<p>No period holds today: choose one.</p>\n";
   }
