@@ -79,6 +79,7 @@ Status run_bench(Launcher& launcher, const BenchOptions& o) {
   if (o.wants("entry")) SB_RETURN_IF_ERROR(add(entry_figures(o)));
   if (o.wants("terminals")) SB_RETURN_IF_ERROR(add(terminal_figures(launcher, o, sample)));
   if (o.wants("report")) SB_RETURN_IF_ERROR(add(report_figures(o)));
+  if (o.wants("dashboard")) SB_RETURN_IF_ERROR(add(dashboard_figures(launcher, o)));
 
   const std::string load_after = load_average();
   std::printf("\nload average %s before, %s after%s\n\n", load_before.c_str(), load_after.c_str(),
@@ -114,8 +115,8 @@ int main(int argc, char** argv) {
                "shiftbook-bench"};
   app.add_flag("--quick", o.quick, "Scale every row down to finish in about a minute");
   app.add_option("--runs", o.runs, "Runs per row; the median is reported")->check(CLI::Range(1, 100));
-  app.add_option("--only", o.only, "Only this row (repeat for more): push, pull, entry, terminals, report")
-      ->check(CLI::IsMember({"push", "pull", "entry", "terminals", "report"}))
+  app.add_option("--only", o.only, "Only this row (repeat for more): push, pull, entry, terminals, report, dashboard")
+      ->check(CLI::IsMember({"push", "pull", "entry", "terminals", "report", "dashboard"}))
       ->delimiter(',');
   app.add_option("--json", o.json_path, "Also write the figures to this file as JSON")->type_name("FILE");
   app.add_option("--dir", o.parent, "Where the scratch folders go (default $TMPDIR or /tmp)")
@@ -137,6 +138,13 @@ int main(int argc, char** argv) {
                  "Events of the site whose period report is read (default 10,000,000, about 10 GiB of memory; "
                  "--quick 100,000)")
       ->check(CLI::Range(1'000L, 100'000'000L));
+  app.add_option("--dashboard-events", o.dashboard_events,
+                 "Events the dashboard row's terminals push, whose overview is read (default 10,000,000, about "
+                 "8 GiB of the server's memory; --quick 100,000)")
+      ->check(CLI::Range(1'000L, 100'000'000L));
+  app.add_option("--dashboard-terminals", o.dashboard_terminals,
+                 "Terminals of the dashboard row, 10 per unit (default 200; --quick 20)")
+      ->check(CLI::Range(1, 2000));
   app.add_option("--server-threads", o.server_threads,
                  "The server's pool in the terminals row (default: the server's own, 32)")
       ->check(CLI::Range(1, 1024));

@@ -135,12 +135,12 @@ bool read_all(int fd, void* data, std::size_t n) {
   return true;
 }
 
-// posix_spawn of `args` (null-terminated) with standard input from /dev/null and the outputs into
+// posix_spawn of `args` (null-terminated) with standard input from `in_path` and the outputs into
 // the two files; 0 or the error number.
-int spawn(char* const* args, const char* out_path, const char* err_path, pid_t& pid) {
+int spawn(char* const* args, const char* in_path, const char* out_path, const char* err_path, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, in_path, O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args, environ);
@@ -148,7 +148,7 @@ int spawn(char* const* args, const char* out_path, const char* err_path, pid_t& 
   return rc;
 }
 
-// The launcher's loop: one request (output path, error path, argv...) at a time.
+// The launcher's loop: one request (input path, output path, error path, argv...) at a time.
 void serve_launches(int in, int out) {
   for (;;) {
     std::uint32_t size = 0;
@@ -161,7 +161,7 @@ void serve_launches(int in, int out) {
     Reply reply;
     const auto start = Steady::now();
     pid_t pid = -1;
-    reply.spawn_error = spawn(args.data() + 2, args[0], args[1], pid);
+    reply.spawn_error = spawn(args.data() + 3, args[0], args[1], args[2], pid);
     if (reply.spawn_error == 0) {
       int status = 0;
       rusage usage{};
@@ -206,10 +206,19 @@ Launcher::~Launcher() {
   if (pid_ > 0) ::waitpid(pid_, &status, 0);
 }
 
-Result<Finished> Launcher::run(const std::vector<std::string>& argv, const std::string& scratch) {
+Result<Finished> Launcher::run(const std::vector<std::string>& argv, const std::string& scratch,
+                              const std::string& input) {
   if (pid_ <= 0) return unavailable("the launcher process could not be started");
   const std::string out_path = scratch + "/child.out", err_path = scratch + "/child.err";
-  std::string wire = out_path + '\0' + err_path + '\0';
+  std::string in_path = "/dev/null";
+  if (!input.empty()) {
+    in_path = scratch + "/child.in";
+    std::ofstream in(in_path, std::ios::binary | std::ios::trunc);
+    in << input;
+    in.close();
+    if (!in) return unavailable("cannot write " + in_path);
+  }
+  std::string wire = in_path + '\0' + out_path + '\0' + err_path + '\0';
   for (const std::string& a : argv) wire += a + '\0';
   const auto size = static_cast<std::uint32_t>(wire.size());
   Reply reply;
@@ -227,8 +236,9 @@ Result<Finished> Launcher::run(const std::vector<std::string>& argv, const std::
   return f;
 }
 
-Result<std::string> Launcher::check(const std::vector<std::string>& argv, const std::string& scratch) {
-  SB_ASSIGN_OR_RETURN(Finished f, run(argv, scratch));
+Result<std::string> Launcher::check(const std::vector<std::string>& argv, const std::string& scratch,
+                                    const std::string& input) {
+  SB_ASSIGN_OR_RETURN(Finished f, run(argv, scratch, input));
   if (f.exit_code != 0) {
     return internal_error(command_text(argv) + " exited with " + std::to_string(f.exit_code) + ": " + f.err);
   }
@@ -246,7 +256,7 @@ Result<std::unique_ptr<ServerChild>> ServerChild::start(const std::string& dir, 
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t pid = -1;
-  if (const int rc = spawn(args.data(), log.c_str(), err.c_str(), pid); rc != 0) {
+  if (const int rc = spawn(args.data(), "/dev/null", log.c_str(), err.c_str(), pid); rc != 0) {
     return unavailable(std::string("cannot start ") + server_bin() + ": " + std::strerror(rc));
   }
   std::unique_ptr<ServerChild> child(new ServerChild(pid, log));
@@ -274,17 +284,17 @@ ServerChild::~ServerChild() {
   if (pid_ > 0) (void)stop();
 }
 
-Status ServerChild::stop() {
+Status ServerChild::stop(int grace_s) {
   if (pid_ <= 0) return Status::ok();
   ::kill(pid_, SIGTERM);
-  const auto deadline = Steady::now() + std::chrono::seconds(20);
+  const auto deadline = Steady::now() + std::chrono::seconds(grace_s);
   int status = 0;
   while (::waitpid(pid_, &status, WNOHANG) == 0) {
     if (Steady::now() > deadline) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
       pid_ = -1;
-      return internal_error("the server ignored SIGTERM for 20 s and was killed");
+      return internal_error("the server ignored SIGTERM for " + std::to_string(grace_s) + " s and was killed");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -323,6 +333,14 @@ double ServerChild::cpu_seconds() const {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+double ServerChild::peak_rss_mib() const {
+  if (pid_ <= 0) return 0;
+  static const std::regex kHwm("VmHWM:\\s+([0-9]+) kB");
+  std::smatch m;
+  const std::string status = read_text("/proc/" + std::to_string(pid_) + "/status");
+  return std::regex_search(status, m, kHwm) ? std::stod(m[1]) / 1024.0 : 0;
+}
+
 double own_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -334,6 +352,12 @@ double own_cpu_seconds() {
 
 const char* shiftbook_bin() { return SHIFTBOOK_BIN; }
 const char* server_bin() { return SHIFTBOOK_SERVER_BIN; }
+
+std::string unit_name(int index, int units) {
+  char name[16];
+  std::snprintf(name, sizeof name, "U%0*d", static_cast<int>(std::to_string(units).size()), index + 1);
+  return name;
+}
 
 Status set_up_head_office(Launcher& launcher, const std::string& dir, const std::string& scratch, std::int64_t today,
                           const std::vector<std::string>& units) {

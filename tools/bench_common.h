@@ -72,11 +72,14 @@ class Launcher {
   Launcher(const Launcher&) = delete;
   Launcher& operator=(const Launcher&) = delete;
 
-  // Runs a program to completion, standard input from /dev/null; `scratch` gets its output files.
-  // unavailable when it cannot be started or the launcher is gone; its exit status is data.
-  Result<Finished> run(const std::vector<std::string>& argv, const std::string& scratch);
+  // Runs a program to completion, standard input `input` (from a file in `scratch`; /dev/null when
+  // empty); `scratch` gets its output files. unavailable when it cannot be started or the launcher
+  // is gone; its exit status is data.
+  Result<Finished> run(const std::vector<std::string>& argv, const std::string& scratch,
+                       const std::string& input = std::string());
   // As run(), and a non-zero exit status is internal_error with the command and its standard error.
-  Result<std::string> check(const std::vector<std::string>& argv, const std::string& scratch);
+  Result<std::string> check(const std::vector<std::string>& argv, const std::string& scratch,
+                            const std::string& input = std::string());
 
  private:
   pid_t pid_ = -1;
@@ -100,8 +103,11 @@ class ServerChild {
   std::vector<double> sync_ms() const;
   // The processor time it has used so far, user and system, from /proc (0 once stopped).
   double cpu_seconds() const;
-  // Stops it (SIGTERM) and waits for it to exit; internal_error when it did not stop cleanly.
-  Status stop();
+  // Its peak resident memory so far, MiB (VmHWM, /proc; 0 once stopped).
+  double peak_rss_mib() const;
+  // Stops it (SIGTERM) and waits up to `grace_s` for it to exit (a server holding a large ledger
+  // takes a while to free it); internal_error when it did not stop cleanly.
+  Status stop(int grace_s = 20);
 
  private:
   ServerChild(pid_t pid, std::string log) : pid_(pid), log_(std::move(log)) {}
@@ -117,6 +123,9 @@ double own_cpu_seconds();
 // The programs measured: the ones built beside the benchmark.
 const char* shiftbook_bin();
 const char* server_bin();
+
+// "U01".."U20": unit `index` (from 0) of `units`, numbered with as many digits as the last one has.
+std::string unit_name(int index, int units);
 
 // Head office's set-up through `shiftbook-server` admin commands in `dir`: init; site S1 (UTC);
 // one unit per name in `units`; period "bench" from 30 days before `today` to ten years after;

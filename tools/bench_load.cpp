@@ -19,13 +19,6 @@ constexpr const char* kSeedLabel = "shiftbook bench terminal";
 // A bound on the round trips of one sync, far above what a unit's events need.
 constexpr int kMaxRoundTrips = 1000;
 
-// "U01".."U20": numbered with as many digits as the last one has.
-std::string unit_name(int index, int units) {
-  char name[16];
-  std::snprintf(name, sizeof name, "U%0*d", static_cast<int>(std::to_string(units).size()), index + 1);
-  return name;
-}
-
 }  // namespace
 
 struct LoadRow::Terminal {
@@ -56,33 +49,27 @@ Result<std::unique_ptr<LoadRow>> LoadRow::set_up(Launcher& launcher, const std::
   for (int u = 0; u < units; ++u) unit_names.push_back(unit_name(u, units));
   SB_RETURN_IF_ERROR(set_up_head_office(launcher, server_dir, scratch, today, unit_names));
 
-  std::vector<std::string> codes;
+  std::vector<std::string> unit_of;
+  for (int t = 0; t < options.terminals; ++t) unit_of.push_back(unit_names[static_cast<std::size_t>(t / options.per_unit)]);
+  std::fprintf(stderr, "  terminals: enrolling %d terminals and building %d events each\n", options.terminals,
+               options.events);
+  SB_ASSIGN_OR_RETURN(EnrolledTerminals enrolled, enroll_terminals(launcher, server_dir, scratch, kSeedLabel, unit_of));
   for (int t = 0; t < options.terminals; ++t) {
-    SB_ASSIGN_OR_RETURN(std::string code,
-                        create_code(launcher, server_dir, scratch, unit_names[static_cast<std::size_t>(t / options.per_unit)]));
-    codes.push_back(std::move(code));
-  }
-  std::fprintf(stderr, "  terminals: %d enrollment codes made; enrolling and building %d events each\n",
-               options.terminals, options.events);
-  SB_ASSIGN_OR_RETURN(auto server, ServerChild::start(server_dir, scratch));
-  for (int t = 0; t < options.terminals; ++t) {
-    SB_ASSIGN_OR_RETURN(DeviceKey key, seeded_key(kSeedLabel, static_cast<std::uint64_t>(t)));
+    const WireTerminal& w = enrolled.terminals[static_cast<std::size_t>(t)];
     Terminal term;
     term.unit = t / options.per_unit;
-    term.device = key.public_key();
-    ChainMaker maker(key, unit_names[static_cast<std::size_t>(term.unit)], today, clock.now_ms());
+    term.device = w.key().public_key();
+    ChainMaker maker(w.key(), unit_of[static_cast<std::size_t>(t)], today, clock.now_ms());
     for (int i = 0; i < options.events; ++i) {
       SB_ASSIGN_OR_RETURN(Bytes e, maker.next());
       term.chain.push_back(std::move(e));
     }
     term.last = maker.last_hash();
-    WireTerminal w(std::move(key), "127.0.0.1", server->port());
-    SB_RETURN_IF_ERROR(w.enroll(codes[static_cast<std::size_t>(t)]).with_context("terminal " + std::to_string(t) + ": "));
     row->server_key_ = w.server_key();
     row->signer_key_ = w.signer_key();
     row->terminals_.push_back(std::move(term));
   }
-  SB_RETURN_IF_ERROR(server->stop());
+  SB_RETURN_IF_ERROR(enrolled.server->stop());
   return row;
 }
 

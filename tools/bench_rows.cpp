@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "bench_dashboard.h"
 #include "bench_entry_row.h"
 #include "bench_ledger.h"
 #include "bench_load.h"
@@ -26,6 +27,8 @@ void BenchOptions::scale_down(const std::vector<std::string>& given) {
   unless_given("--terminals", terminals, 20);
   unless_given("--terminal-events", terminal_events, 200);
   unless_given("--report-events", report_events, 100'000L);
+  unless_given("--dashboard-events", dashboard_events, 100'000L);
+  unless_given("--dashboard-terminals", dashboard_terminals, 20);
   sample_events = 20'000;
 }
 
@@ -37,6 +40,21 @@ std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+// A figure the design sets no bar for, read against a ceiling where lower is better (`floor`).
+Figure unbarred(std::string row, std::string what, double value, std::string unit, std::string shown,
+                std::string ceiling, double floor) {
+  Figure f;
+  f.row = std::move(row);
+  f.what = std::move(what);
+  f.value = value;
+  f.unit = std::move(unit);
+  f.shown = std::move(shown);
+  f.target = "measured (no bar)";
+  f.ceiling = std::move(ceiling);
+  f.ratio = ratio_down(value, floor);
+  return f;
 }
 
 std::string sync_floor_text(const Ceilings& c) {
@@ -286,6 +304,53 @@ Result<std::vector<Figure>> report_figures(const BenchOptions& o) {
                         " MiB)",
                     "measured (no bar)");
   return std::vector<Figure>{rd, up, fr, mem};
+}
+
+// ---- the dashboard's overview ----------------------------------------------------------------------
+
+Result<std::vector<Figure>> dashboard_figures(Launcher& launcher, const BenchOptions& o) {
+  DashboardOptions d;
+  d.terminals = o.dashboard_terminals;
+  d.events = static_cast<std::uint64_t>(o.dashboard_events);
+  std::fprintf(stderr, "dashboard: setting up %d terminals pushing %ld events\n", d.terminals, o.dashboard_events);
+  SB_ASSIGN_OR_RETURN(auto row, DashboardRow::set_up(launcher, o.parent, o.keep, d));
+  const auto events = static_cast<double>(row->events());
+  std::printf("dashboard: %s events of %d terminals in %d units pushed in %.1f s; the server's folder %s MiB\n",
+              with_commas(events).c_str(), d.terminals, row->units(), row->build_s(),
+              with_commas(row->store_mib()).c_str());
+  std::fprintf(stderr, "dashboard: timing shiftbook-server returns on the same store\n");
+  SB_ASSIGN_OR_RETURN(ReturnsRun returns, row->returns_once());
+  std::printf("dashboard: shiftbook-server returns --period bench took %.2f s, peak memory %.0f MiB\n",
+              returns.seconds, returns.peak_mib);
+  std::vector<double> first, later, hello, peak;
+  Json runs = Json::array();
+  for (int run = 1; run <= o.runs; ++run) {
+    SB_ASSIGN_OR_RETURN(DashboardRun r, row->run_once());
+    first.push_back(r.first_s);
+    later.push_back(median(r.later_ms));
+    hello.push_back(median(r.hello_ms));
+    peak.push_back(r.server_peak_mib);
+    runs.push_back({{"first_s", r.first_s}, {"later_ms", r.later_ms}, {"hello_ms", r.hello_ms},
+                    {"server_peak_mib", r.server_peak_mib}, {"stop_s", r.stop_s}});
+    std::printf("dashboard run %d: first overview %.2f s; %zu later: median %.1f ms, max %.1f ms; GET /v1/hello "
+                "median %.2f ms; server peak memory %.0f MiB; the server took %.1f s to stop\n",
+                run, r.first_s, r.later_ms.size(), later.back(), quantile(r.later_ms, 1.0), hello.back(),
+                r.server_peak_mib, r.stop_s);
+  }
+  const std::string size = with_commas(events) + " events, " + std::to_string(d.terminals) + " terminals";
+  const double first_s = median(first), later_ms = median(later), hello_ms = median(hello), peak_mib = median(peak);
+  Figure cold = unbarred("dashboard", "dashboard overview, " + size + ": first request", first_s, "s",
+                         fixed(first_s, 2) + " s (the site's ledger built)",
+                         fixed(returns.seconds, 2) + " s: `shiftbook-server returns`, the same ledger in its own process",
+                         returns.seconds);
+  cold.detail = {{"events", events},        {"terminals", d.terminals},   {"units", row->units()},
+                 {"build_s", row->build_s()}, {"store_mib", row->store_mib()}, {"returns_s", returns.seconds},
+                 {"returns_peak_mib", returns.peak_mib}, {"runs", runs}};
+  Figure warm = unbarred("dashboard", "  later requests (ledger kept), median", later_ms, "ms", fixed(later_ms, 1) + " ms",
+                         fixed(hello_ms, 2) + " ms: GET /v1/hello on the same connection", hello_ms);
+  Figure memory = unbarred("dashboard", "  server's peak memory", peak_mib, "MiB", with_commas(peak_mib) + " MiB",
+                           with_commas(returns.peak_mib) + " MiB: `shiftbook-server returns`", returns.peak_mib);
+  return std::vector<Figure>{cold, warm, memory};
 }
 
 }  // namespace shiftbook::bench

@@ -30,6 +30,8 @@ struct BenchOptions {
   int server_threads = 0;         // the terminals row's server pool; 0: the server's default
   long sample_events = 100'000;   // events the ceilings are measured on
   long report_events = 10'000'000;  // events of the site whose period report is read
+  long dashboard_events = 10'000'000;  // events the dashboard row's terminals push
+  int dashboard_terminals = 200;
 
   bool wants(const std::string& row) const;
   // The sizes of --quick, unless given explicitly (`given` names the options given).
@@ -45,5 +47,9 @@ Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOpti
 // period, bringing it up to date after 1,000 events, the full recompute against the baseline of
 // decoding every event, and the peak memory.
 Result<std::vector<Figure>> report_figures(const BenchOptions& o);
+// The dashboard's overview over o.dashboard_events of o.dashboard_terminals (bench_dashboard.h):
+// the first request (the ledger built) against `returns` on the same store, the later ones
+// against GET /v1/hello, and the server's peak memory against that of `returns`.
+Result<std::vector<Figure>> dashboard_figures(Launcher& launcher, const BenchOptions& o);
 
 }  // namespace shiftbook::bench

@@ -1,8 +1,9 @@
 # The benchmark's smoke test (ctest bench.smoke): every row at a tiny size, one run. The benchmark
 # checks its own answers (every push acknowledged, the pulling terminal holds the whole chain,
 # every terminal of the load generator received exactly its unit's events with verified receipts
-# and heads) and stops with a non-zero status when one does not check out; this script checks that
-# it exited 0, printed every row, and wrote the JSON it was asked for.
+# and heads, every dashboard overview shows each unit's output as pushed) and stops with a non-zero
+# status when one does not check out; this script checks that it exited 0, printed every row, and
+# wrote the JSON it was asked for.
 # With -DMODE=usage it checks instead that bad options are refused with exit status 2 and a message
 # naming the option.
 #   cmake -DBENCH=path/to/shiftbook-bench -DWORK=scratch-folder [-DMODE=usage] -P bench_smoke.cmake
@@ -11,7 +12,8 @@ if(MODE STREQUAL "usage")
                "--only;everything;--only: everything not in"
                "--terminals;1;--terminals: Value 1 not in range 2 to 2000"
                "--dir;/nonexistent/folder;--dir: Directory does not exist"
-               "--report-events;10;--report-events: Value 10 not in range 1000 to 100000000")
+               "--report-events;10;--report-events: Value 10 not in range 1000 to 100000000"
+               "--dashboard-events;10;--dashboard-events: Value 10 not in range 1000 to 100000000")
     list(GET case 0 option)
     list(GET case 1 value)
     list(GET case 2 expected)
@@ -28,7 +30,7 @@ file(MAKE_DIRECTORY ${WORK})
 execute_process(
   COMMAND ${BENCH} --quick --runs 1 --dir ${WORK} --json ${WORK}/figures.json
           --push-events 40 --pull-events 300 --entries 8 --terminals 4 --per-unit 2 --terminal-events 30
-          --report-events 2000
+          --report-events 2000 --dashboard-events 2000 --dashboard-terminals 4
   RESULT_VARIABLE status
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err
@@ -43,20 +45,25 @@ foreach(expected
     "terminals run 1: 4 of 4 acknowledged, 4 complete"
     "4 of 4 acknowledged, 4 pulled their unit's"
     "report run 1: read [0-9.]+ s, up to date [0-9.]+ s, recompute [0-9.]+ s"
-    "period report over [0-9,]+ events: read")
+    "period report over [0-9,]+ events: read"
+    "dashboard run 1: first overview [0-9.]+ s; 20 later"
+    "dashboard overview, [0-9,]+ events, 4 terminals: first request")
   if(NOT out MATCHES "${expected}")
     message(FATAL_ERROR "shiftbook-bench did not print '${expected}':\n${out}\n${err}")
   endif()
 endforeach()
 file(READ ${WORK}/figures.json doc)
 string(JSON rows LENGTH "${doc}" figures)
-if(NOT rows EQUAL 10)
-  message(FATAL_ERROR "figures.json holds ${rows} figures, not 10:\n${doc}")
+if(NOT rows EQUAL 13)
+  message(FATAL_ERROR "figures.json holds ${rows} figures, not 13:\n${doc}")
 endif()
 string(JSON push_row GET "${doc}" figures 0 row)
 string(JSON report_row GET "${doc}" figures 6 row)
 string(JSON report_value TYPE "${doc}" figures 6 value)
-if(NOT push_row STREQUAL "push" OR NOT report_row STREQUAL "report" OR NOT report_value STREQUAL "NUMBER")
+string(JSON dashboard_row GET "${doc}" figures 10 row)
+string(JSON dashboard_value TYPE "${doc}" figures 10 value)
+if(NOT push_row STREQUAL "push" OR NOT report_row STREQUAL "report" OR NOT report_value STREQUAL "NUMBER"
+   OR NOT dashboard_row STREQUAL "dashboard" OR NOT dashboard_value STREQUAL "NUMBER")
   message(FATAL_ERROR "figures.json is not the table printed:\n${doc}")
 endif()
 file(GLOB left ${WORK}/*)

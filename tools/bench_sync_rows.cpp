@@ -101,35 +101,24 @@ Result<SyncRun> PushRow::run_once() {
 
 namespace {
 
-// G pushes `events` events of its chain in batches of up to kMaxPushBytes, checking each receipt.
+// G pushes `events` events of its chain (bench_terminal.h, push_chain).
 Status push_generated(WireTerminal& g, std::uint64_t events, Bytes& first, Bytes& last) {
   SystemClock clock;
   ChainMaker chain(g.key(), "U1", today(clock), clock.now_ms());
-  std::uint64_t cursor = 0;
   std::uint64_t next_report = 100'000;
-  while (chain.seq() < events) {
-    std::vector<Bytes> batch;
-    std::size_t bytes = 0;
-    while (chain.seq() < events && bytes < kMaxPushBytes - 1024) {
-      SB_ASSIGN_OR_RETURN(Bytes e, chain.next());
-      if (chain.seq() == 1) first = e;
-      bytes += e.size();
-      batch.push_back(std::move(e));
-    }
-    last = batch.back();
-    const Message request =
-        sync_request(g.key(), cursor, kMinPullBytes, clock.now_ms(), std::move(batch), chain.last_hash());
-    SB_ASSIGN_OR_RETURN(Message answer, g.sync(request));
-    SB_ASSIGN_OR_RETURN(SyncAnswerRead read, g.read_answer(answer, chain.seq(), chain.last_hash()));
-    cursor = read.cursor;
-    if (chain.seq() >= next_report) {
-      next_report += 100'000;
-      std::fprintf(stderr, "  pull: the generator pushed %llu of %llu events\n",
-                   static_cast<unsigned long long>(chain.seq()), static_cast<unsigned long long>(events));
-    }
-  }
-  g.disconnect();
-  return Status::ok();
+  return push_chain(g, [&]() -> Result<std::optional<ChainLink>> {
+           if (chain.seq() >= events) return std::optional<ChainLink>();
+           SB_ASSIGN_OR_RETURN(Bytes e, chain.next());
+           if (chain.seq() == 1) first = e;
+           if (chain.seq() == events) last = e;
+           if (chain.seq() >= next_report) {
+             next_report += 100'000;
+             std::fprintf(stderr, "  pull: the generator made %llu of %llu events\n",
+                          static_cast<unsigned long long>(chain.seq()), static_cast<unsigned long long>(events));
+           }
+           return std::optional<ChainLink>(ChainLink{std::move(e), chain.last_hash()});
+         })
+      .status();
 }
 
 }  // namespace

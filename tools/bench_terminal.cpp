@@ -1,5 +1,5 @@
-// Terminals made inside the benchmark (bench_terminal.h). The one file of the benchmark that
-// includes httplib.h: its exceptions end here.
+// Terminals made inside the benchmark (bench_terminal.h). With bench_browser.cpp, one of the two
+// files of the benchmark that include httplib.h: its exceptions end here.
 #include "bench_terminal.h"
 
 #include <httplib.h>
@@ -224,6 +224,56 @@ Result<SyncAnswerRead> WireTerminal::read_answer(const Message& answer, std::uin
   }
   out.events = answer.events.size();
   return out;
+}
+
+// ---- enrolling many, pushing a whole chain ----------------------------------------------------------
+
+Result<EnrolledTerminals> enroll_terminals(Launcher& launcher, const std::string& dir, const std::string& scratch,
+                                           const std::string& label, const std::vector<std::string>& units) {
+  std::vector<std::string> codes;
+  for (const std::string& unit : units) {
+    SB_ASSIGN_OR_RETURN(std::string code, create_code(launcher, dir, scratch, unit));
+    codes.push_back(std::move(code));
+  }
+  EnrolledTerminals out;
+  SB_ASSIGN_OR_RETURN(out.server, ServerChild::start(dir, scratch));
+  for (std::size_t t = 0; t < codes.size(); ++t) {
+    SB_ASSIGN_OR_RETURN(DeviceKey key, seeded_key(label, t));
+    WireTerminal w(std::move(key), "127.0.0.1", out.server->port());
+    SB_RETURN_IF_ERROR(w.enroll(codes[t]).with_context("terminal " + std::to_string(t) + ": "));
+    w.disconnect();  // a kept-alive connection would hold one of the server's threads
+    out.terminals.push_back(std::move(w));
+  }
+  return out;
+}
+
+
+Result<std::uint64_t> push_chain(WireTerminal& w, const std::function<Result<std::optional<ChainLink>>()>& next) {
+  SystemClock clock;
+  std::uint64_t cursor = 0, pushed = 0;
+  for (bool ended = false; !ended;) {
+    std::vector<Bytes> batch;
+    std::size_t bytes = 0;
+    Hash last{};
+    while (bytes < kMaxPushBytes - 1024) {
+      SB_ASSIGN_OR_RETURN(std::optional<ChainLink> link, next());
+      if (!link) {
+        ended = true;
+        break;
+      }
+      bytes += link->bytes.size();
+      last = link->hash;
+      batch.push_back(std::move(link->bytes));
+    }
+    if (batch.empty()) break;
+    pushed += batch.size();
+    const Message request = sync_request(w.key(), cursor, kMinPullBytes, clock.now_ms(), std::move(batch), last);
+    SB_ASSIGN_OR_RETURN(Message answer, w.sync(request));
+    SB_ASSIGN_OR_RETURN(SyncAnswerRead read, w.read_answer(answer, pushed, last));
+    cursor = read.cursor;
+  }
+  w.disconnect();
+  return pushed;
 }
 
 }  // namespace shiftbook::bench

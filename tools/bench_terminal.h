@@ -3,17 +3,20 @@
 // outputs in that shift, each linked to the one before), and WireTerminal speaks the protocol of
 // docs/PROTOCOL.md for a device key over one keep-alive HTTP connection (cpp-httplib, TCP_NODELAY
 // on both ends), checking every answer it reads: the receipt and each pulled head must verify with
-// the pinned server key and the device keys. One thread per ChainMaker and per WireTerminal.
+// the pinned server key and the device keys; enroll_terminals enrolls many in a server, and
+// push_chain pushes a whole chain in batches. One thread per ChainMaker and per WireTerminal.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "shiftbook/bytes.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/event.h"
@@ -21,6 +24,12 @@
 #include "shiftbook/status.h"
 
 namespace shiftbook::bench {
+
+// One event of a chain: its canonical bytes and its hash.
+struct ChainLink {
+  Bytes bytes;
+  Hash hash{};
+};
 
 // A terminal's chain as `shiftbook` records it: seq 1 opens a shift of `unit` on `day`, then
 // outputs of product P1 in that shift (quantity 1..1000, quota version 1), author L1, the HLC one
@@ -100,5 +109,20 @@ class WireTerminal {
   PublicKey signer_{};
   std::unique_ptr<Http> http_;
 };
+
+// Terminals enrolled in a running server.
+struct EnrolledTerminals {
+  std::unique_ptr<ServerChild> server;  // still running
+  std::vector<WireTerminal> terminals;  // terminal i's key is seeded_key(label, i); none connected
+};
+// Makes one enrollment code per entry of `units` (site S1 and that unit) with the admin command in
+// the server folder `dir`, starts `serve` on it, and enrolls a WireTerminal with each code over HTTP.
+Result<EnrolledTerminals> enroll_terminals(Launcher& launcher, const std::string& dir, const std::string& scratch,
+                                           const std::string& label, const std::vector<std::string>& units);
+
+// Pushes the chain `next` gives (from seq 1 on; nullopt after its last event) in round trips of up
+// to kMaxPushBytes, each asking for the least pull (kMinPullBytes), each receipt checked; then
+// drops the connection. The events pushed.
+Result<std::uint64_t> push_chain(WireTerminal& w, const std::function<Result<std::optional<ChainLink>>()>& next);
 
 }  // namespace shiftbook::bench

@@ -210,7 +210,7 @@ Reply bare_page(int status, const std::string& title, const std::string& body, s
            "th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}td.n{text-align:right}"
            ".err{color:#a00}.ok{color:#060}header{display:flex;justify-content:space-between;align-items:center;"
            "flex-wrap:wrap;gap:1em}nav a{margin-right:1em}nav a[aria-current]{font-weight:bold}"
-           "section{border:1px solid #ccc;border-radius:4px;padding:0 1em;margin:1em 0}th.win{background:#dfd}"
+           "section{border:1px solid #ccc;border-radius:4px;padding:0 1em;margin:1em 0;overflow-x:auto}th.win{background:#dfd}"
            "code{font-size:.9em}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
            "</style></head><body>\n" +
            body + "\n</body></html>\n";
@@ -338,6 +338,22 @@ Result<std::map<std::string, std::string>> names_of(Service& service, const std:
   SB_ASSIGN_OR_RETURN(std::vector<Json> items, service.reference(kind, site));
   std::map<std::string, std::string> out;
   for (const Json& item : items) out[item.value("id", std::string())] = item.value("name", std::string());
+  return out;
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (std::isalnum(b) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+  }
   return out;
 }
 

@@ -273,7 +273,11 @@ std::string events_side_by_side(Service& service, const std::vector<Hash>& event
   for (const std::string& name : names) {
     row(name, [&](std::size_t i) {
       for (const auto& [n, v] : columns[i].fields) {
-        if (n == name) return html_escape(v);
+        if (n != name) continue;
+        // A field naming an event (a shift, a target) is a link to it.
+        auto named = array_from_hex<32>(v);
+        if (v.size() == 64 && named.is_ok() && v == to_hex(*named)) return event_link(*named);
+        return html_escape(v);
       }
       return std::string("-");
     });

@@ -66,6 +66,9 @@ Result<std::string> period_select(Service& service, const std::string& action, c
 Result<std::map<std::string, std::string>> names_of(Service& service, const std::string& kind,
                                                     const std::string& site = {});
 
+// `text` for a query parameter's value: every byte but A-Z a-z 0-9 - . _ ~ as %XX.
+std::string url_encode(std::string_view text);
+
 // An event named for people: its first 16 hex digits as a link to its page.
 std::string event_link(const Hash& h);
 // "2026-11-23 09:14 UTC", or "never" for 0.

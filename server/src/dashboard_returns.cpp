@@ -14,10 +14,12 @@
 namespace shiftbook::server::dash {
 namespace {
 
-std::string returns_link(const std::string& period) { return "/dashboard/returns?period=" + period; }
+std::string returns_link(const std::string& period) { return "/dashboard/returns?period=" + url_encode(period); }
 
+// The address of a share's explanation (not escaped for HTML yet).
 std::string share_href(const UnitPeriodReport& r, const std::string& worker) {
-  return "/dashboard/share?unit=" + r.unit + "&amp;period=" + r.period + "&amp;worker=" + worker;
+  return "/dashboard/share?unit=" + url_encode(r.unit) + "&period=" + url_encode(r.period) +
+         "&worker=" + url_encode(worker);
 }
 
 // Who wrote an event: its author, as stored; "" when it is not held.
@@ -198,8 +200,8 @@ Result<std::string> share_html(Service& service, const DashboardRequest& request
   body += "<h3>1. The rule set</h3>\n<p>Version " + std::to_string(rules.version) + ", in force from " +
           format_date(r.rules->from_day) + ", set by event " + event_link(r.rules->event) + " (seq " +
           std::to_string(r.rules->signer_seq) + " of the site's head-office chain): pool share " +
-          rate_text(rules.pool_share_permille) + " of the surplus, special-environment weight " +
-          std::to_string(rules.special_weight_permille) + " ‰ a minute, " + std::to_string(rules.skill_points) +
+          rate_text(rules.pool_share_permille) + " of the surplus, " +
+          format_milli_points(rules.special_weight_permille) + " points more a minute in a special environment, " + std::to_string(rules.skill_points) +
           " points a skill upgrade, " + std::to_string(rules.innovation_points) + " points an innovation.</p>\n";
   body += "<h3>2. The worker's figures</h3>\n<table class=\"figures\"><tr><th>Minutes</th><th>Special minutes</th>"
           "<th>Skill upgrades</th><th>Innovations</th><th>Achievement</th></tr><tr><td class=\"n\">" +
@@ -212,8 +214,10 @@ Result<std::string> share_html(Service& service, const DashboardRequest& request
             std::to_string(figures->minutes) + " × " + std::to_string(figures->achievement_permille) + " = " +
             std::to_string(points->minutes_milli) + "<br>+ special minutes × weight = " +
             std::to_string(figures->special_minutes) + " × " + std::to_string(rules.special_weight_permille) + " = " +
-            std::to_string(points->special_milli) + "<br>+ 1000 × skill upgrades × points = " +
-            std::to_string(points->skill_milli) + "<br>+ 1000 × innovations × points = " +
+            std::to_string(points->special_milli) + "<br>+ 1000 × skill upgrades × points = 1000 × " +
+            std::to_string(figures->skill_upgrades) + " × " + std::to_string(rules.skill_points) + " = " +
+            std::to_string(points->skill_milli) + "<br>+ 1000 × innovations × points = 1000 × " +
+            std::to_string(figures->innovations) + " × " + std::to_string(rules.innovation_points) + " = " +
             std::to_string(points->innovation_milli) + "<br>= <b>" + std::to_string(points->milli_points) +
             "</b> thousandths, " + format_milli_points(points->milli_points) + " points</p>\n";
   }
@@ -290,11 +294,11 @@ Result<std::string> exports_html(Service& service, const DashboardRequest& reque
   if (period) {
     const std::string id = period->value("id", std::string());
     SB_ASSIGN_OR_RETURN(std::string select, period_select(service, "/dashboard/exports", id));
-    body += select + "<ul><li><a href=\"/dashboard/export/payroll.csv?period=" + html_escape(id) +
+    body += select + "<ul><li><a href=\"/dashboard/export/payroll.csv?period=" + html_escape(url_encode(id)) +
             "\" download>Payroll of period " + html_escape(id) +
             ", CSV</a> (as 'shiftbook-server export payroll --format csv')</li><li><a "
             "href=\"/dashboard/export/payroll.json?period=" +
-            html_escape(id) + "\">Payroll of period " + html_escape(id) + ", JSON</a></li></ul>\n";
+            html_escape(url_encode(id)) + "\">Payroll of period " + html_escape(id) + ", JSON</a></li></ul>\n";
   } else {
     body += "<p>No period holds today: choose one.</p>\n";
   }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -258,6 +259,10 @@ class Service {
   // unknown site). With keep_ledgers, the kept ledger takes only the events stored since it last
   // read each chain, and calls for one site run one at a time; otherwise it is built anew.
   Status with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read);
+  // With keep_ledgers, builds every site's kept ledger now, so that the first report or dashboard
+  // page need not (`serve` calls it in the background when it starts). Returns aborted, between
+  // two chains, once `stop` is set; what it built is kept. Nothing to do without keep_ledgers.
+  Status warm_ledgers(const std::atomic<bool>& stop);
   // Head office's decision of a fork: a `resolution` {fork, winner, losers: every other child the
   // server holds, reason} appended to the chain of the site signer of the entry, under admin_mu.
   // `fork` and `winner` are 8 to 64 hex digits (a unique prefix) of a fork the server holds (in

@@ -121,7 +121,9 @@ Status known_site(Storage& st, const std::string& site);
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer);
 // Brings `l` up to date: the site's devices as enrolled now, and every event stored after the
 // ends it read (l.read, and `signer_end` for the signer's chain), which it moves on.
-Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end);
+// With `stop`, it returns aborted between two chains once *stop is set.
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end,
+                     const std::atomic<bool>* stop = nullptr);
 // A site's ledger as `serve` keeps it (ServiceOptions::keep_ledgers).
 struct KeptLedger {
   KeptLedger(const std::string& site, const PublicKey& signer) : l{site, {}, Ledger(signer), ReadChains{site, {}}} {}
@@ -226,6 +228,9 @@ struct Service::Impl {
   // The report of a unit and period that exist, read now (service_payroll.cpp); not_found for
   // an unknown unit or period.
   Result<SiteReport> unit_report(const std::string& unit, const std::string& period);
+  // Service::with_ledger, stopping between two chains once *stop is set (warm_ledgers).
+  Status with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read,
+                     const std::atomic<bool>* stop);
   Result<std::string> create_code(const std::string& site, const std::vector<std::string>& units,
                                   std::int64_t valid_ms);
 };

@@ -66,11 +66,14 @@ Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const Publ
   return out;
 }
 
-Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end) {
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end,
+                     const std::atomic<bool>* stop) {
   SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
   std::vector<DeviceRecord> enrolled;
   for (DeviceRecord& d : all) {
     if (d.site != l.site) continue;
+    // Stopped between two chains, the ledger holds whole chains and the ends it read them to.
+    if (stop != nullptr && stop->load()) return aborted("the server is stopping");
     std::uint64_t& end = l.read.ends[d.key];
     SB_ASSIGN_OR_RETURN(end, add_chain(st, d.key, true, l.ledger, end));
     enrolled.push_back(std::move(d));
@@ -160,7 +163,21 @@ Result<SiteLedger> Service::ledger(const std::string& site) {
 }
 
 Status Service::with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read) {
-  Impl& m = *impl_;
+  return impl_->with_ledger(site, read, nullptr);
+}
+
+Status Service::warm_ledgers(const std::atomic<bool>& stop) {
+  if (!impl_->options.keep_ledgers) return Status::ok();
+  SB_ASSIGN_OR_RETURN(std::vector<std::string> all, sites());
+  for (const std::string& site : all) {
+    SB_RETURN_IF_ERROR(impl_->with_ledger(site, [](SiteLedger&) { return Status::ok(); }, &stop));
+  }
+  return Status::ok();
+}
+
+Status Service::Impl::with_ledger(const std::string& site, const std::function<Status(SiteLedger&)>& read,
+                                  const std::atomic<bool>* stop) {
+  Impl& m = *this;
   SB_RETURN_IF_ERROR(known_site(*m.storage, site));
   const PublicKey signer = m.signer(site)->key.public_key();
   if (!m.options.keep_ledgers) {
@@ -176,7 +193,7 @@ Status Service::with_ledger(const std::string& site, const std::function<Status(
   }
   std::lock_guard lock(kept->mu);
   // A failure part way leaves events added and ends not moved: read again, they count once.
-  SB_RETURN_IF_ERROR(update_ledger(*m.storage, kept->l, signer, kept->signer_end));
+  SB_RETURN_IF_ERROR(update_ledger(*m.storage, kept->l, signer, kept->signer_end, stop));
   return read(kept->l);
 }
 

@@ -76,10 +76,11 @@ export class HeadOffice {
   // What the server printed so far, every run of it.
   log() { return this.log_file && existsSync(this.log_file) ? readFileSync(this.log_file, 'utf8') : ''; }
 
-  // SIGTERM, then SIGKILL if it has not stopped in time. Safe to call twice.
+  // SIGTERM, then SIGKILL if it has not stopped in time; its exit status (or the signal that
+  // ended it), undefined when it was not running.
   async stop() {
     const child = this.process;
-    if (!child) return;
+    if (!child) return undefined;
     this.process = null;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -92,6 +93,7 @@ export class HeadOffice {
         await this.exited;
       }
     }
+    return this.exited;
   }
 
   // A one-time enrollment code for the units given.

@@ -173,8 +173,12 @@ TEST_CASE("dashboard actions: approve and reopen a return, a late entry shown as
   CHECK(again->status == 409);
   CHECK(has(alert_of(again->body), "reopen it first"));
 
-  // The explanation of W1's share: 750 of the 120 pcs surplus is a pool of 90 pcs.
-  auto share = b.get("/dashboard/share?unit=U1&period=2026-11&worker=W1");
+  // The explanation of W1's share, through the link of the returns page: 750 of the 120 pcs
+  // surplus is a pool of 90 pcs.
+  std::smatch link;
+  REQUIRE(std::regex_search(page->body, link, std::regex("<a href=\"(/dashboard/share\\?unit=U1[^\"]*worker=W1)\">")));
+  CHECK(link[1].str() == "/dashboard/share?unit=U1&amp;period=2026-11&amp;worker=W1");
+  auto share = b.get(std::regex_replace(link[1].str(), std::regex("&amp;"), "&"));
   REQUIRE(share->status == 200);
   CHECK(has(share->body, "pool = surplus × 75.0 %, rounded down = 90 pcs"));
   CHECK(has(share->body, "share paid = <b class=\"share\">"));

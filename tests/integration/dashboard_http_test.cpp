@@ -64,6 +64,7 @@ TEST_CASE("dashboard: pages need a session, signing in sets an HttpOnly SameSite
   CHECK(has(session_header, "HttpOnly"));
   CHECK(has(session_header, "SameSite=Strict"));
   CHECK(d.server.wait_for_log("dashboard login peer 127.0.0.1 account anna signed in"));
+  CHECK(d.server.wait_for_log("ledgers ready in "));  // built in the background at the start
 
   auto overview = b.get("/dashboard/?period=2026-11");
   REQUIRE(overview->status == 200);

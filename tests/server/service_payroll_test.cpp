@@ -6,6 +6,8 @@
 // a terminal, pays shares 33, 39 and 18, and the payroll CSV is written exactly.
 #include <doctest/doctest.h>
 
+#include <atomic>
+
 #include "service_impl.h"
 #include "service_world.h"
 #include "shiftbook/ledger.h"
@@ -205,6 +207,28 @@ TEST_CASE("service reports: a kept ledger (serve) takes what is stored after it 
   CHECK(kept.computed == built->computed);
   CHECK(kept.computed.products.front().actual == 625);
   CHECK(p1_shares(kept) == p1_shares(*built));
+}
+
+TEST_CASE("service reports: warm_ledgers builds the kept ledgers ahead (serve, at its start), and stops when asked") {
+  ServiceOptions keep;
+  keep.keep_ledgers = true;
+  WorkedExample w(keep);
+  std::atomic<bool> stop{true};
+  const Status stopped = w.ho.service->warm_ledgers(stop);
+  CHECK(stopped.code() == Code::kAborted);
+  CHECK(stopped.message().find("stopping") != std::string::npos);
+  stop = false;
+  REQUIRE(w.ho.service->warm_ledgers(stop).is_ok());
+  const UnitPeriodReport kept = w.report("2026-11");
+  auto fresh = w.ho.service->ledger("S1");
+  REQUIRE(fresh.is_ok());
+  const std::optional<UnitPeriodReport> built = fresh->ledger.report("U1", "2026-11");
+  REQUIRE(built);
+  CHECK(kept.computed == built->computed);
+  CHECK(worker_in(kept.computed, "W1").minutes == 2400);
+  // Without kept ledgers there is nothing to build ahead.
+  HeadOffice plain;
+  CHECK(plain.service->warm_ledgers(stop).is_ok());
 }
 
 TEST_CASE("service payroll: without a rule set in force a unit with a quota has no shares, and no payroll") {
