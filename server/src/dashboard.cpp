@@ -357,6 +357,13 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+Result<std::optional<Event>> stored_event(Service& service, const Hash& h) {
+  SB_ASSIGN_OR_RETURN(std::optional<Bytes> raw, service.storage().event_raw(h));
+  if (!raw) return std::optional<Event>();
+  SB_ASSIGN_OR_RETURN(Event e, decode_event(*raw));
+  return std::optional<Event>(std::move(e));
+}
+
 std::string event_link(const Hash& h) {
   return "<a href=\"/dashboard/event?hash=" + to_hex(h) + "\"><code>" + shown_hash(h) + "</code></a>";
 }

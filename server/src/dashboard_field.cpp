@@ -235,11 +235,7 @@ std::string events_side_by_side(Service& service, const std::vector<Hash>& event
   std::vector<std::string> names;  // every body field, in the order first seen
   for (const Hash& h : events) {
     Column col;
-    auto raw = service.storage().event_raw(h);
-    if (raw.is_ok() && *raw) {
-      auto e = decode_event(**raw);
-      if (e.is_ok()) col.event = std::move(e).value();
-    }
+    if (auto e = stored_event(service, h); e.is_ok()) col.event = std::move(e).value();
     if (col.event) col.fields = body_fields(col.event->body);
     for (const auto& [name, value] : col.fields) {
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);

@@ -69,6 +69,9 @@ Result<std::map<std::string, std::string>> names_of(Service& service, const std:
 // `text` for a query parameter's value: every byte but A-Z a-z 0-9 - . _ ~ as %XX.
 std::string url_encode(std::string_view text);
 
+// The event with this hash as stored, decoded (nullopt when the server does not hold it).
+Result<std::optional<Event>> stored_event(Service& service, const Hash& h);
+
 // An event named for people: its first 16 hex digits as a link to its page.
 std::string event_link(const Hash& h);
 // "2026-11-23 09:14 UTC", or "never" for 0.

@@ -24,10 +24,8 @@ std::string share_href(const UnitPeriodReport& r, const std::string& worker) {
 
 // Who wrote an event: its author, as stored; "" when it is not held.
 std::string author_of(Service& service, const Hash& h) {
-  auto raw = service.storage().event_raw(h);
-  if (!raw.is_ok() || !*raw) return {};
-  auto e = decode_event(**raw);
-  return e.is_ok() ? e->author : std::string();
+  auto e = stored_event(service, h);
+  return e.is_ok() && *e ? (*e)->author : std::string();
 }
 
 std::string products_table(const UnitPeriodReport& r, const ProductAmounts& products) {
@@ -256,9 +254,9 @@ Result<std::string> event_html(Service& service, const DashboardRequest& request
   const std::string text = param(request, "hash");
   auto hash = array_from_hex<32>(text);
   if (text.size() != 64 || !hash.is_ok()) return invalid_argument("give hash=H: the event's 64 hex digits");
-  SB_ASSIGN_OR_RETURN(std::optional<Bytes> raw, service.storage().event_raw(*hash));
-  if (!raw) return not_found("the server holds no event " + text);
-  SB_ASSIGN_OR_RETURN(Event e, decode_event(*raw));
+  SB_ASSIGN_OR_RETURN(std::optional<Event> stored, stored_event(service, *hash));
+  if (!stored) return not_found("the server holds no event " + text);
+  const Event& e = *stored;
   const bool same = e.hash == *hash;
   std::string body = "<h2>Event " + shown_hash(e.hash) + "</h2>\n<table class=\"event\">"
                      "<tr><th>hash</th><td><code>" + to_hex(e.hash) + "</code> (" +
