@@ -8,6 +8,7 @@
 #include "integration/terminal_cli.h"
 #include "support/fixture.h"
 #include "support/server_process.h"
+#include "support/store_sql.h"
 
 using namespace shiftbook;
 using namespace shiftbook::testing;
@@ -25,9 +26,10 @@ TEST_CASE("account commands: made from standard input, listed without the passwo
   ok(made, "account create");
   CHECK(has(made.out, "made account anna"));
   CHECK_FALSE(has(made.out + made.err, password));
-  const std::string db = server.dir() + "/server.db";
-  CHECK(query_int(db, "SELECT count(*) FROM accounts WHERE name = 'anna' AND password_hash LIKE '$argon2id$%'") == 1);
-  CHECK(query_int(db, "SELECT count(*) FROM accounts WHERE password_hash LIKE '%" + password + "%'") == 0);
+  const std::string store = server.store_url();
+  CHECK(testing::store_int(store, "SELECT count(*) FROM accounts WHERE name = 'anna' AND password_hash LIKE '$argon2id$%'") ==
+        1);
+  CHECK(testing::store_int(store, "SELECT count(*) FROM accounts WHERE password_hash LIKE '%" + password + "%'") == 0);
 
   const RunResult list = server.run({"account", "list"});
   ok(list, "account list");

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <sqlite3.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -92,11 +93,14 @@ std::string terminal_chain(const Terminal& holder, const std::string& device) {
                     device);
 }
 
+// The same from head office's store, on either backend, through `events`.
 std::string server_chain(const ServerProcess& server, const std::string& device) {
-  return chain_text(server.dir() + "/server.db",
-                    "SELECT group_concat(h, '') FROM (SELECT hex(e.hash) AS h FROM events e JOIN chains c ON "
-                    "c.id = e.chain WHERE c.device = ? ORDER BY e.seq)",
-                    device);
+  const Json listed = server.json({"events", "--device", device, "--limit", "100000", "--json"});
+  std::string out;
+  for (const Json& e : listed.at("events")) {
+    for (const char c : e.at("hash").get<std::string>()) out += static_cast<char>(std::toupper(c));
+  }
+  return out;
 }
 
 // A shiftbook run in the background (a sync the proxy may hold), waited for with a bound; killed

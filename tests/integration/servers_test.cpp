@@ -16,6 +16,7 @@
 #include "cli/cli_support.h"
 #include "support/fixture.h"
 #include "support/postgres_schema.h"
+#include "support/test_backend.h"
 #include "support/server_process.h"
 
 using namespace shiftbook;
@@ -25,9 +26,10 @@ using shiftbook::testing::ServerProcess;
 
 namespace {
 
-// The store of a test: a fresh PostgreSQL schema, or a SQLite file in `spare`.
+// The store of a test: a fresh PostgreSQL schema in a run for PostgreSQL, else a SQLite file in
+// `spare` (several processes may share one SQLite file too).
 std::string test_store(const testing::TempDir& spare) {
-  return testing::postgres_test_url().empty() ? "sqlite:" + spare.file("hq.db") : testing::postgres_schemas().make();
+  return testing::postgres_backend() ? testing::postgres_schemas().make() : "sqlite:" + spare.file("hq.db");
 }
 
 void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "service_world.h"
+#include "support/store_sql.h"
 
 using namespace shiftbook;
 using namespace shiftbook::service_world;
@@ -183,7 +184,7 @@ TEST_CASE("accounts: wrong passwords tried in parallel get no more than five che
   CHECK(other == 0);
 }
 
-TEST_CASE("accounts: a version-3 store migrates to version 4 with no accounts") {
+TEST_CASE("accounts (sqlite): a version-3 store migrates to version 4 with no accounts") {
   testing::TempDir dir;
   const std::string path = dir.file("hq.db");
   { REQUIRE(server::open_sqlite_storage(path, true).is_ok()); }
@@ -205,10 +206,10 @@ TEST_CASE("sessions: signing in starts one, its cookie names it, the store keeps
   REQUIRE_MESSAGE(in.is_ok(), in.status().to_string());
   CHECK(in->account == "anna");
   CHECK(in->csrf == started->csrf);
-  const std::string db = a.ho.dir.file("server.db");
-  CHECK(testing::query_int(db, "SELECT count(*) FROM sessions WHERE account = 'anna'") == 1);
-  CHECK(testing::query_int(db, "SELECT count(*) FROM sessions WHERE hex(id_hash) = upper('" + started->cookie + "')") ==
-        0);
+  const std::string& store = a.ho.store_url;
+  CHECK(testing::store_int(store, "SELECT count(*) FROM sessions WHERE account = 'anna'") == 1);
+  const std::string hex = testing::postgres_backend() ? "encode(id_hash, 'hex')" : "lower(hex(id_hash))";
+  CHECK(testing::store_int(store, "SELECT count(*) FROM sessions WHERE " + hex + " = '" + started->cookie + "'") == 0);
   CHECK(a.s.start_session("anna", "wrong password").status().message() == "wrong name or password");
 
   for (const std::string& cookie : {std::string(), std::string(64, 'g'), std::string(63, 'a'),
@@ -278,10 +279,12 @@ TEST_CASE("sessions: one ends when signed out, after 30 idle minutes, 12 hours a
 
 TEST_CASE("sessions: the kept hash and the CSRF token of a known cookie are DASHBOARD.md's example") {
   Accounts a;
-  const std::string db = a.ho.dir.file("server.db");
-  testing::exec_sql(db, "INSERT INTO sessions(id_hash, account, created_ms, last_seen_ms) VALUES("
-                        "x'd4ffaeeac45aa41825e0bc3f875570af061acbf0b950ad752ff0f9463fe13ad5', 'anna', " +
-                            std::to_string(testing::kSampleNowMs) + ", " + std::to_string(testing::kSampleNowMs) + ")");
+  server::SessionRecord kept;
+  kept.id_hash = *array_from_hex<32>("d4ffaeeac45aa41825e0bc3f875570af061acbf0b950ad752ff0f9463fe13ad5");
+  kept.account = "anna";
+  kept.created_ms = testing::kSampleNowMs;
+  kept.last_seen_ms = testing::kSampleNowMs;
+  REQUIRE(a.ho.service->storage().add_session(kept).is_ok());
   auto in = a.s.check_session(std::string(64, '1'));
   REQUIRE_MESSAGE(in.is_ok(), in.status().to_string());
   CHECK(in->account == "anna");

@@ -20,6 +20,8 @@
 #include "shiftbook/kinds.h"
 #include "shiftbook/protocol.h"
 #include "support/fixture.h"
+#include "support/postgres_schema.h"
+#include "support/test_backend.h"
 
 namespace shiftbook::service_world {
 
@@ -34,7 +36,7 @@ inline constexpr std::int64_t kHourMs = 3'600'000;
 // A head office on a fresh store, holding the sample reference data of tests/support/fixture.h.
 struct HeadOffice {
   explicit HeadOffice(ServiceOptions options = {}) {
-    auto storage = server::open_sqlite_storage(dir.file("server.db"), true);
+    auto storage = server::open_storage(store_url, true);
     REQUIRE_MESSAGE(storage.is_ok(), storage.status().to_string());
     auto key = DeviceKey::from_secret(signing_key.secret());
     REQUIRE(key.is_ok());
@@ -68,6 +70,9 @@ struct HeadOffice {
   const PublicKey& key() const { return service->server_key(); }
 
   testing::TempDir dir;
+  // The store: DIR/server.db, or a fresh PostgreSQL schema in a run for PostgreSQL.
+  std::string store_url =
+      testing::postgres_backend() ? testing::postgres_schemas().make() : "sqlite:" + dir.file("server.db");
   FakeClock clock{testing::kSampleNowMs};
   DeviceKey signing_key = DeviceKey::generate();  // the server's, for tests that forge with it
   std::unique_ptr<Service> service;

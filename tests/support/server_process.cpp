@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include "support/test_backend.h"
 
 namespace shiftbook::testing {
 
@@ -17,8 +20,26 @@ constexpr auto kLogPoll = std::chrono::milliseconds(5);
 
 }  // namespace
 
+namespace {
+
+StoreMaker& postgres_store_maker() {
+  static StoreMaker make = nullptr;
+  return make;
+}
+
+}  // namespace
+
+void set_postgres_store_maker(StoreMaker make) { postgres_store_maker() = make; }
+
 ServerProcess::ServerProcess() {
-  RunResult init = run({"init"});
+  std::vector<std::string> args{"init"};
+  if (postgres_backend()) {
+    const bool registered = postgres_store_maker() != nullptr;
+    REQUIRE_MESSAGE(registered, "a run for PostgreSQL, and this test program registers no "
+                                                       "PostgreSQL stores (set_postgres_store_maker)");
+    args.insert(args.end(), {"--store", postgres_store_maker()()});
+  }
+  RunResult init = run(args);
   REQUIRE_MESSAGE(init.exit_code == 0, init.err);
 }
 
@@ -36,6 +57,15 @@ ServerProcess::ServerProcess(SameHeadOffice, const ServerProcess& first) {
 }
 
 ServerProcess::~ServerProcess() { stop(); }
+
+std::string ServerProcess::store_url() const {
+  const std::string recorded = dir() + "/store";
+  if (!std::filesystem::exists(recorded)) return "sqlite:" + dir() + "/server.db";
+  std::ifstream in(recorded);
+  std::string url;
+  std::getline(in, url);
+  return url;
+}
 
 RunResult ServerProcess::run(std::vector<std::string> args, const std::string& input) const {
   args.insert(args.begin(), {"--dir", dir()});

@@ -21,7 +21,8 @@ namespace shiftbook::testing {
 
 class ServerProcess {
  public:
-  // Runs `init` in a fresh temporary folder (the test fails if it does not succeed).
+  // Runs `init` in a fresh temporary folder (the test fails if it does not succeed): its store is
+  // DIR/server.db, or in a run for PostgreSQL (support/test_backend.h) a fresh PostgreSQL schema.
   ServerProcess();
   // Runs `init --store URL` in a fresh temporary folder.
   explicit ServerProcess(const std::string& store_url);
@@ -33,6 +34,8 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
+  // The URL of its store, as `init` recorded it (sqlite:DIR/server.db when it recorded none).
+  std::string store_url() const;
   // The server folder (DIR) and a path beside it for a test's own files.
   std::string dir() const { return temp_.file("server"); }
   std::string file(const std::string& name) const { return temp_.file(name); }
@@ -86,5 +89,11 @@ class ServerProcess {
 // 1111/2222/3333 and W9 on S2 with 9999; shift leader L1 (Lena, PIN 4321) on S1; quotas for
 // U1/2026-11: P1 500 (version 1) and P2 250.000 kg (version 2).
 void setup_head_office(const ServerProcess& server);
+
+// What makes a fresh PostgreSQL store URL for ServerProcess() in a run for PostgreSQL. Test
+// programs linked with the server's library register it (this library does not link the PostgreSQL
+// client); tests/integration/postgres_stores.cpp does.
+using StoreMaker = std::string (*)();
+void set_postgres_store_maker(StoreMaker make);
 
 }  // namespace shiftbook::testing
