@@ -21,39 +21,6 @@ using namespace shiftbook::testing;
 
 namespace {
 
-constexpr const char* kAnnaPassword = "correct horse battery";
-
-// The 64 hex digits of `event=` in a done redirect's Location ("" when none).
-std::string done_event(const httplib::Result& r) {
-  std::smatch m;
-  const std::string location = r->get_header_value("Location");
-  return std::regex_search(location, m, std::regex("event=([0-9a-f]{64})")) ? m[1].str() : std::string();
-}
-
-std::string alert_of(const std::string& html) {
-  std::smatch m;
-  return std::regex_search(html, m, std::regex("role=\"alert\">([^<]*)<")) ? m[1].str() : std::string();
-}
-
-void add_account(const ServerProcess& server, const std::string& name) {
-  ok(server.run({"account", "create", "--name", name}, std::string(kAnnaPassword) + "\n"), "account create " + name);
-}
-
-void add_rules(const ServerProcess& server) {
-  ok(server.run({"rules", "set", "--from", "2026-11-01", "--pool-share-permille", "750", "--special-weight-permille",
-                 "500", "--skill-points", "100", "--innovation-points", "0"}),
-     "rules set");
-}
-
-// Signed in as anna.
-Browser signed_in(const ServerProcess& server, const std::string& name = "anna") {
-  Browser b(server.url());
-  auto in = b.sign_in(kAnnaPassword, name);
-  REQUIRE(in->status == 303);
-  REQUIRE_FALSE(b.session_cookie.empty());
-  return b;
-}
-
 std::string author_shown(Browser& b, const std::string& event) {
   auto page = b.get("/dashboard/event?hash=" + event);
   REQUIRE(page->status == 200);
@@ -272,6 +239,6 @@ TEST_CASE("dashboard actions: the terminals page revokes a terminal and makes a 
   CHECK(anonymous->get_header_value("Location") == "/dashboard/login");
   CHECK(w.server.json({"code", "list", "--json"})["codes"].size() == codes_before + 1);
 
-  RunResult reserved = w.server.run({"account", "create", "--name", "head-office"}, std::string(kAnnaPassword) + "\n");
+  RunResult reserved = w.server.run({"account", "create", "--name", "head-office"}, std::string(kPassword) + "\n");
   refused(reserved, 3, "names what the server's command line writes");
 }

@@ -1,5 +1,6 @@
 // A browser of one for the dashboard's HTTP tests: it keeps the cookies the server sets, signs
-// in as an account, and reads forms' tokens out of pages.
+// in as an account, and reads forms' tokens out of pages; and the head office's accounts and rules
+// the tests sign in with and approve under.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "integration/terminal_cli.h"
+#include "support/server_process.h"
 #include "support/shared_expectations.h"
 
 namespace shiftbook::testing {
@@ -70,5 +73,39 @@ struct Browser {
     return r;
   }
 };
+
+// The 64 hex digits of `event=` in a done redirect's Location ("" when none).
+inline std::string done_event(const httplib::Result& r) {
+  std::smatch m;
+  const std::string location = r->get_header_value("Location");
+  return std::regex_search(location, m, std::regex("event=([0-9a-f]{64})")) ? m[1].str() : std::string();
+}
+
+// The words of a page's refusal (its role="alert" paragraph), "" when it has none.
+inline std::string alert_of(const std::string& html) {
+  std::smatch m;
+  return std::regex_search(html, m, std::regex("role=\"alert\">([^<]*)<")) ? m[1].str() : std::string();
+}
+
+// Account `name`, its password kPassword.
+inline void add_account(const ServerProcess& server, const std::string& name) {
+  ok(server.run({"account", "create", "--name", name}, std::string(kPassword) + "\n"), "account create " + name);
+}
+
+// Rule set 1 from 2026-11-01: a pool of 75 % of the surplus, special hours weighted 1.5.
+inline void add_rules(const ServerProcess& server) {
+  ok(server.run({"rules", "set", "--from", "2026-11-01", "--pool-share-permille", "750", "--special-weight-permille",
+                 "500", "--skill-points", "100", "--innovation-points", "0"}),
+     "rules set");
+}
+
+// Signed in as anna.
+inline Browser signed_in(const ServerProcess& server, const std::string& name = "anna") {
+  Browser b(server.url());
+  auto in = b.sign_in(kPassword, name);
+  REQUIRE(in->status == 303);
+  REQUIRE_FALSE(b.session_cookie.empty());
+  return b;
+}
 
 }  // namespace shiftbook::testing

@@ -6,6 +6,9 @@
 // replayed to another process than the one it was sent to changes nothing.
 #include <doctest/doctest.h>
 
+#include <httplib.h>
+
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <string>
@@ -14,6 +17,8 @@
 
 #include "attack_world.h"
 #include "cli/cli_support.h"
+#include "integration/dashboard_client.h"
+#include "integration/terminal_cli.h"
 #include "support/fixture.h"
 #include "support/postgres_schema.h"
 #include "support/test_backend.h"
@@ -31,8 +36,6 @@ namespace {
 std::string test_store(const testing::TempDir& spare) {
   return testing::postgres_backend() ? testing::postgres_schemas().make() : "sqlite:" + spare.file("hq.db");
 }
-
-void ok(const RunResult& r, const std::string& what) { REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err)); }
 
 // The first failure of a command, as text (for threads, which must not REQUIRE).
 std::string failed(const RunResult& r, const std::string& what) {
@@ -184,5 +187,96 @@ TEST_CASE("servers: a sync request replayed to another process of the same head 
     CHECK(after[i].at("head") == before[i].at("head"));
   }
   const RunResult audit = second.run({"audit"});
+  CHECK_MESSAGE(audit.out.find("no problems") != std::string::npos, audit.out << audit.err);
+}
+
+TEST_CASE("servers: the reports each process keeps follow what the others stored, and one approval wins across them") {
+  testing::TempDir spare;
+  const std::string url = test_store(spare);
+  INFO("store: " << url);
+  ServerProcess first(url);
+  testing::setup_head_office(first);
+  testing::add_rules(first);
+  testing::add_account(first, "anna");
+  const std::string token = first.json({"token", "create", "--name", "payroll office", "--json"})["token"];
+  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
+  ServerProcess third(ServerProcess::SameHeadOffice{}, first);
+  const std::vector<ServerProcess*> servers{&first, &second, &third};
+  for (ServerProcess* s : servers) s->start();
+
+  // The returns of U1 for 2026-11 as a process's kept ledger gives them (GET /v1/reports/returns),
+  // each checked against `returns --json`, which reads the store afresh.
+  const auto returns = [&](const ServerProcess& s) {
+    httplib::Client http = testing::http_client(s.url());
+    auto r = http.Get("/v1/reports/returns?unit=U1&period=2026-11", {{"Authorization", "Bearer " + token}});
+    REQUIRE(r);
+    REQUIRE_MESSAGE(r->status == 200, r->body);
+    CHECK(r->body == first.run({"returns", "--json", "--unit", "U1", "--period", "2026-11"}).out);
+    return Json::parse(r->body).at("returns");
+  };
+  const auto actual_p1 = [&](const ServerProcess& s) {
+    for (const Json& row : returns(s)) {
+      if (row.at("product") == "P1") return row.at("actual").get<std::int64_t>();
+    }
+    FAIL("no P1 in the returns of " << s.url());
+    return std::int64_t{-1};
+  };
+
+  Cli t;
+  testing::enroll(t, first);
+  testing::log_a_day(t);  // 620 pcs of P1, synced through the first
+  for (ServerProcess* s : servers) CHECK(actual_p1(*s) == 620);  // each builds its ledger and keeps it
+
+  // More output synced through the third: the first and second, whose ledgers are kept from before,
+  // bring them up to date from the store.
+  ok(t.run({"log", "output", "--product", "P1", "--quantity", "25"}), "output");
+  ok(t.run({"sync", "--server", third.url()}), "sync through the third");
+  for (ServerProcess* s : servers) CHECK(actual_p1(*s) == 645);
+
+  // A session started on the second is known to the third (it is kept in the store). Both are
+  // asked to approve U1 at once: one approval is written, the other refused as approved already.
+  testing::Browser on_second = testing::signed_in(second);
+  testing::Browser on_third(third.url());
+  on_third.session_cookie = on_second.session_cookie;
+  auto page = on_third.get("/dashboard/returns?period=2026-11");
+  REQUIRE(page->status == 200);
+  const std::string csrf = testing::form_token(page->body);
+  CHECK(csrf == testing::form_token(on_second.get("/dashboard/returns?period=2026-11")->body));
+  const httplib::Params approve{{"csrf", csrf}, {"unit", "U1"}, {"period", "2026-11"}};
+  std::vector<int> statuses(2);
+  std::vector<std::string> alerts(2);
+  {
+    std::vector<std::thread> both;
+    std::vector<testing::Browser*> browsers{&on_second, &on_third};
+    for (std::size_t i = 0; i < 2; ++i) {
+      both.emplace_back([&, i] {
+        testing::Browser& b = *browsers[i];
+        auto r = b.http.Post("/dashboard/returns/approve", b.cookies(), approve);
+        statuses[i] = r ? r->status : -1;
+        alerts[i] = r ? testing::alert_of(r->body) : std::string();
+      });
+    }
+    for (auto& th : both) th.join();
+  }
+  std::sort(statuses.begin(), statuses.end());
+  CHECK(statuses == std::vector<int>{303, 409});
+  CHECK_MESSAGE((testing::has(alerts[0], "reopen it first") || testing::has(alerts[1], "reopen it first")),
+                alerts[0] << " | " << alerts[1]);
+  const Json decided = first.json({"shares", "--unit", "U1", "--period", "2026-11", "--json"})["reports"];
+  REQUIRE(decided.size() == 1);
+  CHECK(decided[0]["state"] == "approved");
+  CHECK(decided[0]["decisions"].size() == 1);  // one approval event, not two
+
+  // The first process learns of the approval from the store, and of a late entry after it, synced
+  // through the second.
+  ok(t.run({"shift", "close"}), "close");
+  ok(t.run({"shift", "open", "--unit", "U1", "--date", "2026-11-17"}), "open the 17th");
+  ok(t.run({"log", "output", "--product", "P1", "--quantity", "30"}), "late output");
+  ok(t.run({"sync", "--server", second.url()}), "sync through the second");
+  testing::Browser on_first = testing::signed_in(first);
+  auto late = on_first.get("/dashboard/returns?period=2026-11");
+  CHECK(testing::has(late->body, "Changed since its approval: P1 +30 pcs"));
+  for (ServerProcess* s : servers) CHECK(actual_p1(*s) == 645);  // the 30 are booked forward
+  const RunResult audit = third.run({"audit"});
   CHECK_MESSAGE(audit.out.find("no problems") != std::string::npos, audit.out << audit.err);
 }

@@ -32,7 +32,6 @@ inline void log_a_day(const Cli& t) {
   ok(t.run({"sync"}), "sync");
 }
 
-// The terminal's device key, as `status --json` names it.
 // A server command refused with this exit code and a message holding `fragment`, printing nothing.
 inline void refused(const RunResult& r, int exit_code, const std::string& fragment) {
   CHECK_MESSAGE(r.exit_code == exit_code, r.err);
@@ -40,6 +39,7 @@ inline void refused(const RunResult& r, int exit_code, const std::string& fragme
   CHECK(r.out.empty());
 }
 
+// The terminal's device key, as `status --json` names it.
 inline std::string device_of(const Cli& t) { return t.json({"status", "--json"})["device"].get<std::string>(); }
 
 }  // namespace shiftbook::testing
