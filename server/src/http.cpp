@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -20,8 +21,10 @@
 #include <ctime>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <thread>
+#include <utility>
 
 #include <httplib.h>
 
@@ -45,11 +48,43 @@ void answer_error(httplib::Response& res, int status, std::string_view code, con
   res.set_content(error_body(code, message), "application/json");
 }
 
+// The address `text` means, as inet_pton reads it: its family and bytes; nullopt when none.
+using AddressBytes = std::pair<int, std::array<unsigned char, sizeof(in6_addr)>>;
+std::optional<AddressBytes> address_bytes(const std::string& text) {
+  for (const int family : {AF_INET, AF_INET6}) {
+    AddressBytes out{family, {}};
+    if (::inet_pton(family, text.c_str(), out.second.data()) == 1) return out;
+  }
+  return std::nullopt;
+}
+
+// Two ways of writing one address ("::1" and "0:0::1") are the same address.
+bool same_address(const std::string& a, const std::string& b) {
+  const auto x = address_bytes(a);
+  return x && x == address_bytes(b);
+}
+
+// Who sent `req`: its address, or for a request from a trusted proxy the last address of its
+// X-Forwarded-For header, the one that proxy added (earlier ones are whatever the client wrote).
+// A proxy's request whose header holds no address there is taken as the proxy's own.
+std::string peer_of(const httplib::Request& req, const std::vector<std::string>& trusted) {
+  const bool from_proxy = std::any_of(trusted.begin(), trusted.end(),
+                                      [&](const std::string& proxy) { return same_address(proxy, req.remote_addr); });
+  if (!from_proxy) return req.remote_addr;
+  const std::string forwarded = req.get_header_value("X-Forwarded-For");
+  const auto comma = forwarded.rfind(',');
+  std::string_view last(forwarded);
+  if (comma != std::string::npos) last.remove_prefix(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  return is_ip_address(last) ? std::string(last) : req.remote_addr;
+}
+
 // One line for a refusal made here, in the shape of the Service's lines ("sync device 7f3a9c21
 // peer 10.0.0.7 refused: gap: ..."): what, from whom, the code, why.
-std::string refusal_line(const httplib::Request& req, std::string_view code, const std::string& why) {
-  return "http " + req.method + " " + req.path + " peer " + req.remote_addr + " refused: " + std::string(code) +
-         ": " + why;
+std::string refusal_line(const httplib::Request& req, const std::string& peer, std::string_view code,
+                         const std::string& why) {
+  return "http " + req.method + " " + req.path + " peer " + peer + " refused: " + std::string(code) + ": " + why;
 }
 
 // A request being answered, counted so that stopping can say how many it waits for.
@@ -80,6 +115,10 @@ void listen_socket_options(socket_t sock) {
 constexpr int kListenBacklog = 1024;
 
 }  // namespace
+
+bool is_ip_address(std::string_view text) {
+  return !text.empty() && text.size() < INET6_ADDRSTRLEN && address_bytes(std::string(text)).has_value();
+}
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   const std::string quoted = "'" + std::string(text) + "'";
@@ -145,6 +184,10 @@ struct HttpServer::Impl {
   bool http_stopped = false;
 
   void setup();
+  std::string peer(const httplib::Request& req) const { return peer_of(req, options.trusted_proxies); }
+  std::string refused(const httplib::Request& req, std::string_view code, const std::string& why) const {
+    return refusal_line(req, peer(req), code, why);
+  }
   void answer(const httplib::Request& req, httplib::Response& res, const std::function<Reply()>& call);
 };
 
@@ -156,7 +199,7 @@ void HttpServer::Impl::answer(const httplib::Request& req, httplib::Response& re
     // before the Service sees it, so nothing of it is stored.
     answer_error(res, 503, "shutting_down", "the server is stopping; try again in a moment");
     res.set_header("Connection", "close");
-    log(refusal_line(req, "shutting_down", "the server is stopping"));
+    log(refused(req, "shutting_down", "the server is stopping"));
     return;
   }
   Reply reply;
@@ -166,7 +209,7 @@ void HttpServer::Impl::answer(const httplib::Request& req, httplib::Response& re
     reply.http_status = 500;
     reply.content_type = "application/json";
     reply.body = error_body("internal", "the server failed to answer; try again later");
-    reply.log_line = refusal_line(req, "internal", e.what());
+    reply.log_line = refused(req, "internal", e.what());
   }
   res.status = reply.http_status;
   if (reply.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(reply.retry_after_seconds));
@@ -195,16 +238,16 @@ void HttpServer::Impl::setup() {
     answer(req, res, [this] { return service.hello(); });
   });
   http.Post("/v1/enroll", [this](const httplib::Request& req, httplib::Response& res) {
-    answer(req, res, [&] { return service.enroll(as_bytes(req.body), req.remote_addr); });
+    answer(req, res, [&] { return service.enroll(as_bytes(req.body), peer(req)); });
   });
   http.Post("/v1/sync", [this](const httplib::Request& req, httplib::Response& res) {
-    answer(req, res, [&] { return service.sync(as_bytes(req.body), req.remote_addr); });
+    answer(req, res, [&] { return service.sync(as_bytes(req.body), peer(req)); });
   });
   auto wrong_method = [this](const char* allowed) {
     return [this, allowed](const httplib::Request& req, httplib::Response& res) {
       answer_error(res, 405, "method", req.method + " " + req.path + " is not served; use " + allowed);
       res.set_header("Allow", allowed);
-      log(refusal_line(req, "method", "use " + std::string(allowed)));
+      log(refused(req, "method", "use " + std::string(allowed)));
     };
   };
   http.Post("/v1/hello", wrong_method("GET"));
@@ -215,7 +258,7 @@ void HttpServer::Impl::setup() {
   auto report = [this](Reply (*endpoint)(Service&, const ReportRequest&)) {
     return [this, endpoint](const httplib::Request& req, httplib::Response& res) {
       answer(req, res, [&] {
-        return endpoint(service, ReportRequest{req.get_header_value("Authorization"), req.params, req.remote_addr});
+        return endpoint(service, ReportRequest{req.get_header_value("Authorization"), req.params, peer(req)});
       });
     };
   };
@@ -231,7 +274,7 @@ void HttpServer::Impl::setup() {
   auto dashboard = [this](Reply (*page)(Service&, const DashboardRequest&)) {
     return [this, page](const httplib::Request& req, httplib::Response& res) {
       answer(req, res, [&] {
-        DashboardRequest d{req.get_header_value("Cookie"), req.params, req.remote_addr};
+        DashboardRequest d{req.get_header_value("Cookie"), req.params, peer(req)};
         if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
           httplib::Params form;
           httplib::detail::parse_query_text(req.body, form);
@@ -270,12 +313,12 @@ void HttpServer::Impl::setup() {
       message = "the request is not well-formed HTTP";
     }
     answer_error(res, res.status, code, message);
-    log(refusal_line(req, code, message));
+    log(refused(req, code, message));
     return httplib::Server::HandlerResponse::Handled;
   }));
   http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
     answer_error(res, 500, "internal", "the server failed to answer; try again later");
-    log(refusal_line(req, "internal", "an exception escaped the handler"));
+    log(refused(req, "internal", "an exception escaped the handler"));
   });
 }
 

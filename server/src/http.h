@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service.h"
 #include "shiftbook/status.h"
@@ -28,12 +29,20 @@ struct HttpOptions {
   // A connection that sends nothing for this long in the middle of a request is dropped.
   int read_timeout_seconds = 10;
   int write_timeout_seconds = 10;
+  // Load balancers or reverse proxies in front of the server (IP addresses as they connect to it;
+  // `serve --trusted-proxy`): a request from one of them is taken to come from the last address of
+  // its X-Forwarded-For header, which is what logs, enrollment's per-peer limit and the dashboard
+  // see as the peer. A request from any other address is taken to come from that address, whatever
+  // it says in that header.
+  std::vector<std::string> trusted_proxies;
 };
 inline constexpr int kMaxThreads = 1024;
 
 // "HOST:PORT" where HOST is an IPv4 address ("127.0.0.1") or an IPv6 address in brackets
 // ("[::1]"), and PORT 0..65535 (0 picks a free port). Host names are refused: a name could
 // resolve to an address nobody meant to expose. invalid_argument naming what is wrong.
+bool is_ip_address(std::string_view text);  // an IPv4 or IPv6 address, written as inet_pton reads it
+
 struct ListenAddress {
   std::string host;  // without brackets
   int port = 0;

@@ -89,6 +89,7 @@ void add_key(CLI::App& app, cli::Context& ctx) {
 struct ServeOpts {
   std::string listen;
   int threads = HttpOptions{}.threads;
+  std::vector<std::string> trusted_proxies;
 };
 
 void add_serve(CLI::App& app, cli::Context& ctx) {
@@ -102,9 +103,19 @@ void add_serve(CLI::App& app, cli::Context& ctx) {
                         "Connections served at once (default " + std::to_string(o->threads) + ", at most " +
                             std::to_string(kMaxThreads) + ")")
       ->check(CLI::Range(1, kMaxThreads));
+  serve_cmd->add_option("--trusted-proxy", o->trusted_proxies,
+                        "The IP address of a load balancer in front of this server (repeat for several): its "
+                        "requests are taken to come from the last address of their X-Forwarded-For header");
   cli::on_run(serve_cmd, ctx, o, [](cli::Context& c, const ServeOpts& opts) -> Status {
     // A malformed address is refused before anything is opened.
     SB_RETURN_IF_ERROR(parse_listen_address(opts.listen).status());
+    for (const std::string& proxy : opts.trusted_proxies) {
+      if (!is_ip_address(proxy)) {
+        return invalid_argument("--trusted-proxy '" + proxy +
+                                "' is not an IP address: give the address the load balancer connects to this "
+                                "server from, such as 10.0.0.2 or fd00::2 (host names are not accepted)");
+      }
+    }
     // The server keeps each site's ledger and brings it up to date at each report request, instead
     // of building it from the store each time (docs/SERVER.md, "Reports over HTTP").
     ServiceOptions service_options;
@@ -112,6 +123,7 @@ void add_serve(CLI::App& app, cli::Context& ctx) {
     SB_ASSIGN_OR_RETURN(auto service, open_server_dir(c.dir, c.clock, service_options));
     HttpOptions options;
     options.threads = opts.threads;
+    options.trusted_proxies = opts.trusted_proxies;
     return serve(*service, opts.listen, options, std::cout);
   });
 }

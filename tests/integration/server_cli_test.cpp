@@ -320,6 +320,10 @@ TEST_CASE("server serve: a malformed --listen or --threads is refused before ser
   check_refused(server.run({"serve", "--listen", "::1:80"}), 3, "in brackets");
   check_refused(server.run({"serve", "--listen", "127.0.0.1:0", "--threads", "0"}), 2, "--threads");
   check_refused(server.run({"serve"}), 2, "--listen");
+  check_refused(server.run({"serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "lb.example"}), 3,
+                "--trusted-proxy 'lb.example' is not an IP address");
+  check_refused(server.run({"serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.300"}), 3,
+                "is not an IP address");
 }
 
 TEST_CASE("server serve: a port in use is refused, and the first server keeps it") {
@@ -426,6 +430,39 @@ TEST_CASE("server http: repeated failed enrollments from one peer get 429 with R
   auto hello = c.Get("/v1/hello");
   REQUIRE(hello);
   CHECK(hello->status == 200);
+}
+
+TEST_CASE("server http: behind a trusted proxy the peer is the address it forwards for, and limits count per that peer") {
+  // A failed enrollment as a load balancer at 127.0.0.1 forwards it for `forwarded`.
+  const auto enroll_for = [](httplib::Client& c, const std::string& forwarded) {
+    auto r = c.Post("/v1/enroll", {{"X-Forwarded-For", forwarded}}, "not an envelope", "application/octet-stream");
+    REQUIRE(r);
+    return r->status;
+  };
+  ServerProcess behind;
+  auto c = client(behind.start({"--trusted-proxy", "0:0::1", "--trusted-proxy", "127.0.0.1"}));
+  // What the client wrote itself comes first; the proxy adds the address it saw last.
+  CHECK(enroll_for(c, "203.0.113.9, 198.51.100.7") == 400);
+  CHECK(behind.wait_for_log("enroll peer 198.51.100.7 refused"));
+  CHECK(behind.log_count("203.0.113.9") == 0);
+  // Not an address there: the request is the proxy's own.
+  CHECK(enroll_for(c, "198.51.100.7, unknown") == 400);
+  CHECK(behind.wait_for_log("enroll peer 127.0.0.1 refused"));
+  // Four more failures for 198.51.100.7 make five: its sixth attempt waits, another peer's does not.
+  for (int i = 0; i < 4; ++i) CHECK(enroll_for(c, "198.51.100.7") == 400);
+  CHECK(enroll_for(c, "198.51.100.7") == 429);
+  CHECK(enroll_for(c, "198.51.100.8") == 400);
+  // HTTP-level refusals name the forwarded peer too.
+  auto wrong = c.Get("/v1/nowhere", {{"X-Forwarded-For", "2001:db8::5"}});
+  REQUIRE(wrong);
+  CHECK(behind.wait_for_log("http GET /v1/nowhere peer 2001:db8::5 refused: not_found"));
+
+  // A server that trusts no proxy takes the header for what any client may write.
+  ServerProcess direct;
+  auto d = client(direct.start());
+  CHECK(enroll_for(d, "198.51.100.7") == 400);
+  CHECK(direct.wait_for_log("enroll peer 127.0.0.1 refused"));
+  CHECK(direct.log_count("198.51.100.7") == 0);
 }
 
 TEST_CASE("server serve: SIGTERM and SIGINT stop it promptly with exit 0 and 'stopped'") {
