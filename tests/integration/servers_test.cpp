@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -42,18 +43,32 @@ std::string failed(const RunResult& r, const std::string& what) {
   return r.exit_code == 0 ? std::string() : what + " (exit " + std::to_string(r.exit_code) + "): " + r.err;
 }
 
+// One head office of three processes on one store (a test's own): the first made with
+// `init --store`, the others folders holding copies of its key and store URL. The standard head
+// office is written through the first; `prepare` may add to it before any process serves.
+struct ThreeProcesses {
+  explicit ThreeProcesses(bool serve, const std::function<void(const ServerProcess&)>& prepare = {}) {
+    testing::setup_head_office(first);
+    if (prepare) prepare(first);
+    if (serve) {
+      for (ServerProcess* s : all) s->start();
+    }
+  }
+  testing::TempDir spare;
+  const std::string url = test_store(spare);
+  ServerProcess first{url};
+  ServerProcess second{ServerProcess::SameHeadOffice{}, first};
+  ServerProcess third{ServerProcess::SameHeadOffice{}, first};
+  const std::vector<ServerProcess*> all{&first, &second, &third};
+};
+
 }  // namespace
 
 TEST_CASE("servers: three processes on one store take syncs at once, each terminal through all of them, and hold what one would") {
-  testing::TempDir spare;
-  const std::string url = test_store(spare);
-  INFO("store: " << url);
-  ServerProcess first(url);
-  testing::setup_head_office(first);
-  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
-  ServerProcess third(ServerProcess::SameHeadOffice{}, first);
-  const std::vector<ServerProcess*> servers{&first, &second, &third};
-  for (ServerProcess* s : servers) s->start();
+  ThreeProcesses w(true);
+  INFO("store: " << w.url);
+  ServerProcess& first = w.first;
+  const std::vector<ServerProcess*>& servers = w.all;
 
   constexpr int kTerminals = 6;
   constexpr int kRounds = 3;
@@ -147,12 +162,10 @@ TEST_CASE("servers: three processes on one store take syncs at once, each termin
 
 TEST_CASE("servers: a sync request replayed to another process of the same head office changes nothing") {
   namespace attack = testing::attack;
-  testing::TempDir spare;
-  const std::string url = test_store(spare);
-  INFO("store: " << url);
-  ServerProcess first(url);
-  testing::setup_head_office(first);
-  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
+  ThreeProcesses w(false);
+  INFO("store: " << w.url);
+  ServerProcess& first = w.first;
+  ServerProcess& second = w.second;
   attack::Wire to_first(first.start());
   attack::Wire to_second(second.start());
   const PublicKey server_key = to_first.server_key();
@@ -191,18 +204,16 @@ TEST_CASE("servers: a sync request replayed to another process of the same head 
 }
 
 TEST_CASE("servers: the reports each process keeps follow what the others stored, and one approval wins across them") {
-  testing::TempDir spare;
-  const std::string url = test_store(spare);
-  INFO("store: " << url);
-  ServerProcess first(url);
-  testing::setup_head_office(first);
-  testing::add_rules(first);
-  testing::add_account(first, "anna");
+  ThreeProcesses w(true, [](const ServerProcess& first) {
+    testing::add_rules(first);
+    testing::add_account(first, "anna");
+  });
+  INFO("store: " << w.url);
+  ServerProcess& first = w.first;
+  ServerProcess& second = w.second;
+  ServerProcess& third = w.third;
+  const std::vector<ServerProcess*>& servers = w.all;
   const std::string token = first.json({"token", "create", "--name", "payroll office", "--json"})["token"];
-  ServerProcess second(ServerProcess::SameHeadOffice{}, first);
-  ServerProcess third(ServerProcess::SameHeadOffice{}, first);
-  const std::vector<ServerProcess*> servers{&first, &second, &third};
-  for (ServerProcess* s : servers) s->start();
 
   // The returns of U1 for 2026-11 as a process's kept ledger gives them (GET /v1/reports/returns),
   // each checked against `returns --json`, which reads the store afresh.
