@@ -36,8 +36,12 @@ void html_headers(Reply& r) {
   r.headers.emplace_back("Referrer-Policy", "no-referrer");
 }
 
-std::string set_cookie(std::string_view name, const std::string& value, bool clear = false) {
-  return std::string(name) + "=" + value + "; Path=/dashboard; HttpOnly; SameSite=Strict" + (clear ? "; Max-Age=0" : "");
+// A cookie of the dashboard's; Secure when the request came over HTTPS (a browser then never sends
+// it over plain HTTP).
+std::string set_cookie(const DashboardRequest& request, std::string_view name, const std::string& value,
+                       bool clear = false) {
+  return std::string(name) + "=" + value + "; Path=/dashboard; HttpOnly; SameSite=Strict" +
+         (request.https ? "; Secure" : "") + (clear ? "; Max-Age=0" : "");
 }
 
 bool same_token(const std::string& a, const std::string& b) {
@@ -46,7 +50,7 @@ bool same_token(const std::string& a, const std::string& b) {
 
 // The sign-in form with a fresh form token (also set as the sb_login cookie: the POST must bring
 // both, the same), and `error` above it when there is one.
-Reply login_page(int status, const std::string& error, std::string log_line) {
+Reply login_page(const DashboardRequest& request, int status, const std::string& error, std::string log_line) {
   std::array<std::uint8_t, 16> nonce{};
   random_bytes(nonce);
   const std::string token = to_hex(nonce);
@@ -57,7 +61,7 @@ Reply login_page(int status, const std::string& error, std::string log_line) {
           "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" "
           "required></label></p><p><button type=\"submit\">Sign in</button></p></form>";
   Reply r = bare_page(status, "Sign in", body, std::move(log_line));
-  r.headers.emplace_back("Set-Cookie", set_cookie(kLoginCookie, token));
+  r.headers.emplace_back("Set-Cookie", set_cookie(request, kLoginCookie, token));
   return r;
 }
 
@@ -410,13 +414,13 @@ std::string cookie_value(std::string_view header, std::string_view name) {
 
 Reply dashboard_login_form(Service& service, const DashboardRequest& request) {
   if (session_of(service, request)) return redirect("/dashboard/", "");
-  return login_page(200, "", "");
+  return login_page(request, 200, "", "");
 }
 
 Reply dashboard_login(Service& service, const DashboardRequest& request) {
   const std::string prefix = "dashboard login peer " + request.peer;
   if (!same_token(param(request, "csrf"), cookie_value(request.cookie_header, kLoginCookie))) {
-    return login_page(403, "The form had expired or did not come from this page; sign in again.",
+    return login_page(request, 403, "The form had expired or did not come from this page; sign in again.",
                       prefix + " refused: the form's token");
   }
   const std::string name = param(request, "name");
@@ -424,12 +428,12 @@ Reply dashboard_login(Service& service, const DashboardRequest& request) {
   auto started = service.start_session(name, password);
   sodium_memzero(password.data(), password.size());
   if (!started.is_ok()) {
-    return login_page(http_answer(started.status().code()).http_status, shown_message(started.status()),
+    return login_page(request, http_answer(started.status().code()).http_status, shown_message(started.status()),
                       prefix + " refused: " + started.status().message());
   }
   Reply r = redirect("/dashboard/", prefix + " account " + started->account.name + " signed in");
-  r.headers.emplace_back("Set-Cookie", set_cookie(kSessionCookie, started->cookie));
-  r.headers.emplace_back("Set-Cookie", set_cookie(kLoginCookie, "", true));
+  r.headers.emplace_back("Set-Cookie", set_cookie(request, kSessionCookie, started->cookie));
+  r.headers.emplace_back("Set-Cookie", set_cookie(request, kLoginCookie, "", true));
   return r;
 }
 
@@ -442,7 +446,7 @@ Reply dashboard_logout(Service& service, const DashboardRequest& request) {
   Status ended = service.end_session(cookie_value(request.cookie_header, kSessionCookie));
   if (!ended.is_ok()) return bare_page(500, "Error", alert("the server failed to do this; try again later"), prefix + ": " + ended.to_string());
   Reply r = redirect("/dashboard/login", prefix + " account " + session->account + " signed out");
-  r.headers.emplace_back("Set-Cookie", set_cookie(kSessionCookie, "", true));
+  r.headers.emplace_back("Set-Cookie", set_cookie(request, kSessionCookie, "", true));
   return r;
 }
 

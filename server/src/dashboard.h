@@ -19,6 +19,9 @@ struct DashboardRequest {
   std::string cookie_header;                       // the Cookie header; empty when absent
   std::multimap<std::string, std::string> params;  // query parameters and an urlencoded form, decoded
   std::string peer;                                // the remote address, for the log
+  // The browser reached the server over HTTPS, as a trusted proxy says (X-Forwarded-Proto: https,
+  // HttpOptions::trusted_proxies): the cookies set are marked Secure.
+  bool https = false;
 };
 
 using DashboardHandler = Reply (*)(Service&, const DashboardRequest&);

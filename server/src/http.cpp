@@ -67,10 +67,13 @@ bool same_address(const std::string& a, const std::string& b) {
 // Who sent `req`: its address, or for a request from a trusted proxy the last address of its
 // X-Forwarded-For header, the one that proxy added (earlier ones are whatever the client wrote).
 // A proxy's request whose header holds no address there is taken as the proxy's own.
+bool from_trusted_proxy(const httplib::Request& req, const std::vector<std::string>& trusted) {
+  return std::any_of(trusted.begin(), trusted.end(),
+                     [&](const std::string& proxy) { return same_address(proxy, req.remote_addr); });
+}
+
 std::string peer_of(const httplib::Request& req, const std::vector<std::string>& trusted) {
-  const bool from_proxy = std::any_of(trusted.begin(), trusted.end(),
-                                      [&](const std::string& proxy) { return same_address(proxy, req.remote_addr); });
-  if (!from_proxy) return req.remote_addr;
+  if (!from_trusted_proxy(req, trusted)) return req.remote_addr;
   const std::string forwarded = req.get_header_value("X-Forwarded-For");
   const auto comma = forwarded.rfind(',');
   std::string_view last(forwarded);
@@ -185,6 +188,10 @@ struct HttpServer::Impl {
 
   void setup();
   std::string peer(const httplib::Request& req) const { return peer_of(req, options.trusted_proxies); }
+  // The client reached a trusted proxy over HTTPS, as its X-Forwarded-Proto says.
+  bool via_https(const httplib::Request& req) const {
+    return from_trusted_proxy(req, options.trusted_proxies) && req.get_header_value("X-Forwarded-Proto") == "https";
+  }
   std::string refused(const httplib::Request& req, std::string_view code, const std::string& why) const {
     return refusal_line(req, peer(req), code, why);
   }
@@ -274,7 +281,7 @@ void HttpServer::Impl::setup() {
   auto dashboard = [this](Reply (*page)(Service&, const DashboardRequest&)) {
     return [this, page](const httplib::Request& req, httplib::Response& res) {
       answer(req, res, [&] {
-        DashboardRequest d{req.get_header_value("Cookie"), req.params, peer(req)};
+        DashboardRequest d{req.get_header_value("Cookie"), req.params, peer(req), via_https(req)};
         if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
           httplib::Params form;
           httplib::detail::parse_query_text(req.body, form);

@@ -54,6 +54,7 @@ TEST_CASE("dashboard: pages need a session, signing in sets an HttpOnly SameSite
   CHECK(nonce.size() == 32);
   CHECK(has(login_header, "HttpOnly"));
   CHECK(has(login_header, "SameSite=Strict"));
+  CHECK_FALSE(has(login_header, "Secure"));  // plain HTTP, no proxy saying otherwise
   CHECK(form_token(login->body) == nonce);
 
   auto in = b.sign_in(kPassword);
@@ -79,6 +80,39 @@ TEST_CASE("dashboard: pages need a session, signing in sets an HttpOnly SameSite
   auto unknown_period = b.get("/dashboard/?period=1999-01");
   CHECK(unknown_period->status == 404);
   CHECK(has(unknown_period->body, "no period &#39;1999-01&#39;"));
+}
+
+TEST_CASE("dashboard: behind a trusted proxy that says HTTPS the cookies are Secure, and from anyone else the header "
+          "changes nothing") {
+  // The sign-in form's and the session's Set-Cookie headers when the request says `proto`.
+  const auto cookies_for = [](const ServerProcess& server, const std::string& proto) {
+    httplib::Client http = http_client(server.url());
+    auto form = http.Get("/dashboard/login", {{"X-Forwarded-Proto", proto}});
+    REQUIRE(form);
+    const std::string token = form_token(form->body);
+    auto in = http.Post("/dashboard/login", {{"Cookie", "sb_login=" + token}, {"X-Forwarded-Proto", proto}},
+                        httplib::Params{{"csrf", token}, {"name", "anna"}, {"password", kPassword}});
+    REQUIRE(in);
+    REQUIRE(in->status == 303);
+    return std::pair{set_cookie(form, "sb_login").second, set_cookie(in, "sb_session").second};
+  };
+  ServerProcess behind;
+  add_account(behind, "anna");
+  behind.start({"--trusted-proxy", "127.0.0.1"});
+  const auto [login, session] = cookies_for(behind, "https");
+  CHECK(has(login, "; Secure"));
+  CHECK(has(session, "; Secure"));
+  CHECK(has(session, "HttpOnly"));
+  const auto [plain_login, plain_session] = cookies_for(behind, "http");
+  CHECK_FALSE(has(plain_login, "Secure"));
+  CHECK_FALSE(has(plain_session, "Secure"));
+
+  ServerProcess direct;
+  add_account(direct, "anna");
+  direct.start();
+  const auto [direct_login, direct_session] = cookies_for(direct, "https");
+  CHECK_FALSE(has(direct_login, "Secure"));
+  CHECK_FALSE(has(direct_session, "Secure"));
 }
 
 TEST_CASE("dashboard: a wrong password, a missing or foreign form token are refused, signing out ends the session") {
