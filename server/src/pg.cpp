@@ -2,6 +2,7 @@
 #include "pg.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
@@ -176,6 +177,16 @@ std::string Conn::describe() const {
 
 bool Conn::reusable() const { return PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE; }
 
+bool Conn::still_open() {
+  if (PQstatus(c_) != CONNECTION_OK) return false;
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  // Nothing should arrive on a connection nobody is using (this code neither LISTENs nor leaves a
+  // query running): what does is almost always the server's last words before it closed the
+  // stream (FATAL: terminating connection ...), which libpq has not read yet. Rather than tell a
+  // stray notice from those, a connection that heard anything while idle is not used again.
+  return ::poll(&p, 1, 0) == 0;
+}
+
 Status Conn::check(pg_result* r, std::string_view what) {
   const ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::ok();
@@ -307,10 +318,10 @@ ByteView CopyRows::finish() {
 Result<Pool::Lease> Pool::acquire() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      if (conn->still_open()) return Lease(this, std::move(conn));
     }
   }
   SB_ASSIGN_OR_RETURN(auto conn, Conn::connect(url_));

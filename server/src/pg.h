@@ -97,6 +97,11 @@ class Conn {
   std::string describe() const;
   // False once the connection is lost or left inside a transaction: it is then not reused.
   bool reusable() const;
+  // For an idle connection about to be used again: false when the server has ended it since
+  // (restarted, failed over, pg_terminate_backend, idle_session_timeout): anything arrived on it
+  // while idle. No round trip; a connection cut without a word (a network gone) still looks open
+  // here and fails at its first statement, as unavailable.
+  bool still_open();
 
  private:
   explicit Conn(pg_conn* c) : c_(c) {}
@@ -159,6 +164,8 @@ class Pool {
     Pool* pool_;
     std::unique_ptr<Conn> conn_;
   };
+  // An idle connection that is still open (Conn::still_open; the ones the server ended are closed
+  // here), or a new one.
   Result<Lease> acquire();
 
  private:

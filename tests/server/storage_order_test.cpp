@@ -11,7 +11,10 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include "storage_world.h"
+#include "support/store_sql.h"
 
 namespace {
 
@@ -194,6 +197,41 @@ STORAGE_TEST_CASE("storage: open refuses a store with a newer schema, and a data
   auto foreign = server::open_storage(store_url(other), false);
   CHECK(foreign.status().code() == Code::kDataLoss);
   CHECK(foreign.status().message().find("not a Shiftbook head-office store") != std::string::npos);
+}
+
+// A server's pooled connections outlive what the database does meanwhile: a restart, a failover
+// to a standby, pg_terminate_backend, idle_session_timeout. A connection the database ended while it
+// sat idle in the pool must not be handed to the next call (which would fail as unavailable): the
+// pool reads what arrived on it, sees the end, and opens a new one.
+TEST_CASE("storage (postgres): a pooled connection the database ended while it was idle is not used again") {
+  if (postgres_test_url().empty()) {
+    MESSAGE("no PostgreSQL server (SHIFTBOOK_TEST_POSTGRES is not set; tools/test sets it): nothing to run");
+    return;
+  }
+  const std::string name = "sbtest_cut_" + std::to_string(::getpid());
+  auto opened = server::open_storage(server::pg::with_url_param(postgres_schemas().make(), "application_name", name), true);
+  REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+  Storage& st = **opened;
+  REQUIRE(st.devices().is_ok());  // its connection is back in the pool, idle
+  const std::string connections = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + name + "'";
+  REQUIRE(testing::store_int(postgres_test_url(), connections) == 1);
+
+  // Only that connection is ended: the function is applied to the rows the filter kept.
+  REQUIRE(testing::store_int(postgres_test_url(), "SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM "
+                                                  "pg_stat_activity WHERE application_name = '" + name + "') AS ours") == 1);
+  // The backend ends a moment after it was told to (bounded wait).
+  for (int i = 0; i < 500 && testing::store_int(postgres_test_url(), connections) > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(testing::store_int(postgres_test_url(), connections) == 0);
+
+  auto devices = st.devices();
+  CHECK_MESSAGE(devices.is_ok(), devices.status().to_string());
+  Chain a;
+  a.grow(2);
+  Status appended = st.append(batch_of(a, 1, 2));
+  CHECK_MESSAGE(appended.is_ok(), appended.to_string());
+  CHECK(testing::store_int(postgres_test_url(), connections) == 1);  // one new connection, in the pool again
 }
 
 }  // namespace
