@@ -20,18 +20,7 @@ using console::Table;
 
 Result<std::unique_ptr<Service>> Context::open() const { return open_server_dir(dir, clock); }
 
-std::string format_utc(std::int64_t ms) {
-  if (ms <= 0) return "never";
-  return format_date(ms / 86'400'000) + " " + format_minutes((ms % 86'400'000) / 60'000) + " UTC";
-}
-
 std::string short_key(const PublicKey& key) { return to_hex(ByteView(key.data(), 4)); }
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 namespace {
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "report_text.h"
 #include "service.h"
 #include "shiftbook/platform/command.h"
 #include "shiftbook/clock.h"
@@ -29,12 +30,8 @@ struct Context : command::ContextBase {
 using command::add_json_flag;
 using command::on_run;
 
-// "2026-11-17 08:00 UTC"; "never" for 0.
-std::string format_utc(std::int64_t ms);
 // The first 8 hex digits of a key, as terminals show their own.
 std::string short_key(const PublicKey& key);
-// The items with `sep` between them.
-std::string join(const std::vector<std::string>& items, const char* sep);
 
 // site, unit, period, product, worker, leader, quota: head office's reference data.
 void add_reference_commands(CLI::App& app, Context& ctx);

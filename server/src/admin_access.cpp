@@ -64,7 +64,7 @@ void add_code_commands(CLI::App& app, Context& ctx) {
     }
     std::cout << "enrollment code " << text << '\n'
               << "for site " << opts.site << ", units " << join(opts.units, " ") << '\n'
-              << "valid until " << format_utc(expires_ms) << " (" << opts.valid_hours << " hours), once\n";
+              << "valid until " << utc_or_never(expires_ms) << " (" << opts.valid_hours << " hours), once\n";
     return Status::ok();
   });
 
@@ -93,8 +93,8 @@ void add_code_commands(CLI::App& app, Context& ctx) {
     Table t({"CODE", "SITE", "UNITS", "CREATED", "EXPIRES", "STATE"});
     for (const CodeRecord& r : codes) {
       std::string state = code_state(r, now);
-      if (r.used_ms > 0) state += " by " + short_key(r.used_by) + " at " + format_utc(r.used_ms);
-      t.add({code_id(r), r.site, join(r.units, ","), format_utc(r.created_ms), format_utc(r.expires_ms), state});
+      if (r.used_ms > 0) state += " by " + short_key(r.used_by) + " at " + utc_or_never(r.used_ms);
+      t.add({code_id(r), r.site, join(r.units, ","), utc_or_never(r.created_ms), utc_or_never(r.expires_ms), state});
     }
     t.print(std::cout);
     return Status::ok();

@@ -20,8 +20,8 @@ struct AccountOpts {
 
 // The account's state for people: active, locked until when, or disabled since when.
 std::string state_text(const AccountRecord& a, std::int64_t now_ms) {
-  if (a.disabled_ms != 0) return "disabled " + format_utc(a.disabled_ms);
-  if (a.locked_until_ms > now_ms) return "locked until " + format_utc(a.locked_until_ms);
+  if (a.disabled_ms != 0) return "disabled " + utc_or_never(a.disabled_ms);
+  if (a.locked_until_ms > now_ms) return "locked until " + utc_or_never(a.locked_until_ms);
   return "active";
 }
 
@@ -88,7 +88,7 @@ void add_list(CLI::App& group, Context& ctx) {
     }
     Table t({"NAME", "CREATED", "LAST LOGIN", "STATE"});
     for (const AccountRecord& a : accounts) {
-      t.add({a.name, format_utc(a.created_ms), format_utc(a.last_login_ms), state_text(a, now)});
+      t.add({a.name, utc_or_never(a.created_ms), utc_or_never(a.last_login_ms), state_text(a, now)});
     }
     t.print(std::cout);
     return Status::ok();
@@ -123,7 +123,7 @@ void add_account_commands(CLI::App& app, Context& ctx) {
   add_account_action(
       *group, ctx, "disable", "Disable an account for good: it can no longer sign in, and its sessions end",
       [](Service& service, const std::string& name) { return service.disable_account(name); },
-      [](const AccountRecord& a) { return "disabled account " + a.name + " at " + format_utc(a.disabled_ms); });
+      [](const AccountRecord& a) { return "disabled account " + a.name + " at " + utc_or_never(a.disabled_ms); });
 }
 
 }  // namespace shiftbook::server::cli

@@ -39,7 +39,7 @@ std::string format_skew(std::int64_t ms) {
 
 // "2026-11-17 08:00:05 UTC": a bracket's ends are often seconds apart.
 std::string format_utc_seconds(std::int64_t ms) {
-  if (ms <= 0) return format_utc(ms);
+  if (ms <= 0) return utc_or_never(ms);
   const std::int64_t s = ms % 60'000 / 1000;
   return format_date(ms / 86'400'000) + " " + format_minutes(ms % 86'400'000 / 60'000) + ":" + (s < 10 ? "0" : "") +
          std::to_string(s) + " UTC";
@@ -86,8 +86,8 @@ Json health_json(const DeviceHealth& h, std::int64_t now_ms) {
 
 std::string flags_text(const DeviceRecord& d) {
   std::vector<std::string> parts;
-  if (d.revoked_ms != 0) parts.push_back("revoked " + format_utc(d.revoked_ms) + " (" + d.revoke_reason + ")");
-  if (!d.flag.empty()) parts.push_back(d.flag + " (" + format_utc(d.flagged_ms) + ")");
+  if (d.revoked_ms != 0) parts.push_back("revoked " + utc_or_never(d.revoked_ms) + " (" + d.revoke_reason + ")");
+  if (!d.flag.empty()) parts.push_back(d.flag + " (" + utc_or_never(d.flagged_ms) + ")");
   if (d.quarantined > 0) parts.push_back("quarantined " + std::to_string(d.quarantined));
   return parts.empty() ? "-" : join(parts, "; ");
 }
@@ -111,7 +111,7 @@ Status print_devices(Context& c) {
     const DeviceRecord& d = h.device;
     const bool synced = d.last_sync_ms != 0;
     t.add({short_key(d.key), d.site, join(d.units, ","),
-           synced ? format_utc(d.last_sync_ms) + " (" + format_duration(now - d.last_sync_ms) + " ago)" : "never",
+           synced ? utc_or_never(d.last_sync_ms) + " (" + format_duration(now - d.last_sync_ms) + " ago)" : "never",
            std::to_string(d.seq), std::to_string(d.quarantined),
            h.behind ? std::to_string(*h.behind) : "never synced",
            synced ? format_skew(d.last_client_ms - d.last_sync_ms) : "-", flags_text(d)});
@@ -150,7 +150,7 @@ void add_device_group(CLI::App& app, Context& ctx) {
       return Status::ok();
     }
     std::cout << "revoked terminal " << short_key(d.key) << " of site " << d.site << " (units " << join(d.units, ",")
-              << ") at " << format_utc(d.revoked_ms) << ": " << d.revoke_reason << '\n'
+              << ") at " << utc_or_never(d.revoked_ms) << ": " << d.revoke_reason << '\n'
               << "it holds " << d.seq << " events delivered before; what it sends from now on is kept in quarantine "
               << "(see 'quarantine')\n";
     return Status::ok();
@@ -196,7 +196,7 @@ void add_quarantine(CLI::App& app, Context& ctx) {
     }
     Table t({"DEVICE", "SEQ", "KIND", "RECEIVED", "HEAD"});
     for (const QuarantinedEvent& e : held) {
-      t.add({short_key(e.device), std::to_string(e.seq), e.kind, format_utc(e.received_ms),
+      t.add({short_key(e.device), std::to_string(e.seq), e.kind, utc_or_never(e.received_ms),
              "seq " + std::to_string(e.head.seq) + " " + to_hex(ByteView(e.head.hash.data(), 4))});
     }
     t.print(std::cout);

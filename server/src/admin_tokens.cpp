@@ -71,8 +71,8 @@ void add_list(CLI::App& group, Context& ctx) {
     }
     Table t({"ID", "NAME", "CREATED", "LAST USED", "STATE"});
     for (const TokenRecord& r : tokens) {
-      t.add({r.id, r.name, format_utc(r.created_ms), format_utc(r.last_used_ms),
-             r.revoked_ms != 0 ? "revoked " + format_utc(r.revoked_ms) : "valid"});
+      t.add({r.id, r.name, utc_or_never(r.created_ms), utc_or_never(r.last_used_ms),
+             r.revoked_ms != 0 ? "revoked " + utc_or_never(r.revoked_ms) : "valid"});
     }
     t.print(std::cout);
     return Status::ok();
@@ -91,7 +91,7 @@ void add_revoke(CLI::App& group, Context& ctx) {
       print_json(token_json(t));
       return Status::ok();
     }
-    std::cout << "revoked API token " << t.id << " (" << t.name << ") at " << format_utc(t.revoked_ms)
+    std::cout << "revoked API token " << t.id << " (" << t.name << ") at " << utc_or_never(t.revoked_ms)
               << ": requests with it are refused from now on\n";
     return Status::ok();
   });

@@ -134,7 +134,7 @@ std::string missing_terminals(const std::vector<DeviceRecord>& devices, const st
     items.push_back("<li>Terminal <code title=\"" + to_hex(d.key) + "\">" + short_device(d.key) + "</code> (units " +
                     escaped_list(d.units, ", ") + "): " +
                     (d.last_sync_ms == 0 ? std::string("never synced")
-                                         : "last contact " + utc_text(d.last_sync_ms) + ", " +
+                                         : "last contact " + utc_or_never(d.last_sync_ms) + ", " +
                                                std::to_string((now - d.last_sync_ms) / kDayMs) + " days ago") +
                     "</li>");
   }
@@ -372,7 +372,7 @@ std::string event_link(const Hash& h) {
   return "<a href=\"/dashboard/event?hash=" + to_hex(h) + "\"><code>" + shown_hash(h) + "</code></a>";
 }
 
-std::string utc_text(std::int64_t ms) { return ms <= 0 ? "never" : detail::format_utc(ms); }
+
 
 std::string escaped_list(const std::vector<std::string>& items, const char* sep) {
   std::string out;

@@ -50,7 +50,7 @@ Result<std::string> terminals_html(Service& service, const SessionInfo& session)
     for (const DeviceHealth& h : health) {
       const DeviceRecord& d = h.device;
       std::vector<std::string> flags;
-      if (d.revoked_ms != 0) flags.push_back("revoked: " + d.revoke_reason + " (" + utc_text(d.revoked_ms) + ")");
+      if (d.revoked_ms != 0) flags.push_back("revoked: " + d.revoke_reason + " (" + utc_or_never(d.revoked_ms) + ")");
       if (!d.flag.empty()) flags.push_back("equivocation: " + d.flag);
       if (d.quarantined != 0) flags.push_back(std::to_string(d.quarantined) + " in quarantine");
       const std::string skew =
@@ -62,8 +62,8 @@ Result<std::string> terminals_html(Service& service, const SessionInfo& session)
                  short_device(d.key) + "\"> <button type=\"submit\">Revoke</button></form>";
       }
       body += "<tr><td><code title=\"" + to_hex(d.key) + "\">" + short_device(d.key) + "</code></td><td>" +
-              html_escape(d.site) + "</td><td>" + escaped_list(d.units, ", ") + "</td><td>" + utc_text(d.enrolled_ms) +
-              "</td><td>" + utc_text(d.last_sync_ms) + "</td><td class=\"n\">" + std::to_string(d.seq) +
+              html_escape(d.site) + "</td><td>" + escaped_list(d.units, ", ") + "</td><td>" + utc_or_never(d.enrolled_ms) +
+              "</td><td>" + utc_or_never(d.last_sync_ms) + "</td><td class=\"n\">" + std::to_string(d.seq) +
               "</td><td class=\"n\">" + (h.behind ? std::to_string(*h.behind) : std::string("-")) +
               "</td><td class=\"n\">" + skew + "</td><td>" + escaped_list(flags, "; ") + "</td><td>" + action +
               "</td></tr>\n";
@@ -78,11 +78,11 @@ Result<std::string> terminals_html(Service& service, const SessionInfo& session)
   } else {
     body += "<table id=\"codes\"><tr><th>Site</th><th>Units</th><th>Created</th><th>Expires</th><th>State</th></tr>\n";
     for (const CodeRecord& c : codes) {
-      const std::string state = c.used_ms != 0 ? "used by " + short_device(c.used_by) + " at " + utc_text(c.used_ms)
+      const std::string state = c.used_ms != 0 ? "used by " + short_device(c.used_by) + " at " + utc_or_never(c.used_ms)
                                 : c.expires_ms <= now ? std::string("expired")
                                                       : std::string("unused");
       body += "<tr><td>" + html_escape(c.site) + "</td><td>" + escaped_list(c.units, ", ") + "</td><td>" +
-              utc_text(c.created_ms) + "</td><td>" + utc_text(c.expires_ms) + "</td><td>" + state + "</td></tr>\n";
+              utc_or_never(c.created_ms) + "</td><td>" + utc_or_never(c.expires_ms) + "</td><td>" + state + "</td></tr>\n";
     }
     body += "</table>\n";
   }
@@ -264,7 +264,7 @@ std::string events_side_by_side(Service& service, const std::vector<Hash>& event
   row("kind", [&](std::size_t i) { return columns[i].event ? html_escape(columns[i].event->kind) : std::string("-"); });
   row("author", [&](std::size_t i) { return columns[i].event ? html_escape(columns[i].event->author) : std::string("-"); });
   row("terminal's clock", [&](std::size_t i) {
-    return columns[i].event ? utc_text(static_cast<std::int64_t>(columns[i].event->hlc >> 16)) : std::string("-");
+    return columns[i].event ? utc_or_never(static_cast<std::int64_t>(columns[i].event->hlc >> 16)) : std::string("-");
   });
   for (const std::string& name : names) {
     row(name, [&](std::size_t i) {
@@ -308,7 +308,7 @@ Reply code_action(Service& service, const DashboardRequest& request) {
         const std::string body =
             "<h2>Enrollment code</h2>\n<p>For a terminal of site " + html_escape(site) + ", units " +
             escaped_list(units, ", ") + ": type it on the terminal ('shiftbook enroll'). It is shown this once, works once, and expires " +
-            utc_text(service.clock().now_ms() + hours * kHourMs) + ".</p>\n<p><code class=\"enroll-code\">" +
+            utc_or_never(service.clock().now_ms() + hours * kHourMs) + ".</p>\n<p><code class=\"enroll-code\">" +
             html_escape(code) + "</code></p>\n<p><a href=\"/dashboard/terminals\">Back to the terminals</a></p>\n";
         return framed_page(200, s, "Terminals", body, "made an enrollment code for site " + site);
       });

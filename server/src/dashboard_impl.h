@@ -74,8 +74,6 @@ Result<std::optional<Event>> stored_event(Service& service, const Hash& h);
 
 // An event named for people: its first 16 hex digits as a link to its page.
 std::string event_link(const Hash& h);
-// "2026-11-23 09:14 UTC", or "never" for 0.
-std::string utc_text(std::int64_t ms);
 // Escapes each item and joins them.
 std::string escaped_list(const std::vector<std::string>& items, const char* sep);
 

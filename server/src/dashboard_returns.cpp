@@ -266,7 +266,7 @@ Result<std::string> event_html(Service& service, const DashboardRequest& request
                      (e.seq > 1 ? event_link(e.prev) : std::string("none (the chain's first)")) +
                      "</td></tr><tr><th>author</th><td>" + html_escape(e.author) + "</td></tr><tr><th>kind</th><td>" +
                      html_escape(e.kind) + "</td></tr><tr><th>HLC</th><td>" + std::to_string(e.hlc) + " (" +
-                     utc_text(static_cast<std::int64_t>(e.hlc >> 16)) + " by its writer's clock)</td></tr></table>\n";
+                     utc_or_never(static_cast<std::int64_t>(e.hlc >> 16)) + " by its writer's clock)</td></tr></table>\n";
   body += "<h3>Body</h3>\n<pre>" + html_escape(e.body.dump(2, ' ', false, Json::error_handler_t::replace)) + "</pre>\n";
   SB_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, service.storage().device(e.device));
   if (device) {
@@ -275,7 +275,7 @@ Result<std::string> event_html(Service& service, const DashboardRequest& request
       const Receipt& receipt = *bracket.front().before;
       body += "<p class=\"receipt\">Recorded by terminal <code>" + short_device(e.device) + "</code> (site " +
               html_escape(device->site) + "). The server acknowledged it with a receipt signed at " +
-              utc_text(receipt.server_ms) + " covering its chain to seq " + std::to_string(receipt.seq) +
+              utc_or_never(receipt.server_ms) + " covering its chain to seq " + std::to_string(receipt.seq) +
               "; the receipt verifies with the server's key (checked now), and the terminal's signed head covers "
               "this event through the chain of hashes.</p>\n";
     }

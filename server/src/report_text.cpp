@@ -8,6 +8,23 @@
 
 namespace shiftbook::server {
 
+std::string format_utc(std::int64_t ms) {
+  const std::int64_t days = ms >= 0 ? ms / 86'400'000 : 0;
+  const std::int64_t minutes = ms >= 0 ? (ms % 86'400'000) / 60'000 : 0;
+  return format_date(days) + " " + format_minutes(minutes) + " UTC";
+}
+
+std::string utc_or_never(std::int64_t ms) { return ms <= 0 ? "never" : format_utc(ms); }
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
 namespace {
 
 constexpr std::size_t kShownHexDigits = 16;
@@ -23,7 +40,7 @@ std::string rate_text(std::int64_t permille) {
 // "approved at 2026-12-01 09:00 UTC (signer seq 14)", or "open"
 std::string state_text(const UnitPeriodReport& r) {
   if (!r.approval) return "open";
-  return "approved at " + detail::format_utc(r.approval->written_ms) + " (signer seq " +
+  return "approved at " + format_utc(r.approval->written_ms) + " (signer seq " +
          std::to_string(r.approval->signer_seq) + ")";
 }
 
@@ -38,9 +55,9 @@ std::string adjustment_text(const Adjustment& a, const ProductAmounts& products)
     if (w.special_minutes != 0) counts.push_back(sign(w.special_minutes) + std::to_string(w.special_minutes) + " special min");
     if (w.skill_upgrades != 0) counts.push_back(sign(w.skill_upgrades) + std::to_string(w.skill_upgrades) + " skill upgrades");
     if (w.innovations != 0) counts.push_back(sign(w.innovations) + std::to_string(w.innovations) + " innovations");
-    parts.push_back(id + " " + detail::join(counts, ", "));
+    parts.push_back(id + " " + join(counts, ", "));
   }
-  return detail::join(parts, "; ");
+  return join(parts, "; ");
 }
 
 Result<ProductAmounts> ProductAmounts::read(Service& service) {

@@ -7,11 +7,19 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "service.h"
 #include "shiftbook/ledger.h"
 
 namespace shiftbook::server {
+
+// "2026-11-17 08:00 UTC" (a time before 1970 as 1970-01-01 00:00 UTC).
+std::string format_utc(std::int64_t ms);
+// The same, and "never" for 0 or less: a time that may not have come yet (a last contact, a use).
+std::string utc_or_never(std::int64_t ms);
+// The items with `sep` between them.
+std::string join(const std::vector<std::string>& items, const char* sep);
 
 // The first 16 hex digits of an event's hash, as the admin commands show events.
 std::string shown_hash(const Hash& h);

@@ -17,15 +17,6 @@ using namespace detail;
 
 namespace detail {
 
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
-
 Reply json_error(int http_status, std::string_view code, const std::string& message, std::string log_line) {
   Json body = Json::object();
   body["error"] = Json{{"code", std::string(code)}, {"message", message}};

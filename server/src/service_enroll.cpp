@@ -45,12 +45,6 @@ void EnrollLimiter::prune(std::int64_t now) {
   }
 }
 
-std::string format_utc(std::int64_t ms) {
-  std::int64_t days = ms >= 0 ? ms / 86'400'000 : 0;
-  std::int64_t minutes = ms >= 0 ? (ms % 86'400'000) / 60'000 : 0;
-  return format_date(days) + " " + format_minutes(minutes) + " UTC";
-}
-
 }  // namespace detail
 
 // ---- enroll ---------------------------------------------------------------------------------------

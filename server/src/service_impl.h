@@ -27,6 +27,7 @@
 #include <variant>
 #include <vector>
 
+#include "report_text.h"
 #include "service.h"
 #include "shiftbook/envelope.h"
 #include "shiftbook/event.h"
@@ -38,9 +39,6 @@ namespace detail {
 constexpr int kAppendAttempts = 3;
 
 inline std::string short_hash(const Hash& h) { return to_hex(ByteView(h.data(), 8)); }
-// "2026-11-17 08:00 UTC" (service_enroll.cpp)
-std::string format_utc(std::int64_t ms);
-std::string join(const std::vector<std::string>& items, const char* sep);
 
 // A plain JSON error answer (for what cannot be said inside an encrypted response).
 Reply json_error(int http_status, std::string_view code, const std::string& message, std::string log_line);

@@ -118,7 +118,7 @@ Result<TokenRecord> Service::check_token(std::string_view authorization) {
   if (sodium_memcmp(presented.data(), held->secret_hash.data(), presented.size()) != 0) return unauthenticated(wrong);
   if (held->revoked_ms != 0) {
     return permission_denied("API token " + id + " (" + held->name + ") was revoked on " +
-                             detail::format_utc(held->revoked_ms) + "; ask head office for a new one");
+                             format_utc(held->revoked_ms) + "; ask head office for a new one");
   }
   const std::int64_t now = impl_->clock.now_ms();
   SB_RETURN_IF_ERROR(st.note_token_use(id, now));

@@ -262,7 +262,7 @@ TEST_CASE("service approval: approve locks, twice is refused, a later correction
 
   auto twice = w.ho.service->approve("U1", "2026-11");
   CHECK(twice.status().code() == Code::kFailedPrecondition);
-  CHECK(twice.status().message() == "unit U1's period 2026-11 was approved at " + server::detail::format_utc(testing::kSampleNowMs) +
+  CHECK(twice.status().message() == "unit U1's period 2026-11 was approved at " + server::format_utc(testing::kSampleNowMs) +
                                         " (signer seq " + std::to_string(approval_seq) +
                                         "); reopen it first ('reopen --unit U1 --period 2026-11 --reason ...')");
 
