@@ -118,7 +118,8 @@ Result<std::vector<Column>> pg_columns(pg::Conn& conn, const std::string& table)
   return out;
 }
 
-// Streams one table's rows from the source's snapshot into the target, in chunks; its row count.
+// Streams one table's rows from the source's snapshot into the target, in chunks, and makes its
+// identity columns continue after the highest value copied; its row count.
 Result<std::uint64_t> copy_table(Db& source, pg::Conn& target, const std::string& table) {
   SB_ASSIGN_OR_RETURN(std::vector<Column> columns, pg_columns(target, table));
   std::vector<std::string> names, in_source;
@@ -158,12 +159,18 @@ Result<std::uint64_t> copy_table(Db& source, pg::Conn& target, const std::string
       chunk = pg::CopyRows();
       pending = 0;
     }
-    if (!row) return rows;
+    if (!row) break;
   }
+  for (const Column& c : columns) {
+    if (!c.identity) continue;
+    SB_RETURN_IF_ERROR(target.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + c.name + "'), max(" +
+                                   c.name + ")) FROM " + table + " HAVING count(*) > 0"));
+  }
+  return rows;
 }
 
 // In one transaction on `target`: its tables made by the normal migrations, every row of the
-// source copied, the position counter and identities set to continue after what was copied.
+// source copied, the position counter set to continue after what was copied.
 Result<std::vector<std::pair<std::string, std::uint64_t>>> copy_store(Db& source, pg::Conn& target) {
   const std::string where = target.describe();
   SB_ASSIGN_OR_RETURN(pg::Tx tx, pg::Tx::begin(target));
@@ -184,12 +191,6 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> copy_store(Db& source
   for (const std::string& table : tables.copied) {
     SB_ASSIGN_OR_RETURN(std::uint64_t rows, copy_table(source, target, table));
     counts.emplace_back(table, rows);
-    SB_ASSIGN_OR_RETURN(std::vector<Column> columns, pg_columns(target, table));
-    for (const Column& c : columns) {
-      if (!c.identity) continue;
-      SB_RETURN_IF_ERROR(target.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + c.name + "'), max(" +
-                                     c.name + ")) FROM " + table + " HAVING count(*) > 0"));
-    }
   }
   // SQLite needs no counter (its one writer reads max(pos)); PostgreSQL's continues from it.
   SB_RETURN_IF_ERROR(target.exec("UPDATE positions SET last_pos = (SELECT coalesce(max(pos), 0) FROM events)"));

@@ -157,6 +157,9 @@ TEST_CASE("migrate: a synced head office moves to PostgreSQL; terminals go on fr
   CHECK(hq.b.json({"status", "--json"})["events"] == events_a + 1);
   CHECK(hq.a.json({"status", "--json"})["unsynced_events"] == 0);
   CHECK(hq.server.log_count("sync device") >= 3);
+  Cli d;
+  enroll(d, hq.server);  // a new chain: its id continues after the copied ones
+  CHECK(d.json({"status", "--json"})["events"] == events_a + 1);
 
   const std::string file = hq.server.file("after.jsonl");
   ok(hq.server.run({"audit", "export", file}), "audit export of the target");
