@@ -158,8 +158,11 @@ TEST_CASE("migrate: a synced head office moves to PostgreSQL; terminals go on fr
   CHECK(hq.a.json({"status", "--json"})["unsynced_events"] == 0);
   CHECK(hq.server.log_count("sync device") >= 3);
   Cli d;
-  enroll(d, hq.server);  // a new chain: its id continues after the copied ones
+  enroll(d, hq.server);
   CHECK(d.json({"status", "--json"})["events"] == events_a + 1);
+  ok(d.run({"shift", "open", "--unit", "U1", "--date", "2026-11-18"}), "d records");
+  ok(d.run({"sync"}), "d's first push: a new chain, whose id continues after the copied ones");
+  CHECK(d.json({"status", "--json"})["unsynced_events"] == 0);
 
   const std::string file = hq.server.file("after.jsonl");
   ok(hq.server.run({"audit", "export", file}), "audit export of the target");
