@@ -264,11 +264,15 @@ Result<Look> look_at(std::unique_ptr<Storage> storage, const std::string& dir, c
   return look;
 }
 
+std::string problems(const AuditResult& audit) {
+  return std::to_string(audit.problem_count) + (audit.problem_count == 1 ? " problem" : " problems");
+}
+
 // What differs between the source and the target; empty when nothing does.
 std::vector<std::string> differences(const Look& source, const Look& target) {
   std::vector<std::string> out;
   if (!target.audit.ok()) {
-    out.push_back("the target's audit finds " + std::to_string(target.audit.problem_count) + " problems" +
+    out.push_back("the target's audit finds " + problems(target.audit) +
                   (target.audit.problems.empty() ? "" : " (the first: " + target.audit.problems.front() + ")"));
   }
   if (source.export_hash != target.export_hash) out.push_back("the audit exports differ");
@@ -339,8 +343,8 @@ Result<MigrateReport> migrate_store(const MigrateRequest& request, const Clock& 
   auto started = std::chrono::steady_clock::now();
   SB_ASSIGN_OR_RETURN(Look before, look_at(std::move(source_storage), request.dir, audit_clock));
   if (!before.audit.ok()) {
-    return data_loss("the audit of the source finds " + std::to_string(before.audit.problem_count) +
-                     " problems; run 'shiftbook-server audit' and settle them first; nothing was copied");
+    return data_loss("the audit of the source finds " + problems(before.audit) +
+                     "; run 'shiftbook-server audit' and settle them first; nothing was copied");
   }
   std::int64_t verify_ms = ms_since(started);
 

@@ -230,6 +230,24 @@ TEST_CASE("migrate: refuses a source that a running serve holds open, and copies
   CHECK_MESSAGE(moved.exit_code == 0, moved.err);
 }
 
+TEST_CASE("migrate: refuses a source holding a table it does not know, and one whose own audit finds problems") {
+  ServerProcess server;
+  setup_head_office(server);
+  const std::string target = fresh_target();
+  auto sql = [&](const std::string& statement) {
+    auto db = Db::open(server.dir() + "/server.db", false);
+    REQUIRE(db.is_ok());
+    REQUIRE_MESSAGE(db->exec(statement).is_ok(), statement);
+  };
+  sql("CREATE TABLE notes (text TEXT)");
+  refused(migrate(server, source_of(server), target), 6, "holds tables this migration does not know (notes)");
+  sql("DROP TABLE notes");
+  sql("UPDATE heads SET signature = zeroblob(64) WHERE last_pos = (SELECT max(last_pos) FROM heads)");
+  refused(migrate(server, source_of(server), target), 9, "the audit of the source finds 2 problems; run");
+  CHECK(tables_in(target).empty());
+  CHECK_FALSE(exists(server.dir() + "/store"));
+}
+
 TEST_CASE("migrate: its table list names every table of the SQLite and the PostgreSQL schema") {
   const server::MigrationTables& known = server::migration_tables();
   auto sorted = [](std::vector<std::string> v) {
