@@ -126,7 +126,7 @@ struct SqliteHeadOffice : Fork {
 
 }  // namespace
 
-TEST_CASE("migrate: a synced head office moves to PostgreSQL; terminals go on from their cursors, answers unchanged") {
+TEST_CASE("migrate: a synced head office moves to PostgreSQL, terminals go on from their cursors, answers unchanged") {
   SqliteHeadOffice hq;
   const std::string before = answers(hq.server);
   REQUIRE_FALSE(hq.server.json({"quarantine", "--json"})["quarantine"].empty());
@@ -170,7 +170,7 @@ TEST_CASE("migrate: a synced head office moves to PostgreSQL; terminals go on fr
   CHECK_MESSAGE(verified.exit_code == 0, (verified.out + verified.err));
 }
 
-TEST_CASE("migrate: --copy-only copies and verifies but leaves DIR/store; a second run refuses the filled target") {
+TEST_CASE("migrate: --copy-only copies and verifies but leaves DIR/store, and a second run refuses the filled target") {
   ServerProcess server;
   setup_head_office(server);
   const std::string target = fresh_target();
