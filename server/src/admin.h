@@ -54,5 +54,7 @@ void add_account_commands(CLI::App& app, Context& ctx);
 void add_account_commands(CLI::App& app, Context& ctx);
 // audit, audit export: re-verify everything, or write the export for an outside auditor (admin_audit.cpp).
 void add_audit_commands(CLI::App& app, Context& ctx);
+// migrate: move the head office from its SQLite store to PostgreSQL (admin_migrate.cpp).
+void add_migrate_commands(CLI::App& app, Context& ctx);
 
 }  // namespace shiftbook::server::cli

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   cli::add_token_commands(app, ctx);
   cli::add_account_commands(app, ctx);
   cli::add_audit_commands(app, ctx);
+  cli::add_migrate_commands(app, ctx);
 
   if (auto done = command::parse(app, argc, argv)) return *done;
   if (ctx.dir.empty()) {

@@ -304,6 +304,8 @@ void CopyRows::bytes(ByteView b) {
 
 void CopyRows::text(std::string_view s) { bytes(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size())); }
 
+void CopyRows::null() { put32(buf_, 0xffffffff); }  // length -1
+
 void CopyRows::patch_i64(std::size_t at, std::int64_t v) {
   for (int i = 0; i < 8; ++i) buf_[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (56 - 8 * i));
 }

@@ -138,9 +138,12 @@ class CopyRows {
   std::size_t i64(std::int64_t v);
   void bytes(ByteView b);
   void text(std::string_view s);
+  void null();
   void patch_i64(std::size_t at, std::int64_t v);
   // The whole stream, trailer included.
   ByteView finish();
+  // Bytes so far (a caller streaming many rows sends them in chunks of a bounded size).
+  std::size_t size() const { return buf_.size(); }
 
  private:
   Bytes buf_;

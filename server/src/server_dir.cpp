@@ -22,7 +22,6 @@ Result<PublicKey> init_server_dir(const std::string& dir, const std::string& sto
   SB_RETURN_IF_ERROR(crypto_init());
   const std::string key_path = dir + "/" + kServerKeyFile;
   const std::string db_path = dir + "/" + kServerDbFile;
-  const std::string url_path = dir + "/" + kServerStoreFile;
   std::error_code ec;
   for (const char* name : {kServerKeyFile, kServerDbFile, kServerStoreFile}) {
     // Terminals pin the key: replacing it would cut every enrolled terminal off.
@@ -50,13 +49,17 @@ Result<PublicKey> init_server_dir(const std::string& dir, const std::string& sto
   DeviceKey key = DeviceKey::generate();
   SB_RETURN_IF_ERROR(write_file_atomic(key_path, key.secret(), 0600));
   Status made = url.empty() ? open_sqlite_storage(db_path, true).status() : open_storage(url, true).status();
-  if (made.is_ok() && !url.empty()) made = write_file_atomic(url_path, as_bytes(url + "\n"), 0600);
+  if (made.is_ok() && !url.empty()) made = record_server_store(dir, url);
   if (!made.is_ok()) {
     // Nothing was signed with the new key yet: take it away so that init can simply run again.
     fs::remove(key_path, ec);
     return made;
   }
   return key.public_key();
+}
+
+Status record_server_store(const std::string& dir, const std::string& url) {
+  return write_file_atomic(dir + "/" + kServerStoreFile, as_bytes(url + "\n"), 0600);
 }
 
 Result<DeviceKey> read_server_key(const std::string& dir) {

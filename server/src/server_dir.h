@@ -29,6 +29,9 @@ std::string server_dir_from_env();
 Result<PublicKey> init_server_dir(const std::string& dir, const std::string& store_url = {});
 // The URL of DIR's store: what DIR/store holds, else sqlite:DIR/server.db.
 Result<std::string> server_store_url(const std::string& dir);
+// Writes `url` to DIR/store (atomically, mode 0600: it may hold a password): the store every later
+// command and `serve` on DIR opens (init --store, migrate).
+Status record_server_store(const std::string& dir, const std::string& url);
 // The server's key from DIR. not_found without one; data_loss when the file is not a key.
 Result<DeviceKey> read_server_key(const std::string& dir);
 // The Service over DIR's key and store. not_found when DIR holds no server.

@@ -304,8 +304,9 @@ class Service {
   Status audit_export(const std::function<Status(const Json& line)>& sink);
   // The same lines checked by an AuditVerifier with this server's key: every delegation, chain,
   // signed head and receipt, every approval against the events held when it was written, and
-  // the reports recomputed from the raw events.
-  Result<AuditResult> audit();
+  // the reports recomputed from the raw events. `each_line`, when given, also sees every line as
+  // the export file would hold it (without its newline), header included.
+  Result<AuditResult> audit(const std::function<void(std::string_view line)>& each_line = nullptr);
 
   // ---- sync by files (service_bundle.cpp, docs/PROTOCOL.md "Bundles")
   // Answers the request bundle read from `request` with the reply bundle to write. Refused

@@ -46,17 +46,19 @@ Status Service::audit_export(const std::function<Status(const Json& line)>& sink
   }
 }
 
-Result<AuditResult> Service::audit() {
+Result<AuditResult> Service::audit(const std::function<void(std::string_view line)>& each_line) {
   AuditVerifier verifier(impl_->server_key.public_key());
   bool header = true;
   SB_RETURN_IF_ERROR(audit_export([&](const Json& line) -> Status {
+    // The store's lines are well formed by construction; dump and read back to check them exactly
+    // as a file is checked.
+    const std::string text = line.dump();
+    if (each_line) each_line(text);
     if (header) {
       header = false;
       return verifier.header(impl_->server_key.public_key());
     }
-    // The store's lines are well formed by construction; dump and read back to check them exactly
-    // as a file is checked.
-    return verifier.line(line.dump());
+    return verifier.line(text);
   }));
   return verifier.finish();
 }

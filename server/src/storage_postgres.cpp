@@ -32,8 +32,7 @@ Result<std::int64_t> one_int(pg::Conn& conn, std::string_view sql, std::string_v
 // opening one database at once do it once.
 Status open_store(pg::Conn& conn, bool create, const std::string& where) {
   SB_ASSIGN_OR_RETURN(pg::Tx tx, pg::Tx::begin(conn));
-  SB_RETURN_IF_ERROR(conn.run("SELECT pg_advisory_xact_lock($1)", pg::Params().i64(kMigrationLock),
-                              "waiting for another process opening the store"));
+  SB_RETURN_IF_ERROR(take_migration_lock(conn));
   SB_ASSIGN_OR_RETURN(std::int64_t has_meta,
                       one_int(conn, "SELECT CASE WHEN to_regclass('meta') IS NULL THEN 0 ELSE 1 END",
                               "looking for the store's tables"));
@@ -57,17 +56,7 @@ Status open_store(pg::Conn& conn, bool create, const std::string& where) {
                                  "); install a newer shiftbook-server to open it");
     }
   }
-  for (const auto& m : schema::k_server_postgres_migrations) {
-    if (m.version <= version) continue;
-    Status s = conn.exec(m.sql);
-    if (!s.is_ok()) return s.with_context("migrating " + where + " to schema version " + std::to_string(m.version) + ": ");
-    SB_RETURN_IF_ERROR(conn.run("UPDATE schema_version SET version = $1", pg::Params().i64(m.version),
-                                "recording the schema version"));
-  }
-  if (has_meta == 0) {
-    SB_RETURN_IF_ERROR(conn.run("INSERT INTO meta(key, value) VALUES('format', $1)",
-                                pg::Params().bytes(as_bytes(kFormat)), "marking the store"));
-  }
+  SB_RETURN_IF_ERROR(migrate_tables(conn, version, where));
   return tx.commit();
 }
 
@@ -78,6 +67,24 @@ Result<Json> reference_body(const pg::Row& row, const std::string& kind) {
 }
 
 }  // namespace
+
+Status take_migration_lock(pg::Conn& conn) {
+  return conn.run("SELECT pg_advisory_xact_lock($1)", pg::Params().i64(kMigrationLock),
+                  "waiting for another process opening the store");
+}
+
+Status migrate_tables(pg::Conn& conn, std::int64_t version, const std::string& where) {
+  for (const auto& m : schema::k_server_postgres_migrations) {
+    if (m.version <= version) continue;
+    Status s = conn.exec(m.sql);
+    if (!s.is_ok()) return s.with_context("migrating " + where + " to schema version " + std::to_string(m.version) + ": ");
+    SB_RETURN_IF_ERROR(conn.run("UPDATE schema_version SET version = $1", pg::Params().i64(m.version),
+                                "recording the schema version"));
+  }
+  if (version > 0) return Status::ok();
+  return conn.run("INSERT INTO meta(key, value) VALUES('format', $1)", pg::Params().bytes(as_bytes(kFormat)),
+                  "marking the store");
+}
 
 Result<int> write_lazily(pg::Conn& conn, std::string_view sql, const pg::Params& params, std::string_view what) {
   SB_RETURN_IF_ERROR(conn.exec("BEGIN; SET LOCAL synchronous_commit = off"));

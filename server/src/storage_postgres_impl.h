@@ -87,6 +87,13 @@ class PgStorage final : public Storage {
   pg::Pool pool_;
 };
 
+// Within a transaction on `conn`: waits for the advisory lock under which a store is created or
+// migrated (held to the transaction's end), so that processes opening one database at once do it once.
+Status take_migration_lock(pg::Conn& conn);
+// Within that transaction: applies every migration newer than `version`; from 0 (no tables yet) also
+// marks the store as a head-office store. `where` names the database in messages.
+Status migrate_tables(pg::Conn& conn, std::int64_t version, const std::string& where);
+
 // One UPDATE (or DELETE) as bookkeeping, not evidence: committed with synchronous_commit off, so
 // the next durable commit of the database makes it durable (storage.h allows it). The rows the
 // statement returned (`RETURNING 1`), so that a caller tells a missing row.
