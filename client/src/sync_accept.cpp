@@ -381,6 +381,7 @@ Result<SyncAccepted> Store::Impl::accept_answer(const PushBatch& pushed, const M
   const std::uint64_t before = state.receipt ? state.receipt->seq : 0;
   out.receipt = newer_receipt(state.receipt, a.receipt) ? a.receipt : *state.receipt;
   out.pushed = out.receipt.seq - std::min(before, out.receipt.seq);
+  out.server_seq = a.receipt.seq;
   out.cursor = std::max(state.cursor, a.cursor);
   out.more = a.more;
   const std::int64_t now = clock->now_ms();

@@ -359,6 +359,7 @@ Status run_rounds(Store& store, Transport& transport, const Clock& clock, SyncSt
   const PublicKey server = state.enrollment.server_key;
   std::optional<std::uint64_t> restart;  // where a "gap" answer asked the next push to start
   bool gap_answered = false;
+  std::optional<std::uint64_t> lost_from;  // where the server stood when it had lost acknowledged events
   std::uint64_t revoked_sent = 0;  // own events pushed in requests answered "revoked"
   int version = kProtocolVersion;
   bool version_asked = false;
@@ -447,6 +448,19 @@ Status run_rounds(Store& store, Transport& transport, const Clock& clock, SyncSt
     SB_ASSIGN_OR_RETURN(state, store.sync_state());
     report.unsynced = state.unacknowledged();
     if (progress) progress(report);
+    // The server holds less of this chain than it once acknowledged: its store was put back to a
+    // backup (docs/DEPLOYMENT.md). What it lost goes again from where it stands, batch after batch
+    // while it takes them; the terminal keeps the receipt it holds, which the server signed.
+    if (accepted.server_seq < accepted.receipt.seq) {
+      if (lost_from && accepted.server_seq <= *lost_from) {
+        why.set(SyncOutcome::kStalled);
+        return aborted("the server at " + transport.url() + " holds this terminal's events only up to " +
+                       std::to_string(accepted.server_seq) + " of the " + std::to_string(accepted.receipt.seq) +
+                       " it acknowledged, and took none of them again; ask head office");
+      }
+      restart = lost_from = accepted.server_seq;
+      continue;
+    }
     if (report.unsynced == 0 && !accepted.more) return Status::ok();
     if (!moved) {
       why.set(SyncOutcome::kStalled);

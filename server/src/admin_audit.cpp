@@ -1,6 +1,7 @@
 // The audit from the command line (docs/AUDIT.md): `audit` checks the store as an outside auditor
 // checks an export (every delegation, chain, signed head and receipt; every approval against the
-// events held when it was written), `audit export FILE` writes the export for one.
+// events held when it was written), `audit export FILE` writes the export for one, and `restored`
+// readies a store restored from a backup (docs/DEPLOYMENT.md) and audits it.
 #include <filesystem>
 #include <iostream>
 
@@ -31,20 +32,21 @@ Json approvals_json(const std::vector<AuditApproval>& approvals) {
   return out;
 }
 
-Status run_audit(Context& c) {
-  SB_ASSIGN_OR_RETURN(auto service, c.open());
-  SB_ASSIGN_OR_RETURN(AuditResult r, service->audit());
+// Audits the store and prints what was found (with `json`'s fields too, in --json).
+Status print_audit(Context& c, Service& service, Json json = Json::object()) {
+  SB_ASSIGN_OR_RETURN(AuditResult r, service.audit());
   std::size_t matching = 0;
   for (const AuditApproval& a : r.approvals) matching += a.matches ? 1 : 0;
   if (c.json) {
-    print_json(Json{{"ok", r.ok()},
-                    {"chains", r.chains},
-                    {"events", r.events},
-                    {"pushes", r.pushes},
-                    {"receipts", r.receipts},
-                    {"approvals", approvals_json(r.approvals)},
-                    {"problem_count", r.problem_count},
-                    {"problems", r.problems}});
+    json.update(Json{{"ok", r.ok()},
+                     {"chains", r.chains},
+                     {"events", r.events},
+                     {"pushes", r.pushes},
+                     {"receipts", r.receipts},
+                     {"approvals", approvals_json(r.approvals)},
+                     {"problem_count", r.problem_count},
+                     {"problems", r.problems}});
+    print_json(json);
   } else {
     std::cout << "checked " << r.chains << " chains, " << r.events << " events, " << r.pushes << " signed heads and "
               << r.receipts << " receipts; " << r.approvals.size() << " approvals, " << matching
@@ -60,6 +62,24 @@ Status run_audit(Context& c) {
                      (r.problem_count == 1 ? "" : "s") + " (listed above); keep the store as it is and investigate");
   }
   return Status::ok();
+}
+
+Status run_audit(Context& c) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  return print_audit(c, *service);
+}
+
+// After the store was restored to an earlier state than terminals were told of: positions skip
+// ahead so that no terminal's cursor is past an event stored from now on, then the audit.
+Status run_restored(Context& c) {
+  SB_ASSIGN_OR_RETURN(auto service, c.open());
+  SB_ASSIGN_OR_RETURN(std::uint64_t next, service->storage().skip_positions(kRestoreGap));
+  if (!c.json) {
+    std::cout << "positions continue from " << next << " (" << kRestoreGap
+              << " skipped): a terminal's pull cursor from before the restore is behind every event stored from now "
+                 "on\n";
+  }
+  return print_audit(c, *service, Json{{"next_position", next}, {"skipped", kRestoreGap}});
 }
 
 struct ExportOpts {
@@ -107,6 +127,12 @@ void add_audit_commands(CLI::App& app, Context& ctx) {
   audit->callback([&ctx, exp] {
     if (!exp->parsed()) ctx.action = [&ctx] { return run_audit(ctx); };
   });
+  auto* restored = app.add_subcommand(
+      "restored", "Run once after the store was restored from a backup, or a standby was promoted that may lack the "
+                  "last commits: positions skip ahead so no terminal's pull cursor passes new events, then the "
+                  "audit (docs/DEPLOYMENT.md)");
+  add_json_flag(restored, ctx);
+  restored->callback([&ctx] { ctx.action = [&ctx] { return run_restored(ctx); }; });
 }
 
 }  // namespace shiftbook::server::cli

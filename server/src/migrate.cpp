@@ -64,9 +64,10 @@ Status check_tables(std::vector<std::string> held, std::vector<std::string> know
   return Status::ok();
 }
 
-// Rows of the source with no counterpart in PostgreSQL (docs/POSTGRES.md, "The schema").
+// Rows of the source with no counterpart in PostgreSQL (docs/POSTGRES.md, "The schema"): SQLite's
+// hash index mark, and where `restored` skipped its positions to (PostgreSQL's counter holds that).
 std::string source_filter(const std::string& table) {
-  return table == "meta" ? " WHERE key <> 'hash_indexed_upto'" : "";
+  return table == "meta" ? " WHERE key NOT IN ('hash_indexed_upto', 'positions_from')" : "";
 }
 
 Result<std::vector<std::string>> sqlite_strings(Db& db, const std::string& sql) {
@@ -192,8 +193,12 @@ Result<std::vector<std::pair<std::string, std::uint64_t>>> copy_store(Db& source
     SB_ASSIGN_OR_RETURN(std::uint64_t rows, copy_table(source, target, table));
     counts.emplace_back(table, rows);
   }
-  // SQLite needs no counter (its one writer reads max(pos)); PostgreSQL's continues from it.
-  SB_RETURN_IF_ERROR(target.exec("UPDATE positions SET last_pos = (SELECT coalesce(max(pos), 0) FROM events)"));
+  // SQLite needs no counter (its one writer reads max(pos), or where `restored` skipped to if
+  // that is higher); PostgreSQL's continues from the same.
+  SB_ASSIGN_OR_RETURN(std::int64_t skipped_to,
+                      source.query_int("SELECT coalesce((SELECT value FROM meta WHERE key = 'positions_from'), 0)"));
+  SB_RETURN_IF_ERROR(target.run("UPDATE positions SET last_pos = GREATEST((SELECT coalesce(max(pos), 0) FROM events), $1)",
+                                pg::Params().i64(skipped_to), "setting the position counter"));
   SB_RETURN_IF_ERROR(tx.commit());
   return counts;
 }

@@ -278,6 +278,12 @@ class Storage {
                                                           std::uint64_t at_most) = 0;
   // How many events of the given devices have a position after `cursor`.
   virtual Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) = 0;
+  // For a store restored to an earlier state than terminals were told of (a backup, a standby
+  // promoted without the last commits; docs/DEPLOYMENT.md): the positions handed out from now on
+  // start `gap` past the highest one held or skipped to before, so that none lands at or below a
+  // pull cursor a terminal got from the lost history. Returns the position the next append's first
+  // event gets. Kept in the store (SQLite: meta row positions_from; PostgreSQL: the counter).
+  virtual Result<std::uint64_t> skip_positions(std::uint64_t gap) = 0;
 
   // ---- the audit (docs/AUDIT.md)
   // Every append whose last position is after `after_last_pos`, in position order, at most
@@ -352,6 +358,11 @@ struct StorageOptions {
   // its commit (the commit-order test stalls an append here). From the appending thread.
   std::function<void()> before_commit;
 };
+
+// What `shiftbook-server restored` skips (Storage::skip_positions): more positions than a head
+// office hands out in years (2^40; at 100,000 events a second, 127 days), and few enough that
+// positions stay exact in JSON (below 2^53) after thousands of restores.
+inline constexpr std::uint64_t kRestoreGap = std::uint64_t{1} << 40;
 
 // Opens the store a URL names (docs/POSTGRES.md, "The store URL"): "sqlite:PATH" or
 // "postgresql://..." ("postgres://..." too). invalid_argument for any other URL. create refuses

@@ -144,6 +144,24 @@ Status SqliteStorage::catch_up_recent(Db& db) {
   return Status::ok();
 }
 
+// The last position handed out, or skipped to (skip_positions): the next append's come after it.
+constexpr const char* kLastPositionSql =
+    "SELECT max(coalesce((SELECT max(pos) FROM events), 0), "
+    "coalesce((SELECT value FROM meta WHERE key = 'positions_from'), 0))";
+
+Result<std::uint64_t> SqliteStorage::skip_positions(std::uint64_t gap) {
+  SB_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(writer_));
+  SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int(kLastPositionSql));
+  const std::int64_t skipped_to = last_pos + i64(gap);
+  {
+    SB_ASSIGN_OR_RETURN(Stmt st, writer_.prepare("INSERT INTO meta(key, value) VALUES('positions_from', ?) "
+                                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    SB_RETURN_IF_ERROR(st.bind(1, skipped_to).run());
+  }
+  SB_RETURN_IF_ERROR(tx.commit());
+  return u64(skipped_to) + 1;
+}
+
 // Moves the hashes of events after hash_indexed_upto into hash_index, in key order, once there
 // are options_.hash_batch_events of them: each page of the index is written once per move.
 Status SqliteStorage::index_recent_hashes() {
@@ -210,7 +228,7 @@ Status SqliteStorage::write_batch(const AppendBatch& b) {
   // The batch's bytes are bound as they are (unowned): each insert runs, and is reset, before the
   // next binds. Events go kInsertRows to a statement, so that a statement's fixed cost (its start,
   // its end, its journal bookkeeping) is paid once per many events; the rest one at a time.
-  SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int("SELECT max(pos) FROM events"));
+  SB_ASSIGN_OR_RETURN(std::int64_t last_pos, writer_.query_int(kLastPositionSql));
   const std::int64_t first_pos = last_pos + 1;
   std::int64_t bytes = 0;
   static const std::string kInsertMany = events_insert_sql(kInsertRows);

@@ -279,6 +279,14 @@ Result<std::uint64_t> PgStorage::events_after(const std::vector<PublicKey>& devi
   return u64(r[0].int64(0));
 }
 
+Result<std::uint64_t> PgStorage::skip_positions(std::uint64_t gap) {
+  SB_ASSIGN_OR_RETURN(auto lease, pool_.acquire());
+  // One statement: the counter's row lock orders it with appends, as a commit of its own.
+  SB_ASSIGN_OR_RETURN(pg::Rows r, lease.conn().query("UPDATE positions SET last_pos = last_pos + $1 RETURNING last_pos",
+                                                     pg::Params().u64(gap), "skipping positions"));
+  return u64(r[0].int64(0)) + 1;
+}
+
 // ---- quarantine -----------------------------------------------------------------------------------
 
 Result<QuarantineOutcome> PgStorage::quarantine(const QuarantineBatch& batch) {

@@ -52,6 +52,7 @@ class PgStorage final : public Storage {
   Result<std::optional<Bytes>> last_event_of_kind(const PublicKey& device, const std::string& kind,
                                                   std::uint64_t at_most) override;
   Result<std::uint64_t> events_after(const std::vector<PublicKey>& devices, std::uint64_t cursor) override;
+  Result<std::uint64_t> skip_positions(std::uint64_t gap) override;
   Result<std::vector<AuditPush>> pushes(std::uint64_t after_last_pos, std::size_t limit) override;
   Result<std::vector<PulledEvent>> events_in(std::uint64_t first_pos, std::uint64_t last_pos) override;
 

@@ -122,6 +122,44 @@ TEST_CASE("sync client: a gap answer restarts the push where the server stands, 
   CHECK(s.message().find("gap") != std::string::npos);
 }
 
+TEST_CASE("sync client: a server holding less than it acknowledged is sent the rest again, batch after batch") {
+  Terminal t;
+  ScriptedServer server;
+  record(t, 12);
+  enroll(t, server);
+  // Everything was acknowledged once.
+  server.handler = [&](const Message& r) { return server.receipt_for(r, t.store->device(), 0, Hash{}); };
+  client::SyncReport first;
+  REQUIRE(client::sync(*t.store, server, t.clock, first).is_ok());
+  REQUIRE(first.server_seq == 12);
+  std::vector<Bytes> raw = must(t.store->raw_events(t.store->device()));
+  const Event third = must(decode_event(raw[2]));
+
+  // Then the server was put back to a backup holding events 1..3: with nothing new to push, its
+  // answer's receipt says 3. The terminal sends 4.. again, in batches, until it holds all 12.
+  server.requests.clear();
+  std::uint64_t held = 3;
+  Hash held_hash = third.hash;
+  server.handler = [&](const Message& r) {
+    if (!r.events.empty() && first_seq(r) != held + 1) return refusal("gap", "expected another event", held + 1);
+    Message answer = server.receipt_for(r, t.store->device(), held, held_hash);
+    held = answer.header["receipt"]["seq"].get<std::uint64_t>();
+    held_hash = *array_from_hex<32>(answer.header["receipt"]["hash"].get<std::string>());
+    return answer;
+  };
+  client::SyncOptions options;
+  options.push_bytes = raw[3].size() * 4;  // a few events a request
+  client::SyncReport report;
+  Status s = client::sync(*t.store, server, t.clock, report, nullptr, options);
+  REQUIRE_MESSAGE(s.is_ok(), s.to_string());
+  REQUIRE(server.requests.size() >= 3);
+  CHECK(server.requests[0].events.empty());
+  CHECK(first_seq(server.requests[1]) == 4);
+  CHECK(held == 12);
+  CHECK(report.server_seq == 12);
+  CHECK(must(t.store->sync_state()).unacknowledged() == 0);
+}
+
 TEST_CASE("sync client: the server's refusal stops the sync with its reason") {
   Terminal t;
   ScriptedServer server;

@@ -207,8 +207,15 @@ TEST_CASE("watch: a new entry is synced within a poll, and the server is asked a
   Enrolled e;  // holds head office's reference data; L7 logged in
   ScriptedServer server;
   server.key = must(DeviceKey::from_secret(e.ho.server.secret()));  // the key the terminal pinned
+  // A server that holds what it was sent: its receipt never falls behind one it gave (a receipt
+  // below the terminal's would say it lost events, and they would go again).
+  std::uint64_t held = 0;
+  Hash held_hash{};
   server.handler = [&](const Message& r) {
-    return server.receipt_for(r, e.t.store->device(), 0, Hash{});
+    Message answer = server.receipt_for(r, e.t.store->device(), held, held_hash);
+    held = answer.header["receipt"]["seq"].get<std::uint64_t>();
+    held_hash = *array_from_hex<32>(answer.header["receipt"]["hash"].get<std::string>());
+    return answer;
   };
   Driver d(e.t);
   std::int64_t recorded_at = -1;

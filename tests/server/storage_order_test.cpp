@@ -234,4 +234,42 @@ TEST_CASE("storage (postgres): a pooled connection the database ended while it w
   CHECK(testing::store_int(postgres_test_url(), connections) == 1);  // one new connection, in the pool again
 }
 
+// After a restore (Storage::skip_positions, `shiftbook-server restored`): the next append's
+// positions start past the gap, through any storage on the store and after it is opened again,
+// and pulls, counts and the audit's reading of pushes go on over the gap.
+STORAGE_TEST_CASE("storage: skip_positions puts the next append past the gap, for every storage on the store") {
+  TempDir dir;
+  auto st = make_storage(dir);
+  Chain a;
+  a.grow(4);
+  const std::map<PublicKey, char> names{{a.device(), 'A'}};
+  append_ok(*st, batch_of(a, 1, 2));
+  auto next = st->skip_positions(1000);
+  REQUIRE_MESSAGE(next.is_ok(), next.status().to_string());
+  CHECK(*next == 1003);
+
+  auto other = open_again(dir);  // another process
+  append_ok(*other, batch_of(a, 3, 3));
+  const PullBatch after_gap = pull_ok(*st, {a.device()}, 2, 1 << 20);
+  CHECK(render(after_gap, names) == "A3 | heads A3 | end");
+  CHECK(after_gap.cursor == 1003);
+  auto counted = st->events_after({a.device()}, 2);
+  REQUIRE(counted.is_ok());
+  CHECK(*counted == 1);
+  auto pushes = st->pushes(0, 10);
+  REQUIRE(pushes.is_ok());
+  REQUIRE(pushes->size() == 2);
+  CHECK((*pushes)[0].last_pos == 2);
+  CHECK((*pushes)[1].first_pos == 1003);
+  CHECK((*pushes)[1].last_pos == 1003);
+
+  // A second skip goes on from the highest position held or skipped to.
+  auto again = other->skip_positions(1000);
+  REQUIRE(again.is_ok());
+  CHECK(*again == 2004);
+  append_ok(*st, batch_of(a, 4, 4));
+  CHECK(render(pull_ok(*st, {a.device()}, 0, 1 << 20), names) == "A1 A2 A3 A4 | heads A4 | end");
+  CHECK(pull_ok(*st, {a.device()}, 1003, 1 << 20).cursor == 2004);
+}
+
 }  // namespace

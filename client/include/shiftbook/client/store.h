@@ -130,6 +130,9 @@ struct SyncAccepted {
                                 // shifts this terminal does not hold, or supersede a version that is
                                 // no longer current (forks; the merge rules will show them)
   Receipt receipt;              // as verified and stored
+  std::uint64_t server_seq = 0;  // the seq of the answer's own receipt: what the server holds of
+                                 // this terminal's chain now (below `receipt.seq` when it lost
+                                 // events it had acknowledged: restored from a backup)
   std::uint64_t cursor = 0;
   bool more = false;            // the server has more to pull
 };
