@@ -190,8 +190,9 @@ int main(int argc, char** argv) {
       ->type_name("URL")
       ->check(CLI::Validator(
           [](std::string& url) -> std::string {
+            // Never echoed: a mistyped URL may hold a password.
             return url == "sqlite:" || is_postgres_store(url) ? std::string()
-                                                              : "must be sqlite: or a postgresql:// URL, not " + url;
+                                                              : "must be sqlite: or a postgresql:// (postgres://) URL";
           },
           "sqlite:|postgresql://..."));
   app.add_option("--server-threads", o.server_threads,
