@@ -14,7 +14,7 @@ if(MODE STREQUAL "usage")
                "--dir;/nonexistent/folder;--dir: Directory does not exist"
                "--report-events;10;--report-events: Value 10 not in range 1000 to 100000000"
                "--dashboard-events;10;--dashboard-events: Value 10 not in range 1000 to 100000000"
-               "--store;mysql://x;--store: must be sqlite: or a postgresql:// URL")
+               "--store;mysql://x;--store: must be sqlite: or a postgresql://")
     list(GET case 0 option)
     list(GET case 1 value)
     list(GET case 2 expected)
