@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "bench_ceilings.h"
 #include "bench_common.h"
+#include "bench_pg.h"
 #include "bench_report.h"
 #include "bench_rows.h"
 #include "bench_terminal.h"
@@ -42,30 +44,61 @@ void print_ceilings(const Ceilings& c) {
   std::printf("ceilings, one core, median of the runs, on %zu events of %.0f bytes on average:\n", c.events,
               c.event_bytes);
   std::printf("  %-58s %14s events/s\n", "plain SQLite insert (seq, hash, raw), one transaction", with_commas(c.insert_per_s).c_str());
+  if (c.pg_insert_per_s > 0) {
+    std::printf("  %-58s %14s events/s\n", "plain PostgreSQL insert, COPY binary, one transaction",
+                with_commas(c.pg_insert_per_s).c_str());
+  }
   std::printf("  %-58s %14s events/s\n", "BLAKE2b-256 of an event", with_commas(c.blake2b_per_s).c_str());
   std::printf("  %-58s %14s /s\n", "Ed25519 verification of a signed head", with_commas(c.verify_per_s).c_str());
   std::printf("  %-58s %14s events/s\n", "canonical encoding of an event", with_commas(c.encode_per_s).c_str());
   std::printf("  %-58s %14s events/s\n", "canonical decoding of an event (with its hash)", with_commas(c.decode_per_s).c_str());
   std::printf("  %-58s %14s MB/s\n", "XChaCha20-Poly1305, 1 MiB messages", with_commas(c.xchacha_mb_s).c_str());
-  std::printf("  %-58s %14s events/s\n\n", "sync floor: decode+hash, seal+open, plain insert", with_commas(c.sync_floor_per_s()).c_str());
+  std::printf("  %-58s %14s events/s\n", "sync floor: decode+hash, seal+open, plain insert", with_commas(c.sync_floor_per_s()).c_str());
+  if (c.pg_insert_per_s > 0) {
+    std::printf("  %-58s %14s events/s\n", "sync floor with the plain PostgreSQL insert",
+                with_commas(c.sync_floor_per_s(true)).c_str());
+  }
+  std::printf("\n");
 }
 
 Json ceilings_json(const Ceilings& c) {
   return {{"events", c.events},           {"event_bytes", c.event_bytes},     {"insert_per_s", c.insert_per_s},
           {"blake2b_per_s", c.blake2b_per_s}, {"verify_per_s", c.verify_per_s}, {"encode_per_s", c.encode_per_s},
-          {"decode_per_s", c.decode_per_s}, {"xchacha_mb_s", c.xchacha_mb_s}, {"sync_floor_per_s", c.sync_floor_per_s()}};
+          {"decode_per_s", c.decode_per_s}, {"xchacha_mb_s", c.xchacha_mb_s}, {"sync_floor_per_s", c.sync_floor_per_s()},
+          {"pg_insert_per_s", c.pg_insert_per_s}, {"pg_sync_floor_per_s", c.sync_floor_per_s(true)}};
+}
+
+// Why the stores given cannot be measured as asked, if they cannot: each kind once, and the rows that
+// do not run on PostgreSQL yet (pull and dashboard set up servers of their own kind) never asked
+// of it rather than run on SQLite in its place.
+std::optional<std::string> refuse_stores(const BenchOptions& o) {
+  int postgres = 0, sqlite = 0;
+  for (const std::string& s : o.stores) ++(is_postgres_store(s) ? postgres : sqlite);
+  if (postgres > 1 || sqlite > 1) return std::string("--store: give each kind at most once (sqlite: and one postgresql:// URL)");
+  if (postgres == 0) return std::nullopt;
+  std::string rows;
+  for (const char* row : {"pull", "dashboard"}) {
+    if (o.wants(row)) rows += std::string(rows.empty() ? "" : " and ") + row;
+  }
+  if (rows.empty()) return std::nullopt;
+  return "--store postgresql://...: the " + rows + " row" + (rows.find(' ') == std::string::npos ? "" : "s") +
+         " cannot run on PostgreSQL yet (push and terminals can; entry and report use no server store); "
+         "choose the rows with --only, e.g. --only push,terminals";
 }
 
 Status run_bench(Launcher& launcher, const BenchOptions& o) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string load_before = load_average();
-  std::printf("shiftbook-bench%s: %d run%s per row, median; %ld cores online; load average %s before\n",
+  std::string stores;
+  for (const std::string& s : o.stores) stores += (stores.empty() ? "" : ", ") + store_name(s);
+  std::printf("shiftbook-bench%s: %d run%s per row, median; %ld cores online; load average %s before; the "
+              "server's store: %s\n",
               o.quick ? " --quick" : "", o.runs, o.runs == 1 ? "" : "s", ::sysconf(_SC_NPROCESSORS_ONLN),
-              load_before.c_str());
+              load_before.c_str(), stores.c_str());
   std::fprintf(stderr, "ceilings: measuring on %ld sample events\n", o.sample_events);
   SB_ASSIGN_OR_RETURN(std::vector<Bytes> sample, sample_events(o.sample_events));
   SB_ASSIGN_OR_RETURN(ScratchDir ceiling_dir, ScratchDir::make(o.parent, "shiftbook-bench-ceilings", o.keep));
-  SB_ASSIGN_OR_RETURN(Ceilings ceilings, measure_ceilings(sample, ceiling_dir.path(), o.runs));
+  SB_ASSIGN_OR_RETURN(Ceilings ceilings, measure_ceilings(sample, ceiling_dir.path(), o.runs, o.postgres_url()));
   print_ceilings(ceilings);
 
   std::vector<Figure> figures;
@@ -74,10 +107,15 @@ Status run_bench(Launcher& launcher, const BenchOptions& o) {
     figures.insert(figures.end(), got->begin(), got->end());
     return Status::ok();
   };
-  if (o.wants("push")) SB_RETURN_IF_ERROR(add(push_figures(launcher, o, ceilings)));
+  // The server rows that run on every store, one store after the other.
+  for (const std::string& store : o.stores) {
+    if (o.wants("push")) SB_RETURN_IF_ERROR(add(push_figures(launcher, o, ceilings, store)));
+  }
   if (o.wants("pull")) SB_RETURN_IF_ERROR(add(pull_figures(launcher, o, ceilings)));
   if (o.wants("entry")) SB_RETURN_IF_ERROR(add(entry_figures(o)));
-  if (o.wants("terminals")) SB_RETURN_IF_ERROR(add(terminal_figures(launcher, o, sample)));
+  for (const std::string& store : o.stores) {
+    if (o.wants("terminals")) SB_RETURN_IF_ERROR(add(terminal_figures(launcher, o, sample, store)));
+  }
   if (o.wants("report")) SB_RETURN_IF_ERROR(add(report_figures(o)));
   if (o.wants("dashboard")) SB_RETURN_IF_ERROR(add(dashboard_figures(launcher, o)));
 
@@ -145,10 +183,27 @@ int main(int argc, char** argv) {
   app.add_option("--dashboard-terminals", o.dashboard_terminals,
                  "Terminals of the dashboard row, 10 per unit (default 200; --quick 20)")
       ->check(CLI::Range(1, 2000));
+  app.add_option("--store", o.stores,
+                 "The server's store for the push and terminals rows: sqlite: (the default) or a postgresql:// URL "
+                 "of a server the benchmark may make schemas in (each run gets a fresh one, dropped after it); "
+                 "repeat to measure both in one run, side by side")
+      ->type_name("URL")
+      ->check(CLI::Validator(
+          [](std::string& url) -> std::string {
+            // Never echoed: a mistyped URL may hold a password.
+            return url == "sqlite:" || is_postgres_store(url) ? std::string()
+                                                              : "must be sqlite: or a postgresql:// (postgres://) URL";
+          },
+          "sqlite:|postgresql://..."));
   app.add_option("--server-threads", o.server_threads,
                  "The server's pool in the terminals row (default: the server's own, 32)")
       ->check(CLI::Range(1, 1024));
   if (auto exit = command::parse(app, argc, argv)) return *exit;
+  if (o.stores.empty()) o.stores.push_back("sqlite:");
+  if (auto refused = refuse_stores(o)) {
+    std::fprintf(stderr, "shiftbook-bench: %s\n", refused->c_str());
+    return 2;
+  }
   if (o.quick) {
     std::vector<std::string> given;
     for (const CLI::Option* opt : app.get_options()) {

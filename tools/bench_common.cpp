@@ -360,13 +360,13 @@ std::string unit_name(int index, int units) {
 }
 
 Status set_up_head_office(Launcher& launcher, const std::string& dir, const std::string& scratch, std::int64_t today,
-                          const std::vector<std::string>& units) {
+                          const std::vector<std::string>& units, const std::string& store_url) {
   auto admin = [&](std::vector<std::string> args) -> Status {
     args.insert(args.begin(), server_bin());
     args.insert(args.end(), {"--dir", dir});
     return launcher.check(args, scratch).status();
   };
-  SB_RETURN_IF_ERROR(admin({"init"}));
+  SB_RETURN_IF_ERROR(admin({"init", "--store", store_url}));
   SB_ASSIGN_OR_RETURN(std::string pin, hash_pin("4321", PinCost::kMinimum));
   SB_RETURN_IF_ERROR(admin({"site", "add", "S1", "--name", "Plant", "--tz", "UTC"}));
   for (const std::string& unit : units) {

@@ -127,11 +127,12 @@ const char* server_bin();
 // "U01".."U20": unit `index` (from 0) of `units`, numbered with as many digits as the last one has.
 std::string unit_name(int index, int units);
 
-// Head office's set-up through `shiftbook-server` admin commands in `dir`: init; site S1 (UTC);
+// Head office's set-up through `shiftbook-server` admin commands in `dir`: init (`--store
+// store_url`: "sqlite:", the folder's own file, or a PostgreSQL schema's URL); site S1 (UTC);
 // one unit per name in `units`; period "bench" from 30 days before `today` to ten years after;
 // product P1; leader L1 (PIN 4321); a quota of P1 for each unit.
 Status set_up_head_office(Launcher& launcher, const std::string& dir, const std::string& scratch, std::int64_t today,
-                          const std::vector<std::string>& units);
+                          const std::vector<std::string>& units, const std::string& store_url = "sqlite:");
 // A fresh enrollment code for site S1 and `unit`, as `code create` printed it.
 Result<std::string> create_code(Launcher& launcher, const std::string& dir, const std::string& scratch,
                                 const std::string& unit);

@@ -39,6 +39,7 @@ Result<std::unique_ptr<LoadRow>> LoadRow::set_up(Launcher& launcher, const std::
   }
   SB_ASSIGN_OR_RETURN(ScratchDir root, ScratchDir::make(parent, "shiftbook-bench-terminals", keep));
   std::unique_ptr<LoadRow> row(new LoadRow(launcher, std::move(root), keep, options));
+  SB_ASSIGN_OR_RETURN(row->store_, RowStore::make(options.store, "terminals"));
   const std::string setup = row->root_.path() + "/setup";
   const std::string scratch = setup + "/scratch", server_dir = setup + "/server";
   SB_RETURN_IF_ERROR(make_folder(scratch));
@@ -47,7 +48,7 @@ Result<std::unique_ptr<LoadRow>> LoadRow::set_up(Launcher& launcher, const std::
   const int units = (options.terminals + options.per_unit - 1) / options.per_unit;
   std::vector<std::string> unit_names;
   for (int u = 0; u < units; ++u) unit_names.push_back(unit_name(u, units));
-  SB_RETURN_IF_ERROR(set_up_head_office(launcher, server_dir, scratch, today, unit_names));
+  SB_RETURN_IF_ERROR(set_up_head_office(launcher, server_dir, scratch, today, unit_names, row->store_->init_url()));
 
   std::vector<std::string> unit_of;
   for (int t = 0; t < options.terminals; ++t) unit_of.push_back(unit_names[static_cast<std::size_t>(t / options.per_unit)]);
@@ -128,6 +129,7 @@ Status one_sync(WireTerminal& w, std::vector<Bytes> push, const Hash& last, std:
 Result<LoadRun> LoadRow::run_once() {
   SB_ASSIGN_OR_RETURN(ScratchDir run, ScratchDir::make(root_.path(), "run", keep_));
   SB_RETURN_IF_ERROR(copy_folder(root_.path() + "/setup/server", run.path() + "/server"));
+  SB_ASSIGN_OR_RETURN(auto schema, store_->for_run(run.path() + "/server"));  // outlives the server
   SB_ASSIGN_OR_RETURN(auto server, ServerChild::start(run.path() + "/server", run.path(), options_.server_threads));
 
   const std::size_t n = terminals_.size();

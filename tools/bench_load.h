@@ -4,7 +4,8 @@
 // seeds) enrolled over HTTP, and each terminal's chain of `events` events (a shift of its unit,
 // then outputs) built in memory; the server's folder is kept while stopped.
 //
-// Each run copies that folder, starts the copy (`serve`, its pool of `server_threads` or the
+// Each run copies that folder (on PostgreSQL, `store`, also the set-up's schema into a fresh one,
+// bench_pg.h), starts the copy (`serve`, its pool of `server_threads` or the
 // default) and gives every terminal its own thread and keep-alive connection. At one signal all
 // of them sync at once: a round trip that pushes the whole chain (one batch, a head signed at its
 // last event) and pulls, then pull round trips until the server has no more; the terminal then
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "bench_pg.h"
 #include "shiftbook/bytes.h"
 #include "shiftbook/crypto.h"
 #include "shiftbook/status.h"
@@ -33,6 +35,7 @@ struct LoadOptions {
   int per_unit = 10;
   int events = 1000;        // each terminal's chain: a shift_open, then events - 1 outputs
   int server_threads = 0;   // 0: the server's default pool
+  std::string store = "sqlite:";  // the server's store (bench_pg.h): a PostgreSQL schema per run
 };
 
 struct LoadRun {
@@ -69,6 +72,7 @@ class LoadRow {
   ScratchDir root_;
   bool keep_ = false;
   LoadOptions options_;
+  std::unique_ptr<RowStore> store_;
   PublicKey server_key_{};
   PublicKey signer_key_{};
   std::vector<Terminal> terminals_;

@@ -41,6 +41,7 @@ Json figures_json(const std::vector<Figure>& figures) {
               {"detail", f.detail}};
     r["value"] = f.value ? Json(*f.value) : Json(nullptr);
     r["unit"] = f.unit;
+    if (!f.store.empty()) r["store"] = f.store;
     r["met"] = f.met ? Json(*f.met) : Json(nullptr);
     r["ratio"] = f.ratio ? Json(*f.ratio) : Json(nullptr);
     rows.push_back(std::move(r));

@@ -14,6 +14,7 @@ namespace shiftbook::bench {
 
 struct Figure {
   std::string row;                 // the --only name: push, pull, entry, terminals, report
+  std::string store;               // the server's store, "SQLite" or "PostgreSQL"; empty: no server store
   std::string what;                // "push, client to server"
   std::optional<double> value;     // none: not measured (not built yet)
   std::string unit;                // "events/s", "s", "MiB", "ms"

@@ -8,6 +8,7 @@
 #include "bench_entry_row.h"
 #include "bench_ledger.h"
 #include "bench_load.h"
+#include "bench_pg.h"
 #include "bench_sync_rows.h"
 #include "shiftbook/clock.h"
 
@@ -15,6 +16,17 @@ namespace shiftbook::bench {
 
 bool BenchOptions::wants(const std::string& row) const {
   return only.empty() || std::find(only.begin(), only.end(), row) != only.end();
+}
+
+std::string BenchOptions::postgres_url() const {
+  for (const std::string& s : stores) {
+    if (is_postgres_store(s)) return s;
+  }
+  return std::string();
+}
+
+std::string BenchOptions::store_label(const std::string& store) const {
+  return stores.size() > 1 || is_postgres_store(store) ? " (" + store_name(store) + ")" : std::string();
 }
 
 void BenchOptions::scale_down(const std::vector<std::string>& given) {
@@ -57,39 +69,49 @@ Figure unbarred(std::string row, std::string what, double value, std::string uni
   return f;
 }
 
-std::string sync_floor_text(const Ceilings& c) {
-  return rate_text(c.sync_floor_per_s()) + ": decode+hash, seal+open, plain SQLite insert of each event";
+std::string sync_floor_text(const Ceilings& c, bool postgres = false) {
+  return rate_text(c.sync_floor_per_s(postgres)) + ": decode+hash, seal+open, plain " +
+         (postgres ? "PostgreSQL" : "SQLite") + " insert of each event";
 }
 
 }  // namespace
 
 // ---- push and pull -------------------------------------------------------------------------------
 
-Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c) {
-  std::fprintf(stderr, "push: setting up terminal A with %ld outputs\n", o.push_events);
-  SB_ASSIGN_OR_RETURN(auto row, PushRow::set_up(launcher, o.parent, o.keep, o.push_events));
+Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c,
+                                         const std::string& store) {
+  const std::string label = o.store_label(store);
+  const bool postgres = is_postgres_store(store);
+  std::fprintf(stderr, "push%s: setting up terminal A with %ld outputs\n", label.c_str(), o.push_events);
+  SB_ASSIGN_OR_RETURN(auto row, PushRow::set_up(launcher, o.parent, o.keep, o.push_events, store));
   const auto events = static_cast<double>(row->events());
   std::vector<double> rates;
   Json runs = Json::array();
   for (int run = 1; run <= o.runs; ++run) {
     SB_ASSIGN_OR_RETURN(SyncRun r, row->run_once());
     rates.push_back(events / r.seconds);
-    runs.push_back({{"seconds", r.seconds}, {"events_per_s", rates.back()}, {"peak_rss_mib", r.peak_rss_mib}});
-    std::printf("push run %d: %.0f events in %.2f s, %s, pushing terminal's peak RSS %.1f MiB\n", run, events,
-                r.seconds, rate_text(rates.back()).c_str(), r.peak_rss_mib);
+    double server_ms = 0;
+    for (double ms : r.server_ms) server_ms += ms;
+    runs.push_back({{"seconds", r.seconds}, {"events_per_s", rates.back()}, {"peak_rss_mib", r.peak_rss_mib},
+                    {"server_s", server_ms / 1000}, {"server_syncs", r.server_ms.size()}});
+    std::printf("push run %d%s: %.0f events in %.2f s, %s, pushing terminal's peak RSS %.1f MiB; the server's own "
+                "time %.2f s over %zu requests\n",
+                run, label.c_str(), events, r.seconds, rate_text(rates.back()).c_str(), r.peak_rss_mib,
+                server_ms / 1000, r.server_ms.size());
   }
   Figure f;
   f.row = "push";
-  f.what = "push, client to server (" + with_commas(events) + " events)";
+  f.store = store_name(store);
+  f.what = "push, client to server (" + with_commas(events) + " events)" + label;
   f.value = median(rates);
   f.unit = "events/s";
   f.shown = rate_text(*f.value);
   f.target = "150,000 events/s or more";
   f.met = *f.value >= 150'000;
-  f.ceiling = sync_floor_text(c);
-  f.ratio = ratio_up(*f.value, c.sync_floor_per_s());
+  f.ceiling = sync_floor_text(c, postgres);
+  f.ratio = ratio_up(*f.value, c.sync_floor_per_s(postgres));
   f.detail = {{"events", events}, {"mean_event_bytes", row->mean_event_bytes()}, {"runs", runs},
-              {"ratio_to_plain_insert", *f.value / c.insert_per_s}};
+              {"ratio_to_plain_insert", *f.value / (postgres ? c.pg_insert_per_s : c.insert_per_s)}};
   return std::vector<Figure>{f};
 }
 
@@ -112,6 +134,7 @@ Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions&
   const std::string scale = o.pull_events == 1'000'000 ? "" : " (the bar is for 1,000,000)";
   Figure time;
   time.row = "pull";
+  time.store = "SQLite";
   time.what = "initial pull of " + with_commas(events) + " events";
   time.value = events / median(seconds);
   time.unit = "events/s";
@@ -123,6 +146,7 @@ Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions&
   time.detail = {{"events", events}, {"runs", runs}, {"ratio_to_plain_insert", *time.value / c.insert_per_s}};
   Figure memory;
   memory.row = "pull";
+  memory.store = "SQLite";
   memory.what = "  client peak memory during that pull";
   memory.value = median(rss);
   memory.unit = "MiB";
@@ -173,14 +197,16 @@ Result<std::vector<Figure>> entry_figures(const BenchOptions& o) {
 // ---- many terminals at once ------------------------------------------------------------------------
 
 Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOptions& o,
-                                             const std::vector<Bytes>& sample) {
+                                             const std::vector<Bytes>& sample, const std::string& store) {
+  const std::string label = o.store_label(store);
   LoadOptions lo;
+  lo.store = store;
   lo.terminals = o.terminals;
   lo.per_unit = o.per_unit;
   lo.events = o.terminal_events;
   lo.server_threads = o.server_threads;
-  std::fprintf(stderr, "terminals: setting up %d terminals of %d events, %d per unit\n", lo.terminals, lo.events,
-               lo.per_unit);
+  std::fprintf(stderr, "terminals%s: setting up %d terminals of %d events, %d per unit\n", label.c_str(),
+               lo.terminals, lo.events, lo.per_unit);
   SB_ASSIGN_OR_RETURN(auto row, LoadRow::set_up(launcher, o.parent, o.keep, lo));
   std::vector<double> p99s, p50s;
   int acknowledged = lo.terminals, complete = lo.terminals;
@@ -214,11 +240,11 @@ Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOpti
                     {"server_cpu_s", r.server_cpu_s},
                     {"generator_cpu_s", r.generator_cpu_s},
                     {"events_moved_per_s", moved / r.total_s}});
-    std::printf("terminals run %d: %d of %d acknowledged, %d complete; %zu round trips: p50 %.1f ms, p99 %.1f ms, "
+    std::printf("terminals run %d%s: %d of %d acknowledged, %d complete; %zu round trips: p50 %.1f ms, p99 %.1f ms, "
                 "max %.1f ms; pushes p50 %.1f ms, p99 %.1f ms; server's own time p50 %.1f ms, p99 %.1f ms; "
                 "first syncs done in %.2f s, both in %.2f s; %s moved; processor time used: server %.2f s, "
                 "load generator %.2f s\n",
-                run, r.acknowledged, lo.terminals, r.complete, r.round_trip_ms.size(), p50, p99,
+                run, label.c_str(), r.acknowledged, lo.terminals, r.complete, r.round_trip_ms.size(), p50, p99,
                 quantile(r.round_trip_ms, 1.0), quantile(r.push_ms, 0.5), quantile(r.push_ms, 0.99),
                 quantile(r.server_ms, 0.5), quantile(r.server_ms, 0.99), r.push_phase_s, r.total_s,
                 rate_text(moved / r.total_s).c_str(), r.server_cpu_s, r.generator_cpu_s);
@@ -229,11 +255,13 @@ Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOpti
   }
   SB_ASSIGN_OR_RETURN(ScratchDir floor_dir, ScratchDir::make(o.parent, "shiftbook-bench-writer", o.keep));
   SB_ASSIGN_OR_RETURN(double floor_ms,
-                      single_writer_floor_ms(sample, floor_dir.path(), lo.terminals, lo.events, 0.99, o.runs));
+                      single_writer_floor_ms(sample, floor_dir.path(), store, lo.terminals, lo.events, 0.99, o.runs));
   const std::string scale = lo.terminals == 200 && lo.events == 1000 ? "" : " (the bar is for 200 x 1,000)";
   Figure all;
   all.row = "terminals";
-  all.what = std::to_string(lo.terminals) + " terminals syncing at once, " + std::to_string(lo.events) + " events each";
+  all.store = store_name(store);
+  all.what = std::to_string(lo.terminals) + " terminals syncing at once, " + std::to_string(lo.events) +
+             " events each" + label;
   all.value = acknowledged;
   all.unit = "terminals";
   all.shown = std::to_string(acknowledged) + " of " + std::to_string(lo.terminals) + " acknowledged, " +
@@ -243,13 +271,14 @@ Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOpti
   all.detail = {{"problem", problem}, {"runs", runs}, {"server_threads", lo.server_threads}};
   Figure p99;
   p99.row = "terminals";
-  p99.what = "  p99 round trip";
+  p99.store = all.store;
+  p99.what = "  p99 round trip" + label;
   p99.value = median(p99s);
   p99.unit = "ms";
   p99.shown = fixed(*p99.value, 1) + " ms (p50 " + fixed(median(p50s), 1) + " ms)";
   p99.target = "250 ms or less" + scale;
   p99.met = *p99.value <= 250;
-  p99.ceiling = fixed(floor_ms, 1) + " ms: 99% of the pushes as plain SQLite commits, one writer";
+  p99.ceiling = fixed(floor_ms, 1) + " ms: 99% of the pushes as plain " + store_name(store) + " commits, one writer";
   p99.ratio = ratio_down(*p99.value, floor_ms);
   p99.detail = {{"single_writer_floor_ms", floor_ms}};
   return std::vector<Figure>{all, p99};
@@ -350,6 +379,7 @@ Result<std::vector<Figure>> dashboard_figures(Launcher& launcher, const BenchOpt
                          fixed(hello_ms, 2) + " ms: GET /v1/hello on the same connection", hello_ms);
   Figure memory = unbarred("dashboard", "  server's peak memory", peak_mib, "MiB", with_commas(peak_mib) + " MiB",
                            with_commas(returns.peak_mib) + " MiB: `shiftbook-server returns`", returns.peak_mib);
+  for (Figure* f : {&cold, &warm, &memory}) f->store = "SQLite";
   return std::vector<Figure>{cold, warm, memory};
 }
 

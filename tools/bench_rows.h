@@ -18,6 +18,7 @@ struct BenchOptions {
   bool quick = false;
   int runs = 3;
   std::vector<std::string> only;  // empty: every row
+  std::vector<std::string> stores;  // the server rows' stores, each "sqlite:" or a postgresql:// URL, in order
   std::string json_path;
   std::string parent;             // where the scratch folders go
   bool keep = false;
@@ -34,15 +35,22 @@ struct BenchOptions {
   int dashboard_terminals = 200;
 
   bool wants(const std::string& row) const;
+  // The PostgreSQL store given, if any (empty: none).
+  std::string postgres_url() const;
+  // " (SQLite)" or " (PostgreSQL)" to follow a row's name when more than one store is measured;
+  // empty for the one default store, so that the output reads as it always did.
+  std::string store_label(const std::string& store) const;
   // The sizes of --quick, unless given explicitly (`given` names the options given).
   void scale_down(const std::vector<std::string>& given);
 };
 
-Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c);
+// The push and terminals rows on `store` (one of o.stores).
+Result<std::vector<Figure>> push_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c,
+                                         const std::string& store);
 Result<std::vector<Figure>> pull_figures(Launcher& launcher, const BenchOptions& o, const Ceilings& c);
 Result<std::vector<Figure>> entry_figures(const BenchOptions& o);
 Result<std::vector<Figure>> terminal_figures(Launcher& launcher, const BenchOptions& o,
-                                             const std::vector<Bytes>& sample);
+                                             const std::vector<Bytes>& sample, const std::string& store);
 // The period report over o.report_events (head office's aggregates, bench_ledger.h): reading one
 // period, bringing it up to date after 1,000 events, the full recompute against the baseline of
 // decoding every event, and the peak memory.

@@ -13,7 +13,8 @@ if(MODE STREQUAL "usage")
                "--terminals;1;--terminals: Value 1 not in range 2 to 2000"
                "--dir;/nonexistent/folder;--dir: Directory does not exist"
                "--report-events;10;--report-events: Value 10 not in range 1000 to 100000000"
-               "--dashboard-events;10;--dashboard-events: Value 10 not in range 1000 to 100000000")
+               "--dashboard-events;10;--dashboard-events: Value 10 not in range 1000 to 100000000"
+               "--store;mysql://x;--store: must be sqlite: or a postgresql://")
     list(GET case 0 option)
     list(GET case 1 value)
     list(GET case 2 expected)
@@ -21,6 +22,19 @@ if(MODE STREQUAL "usage")
                     ERROR_VARIABLE err TIMEOUT 30)
     if(NOT status EQUAL 2 OR NOT err MATCHES "^shiftbook-bench: ${expected}" OR NOT out STREQUAL "")
       message(FATAL_ERROR "${option} ${value}: exit ${status}, expected 2 and '${expected}':\n${out}${err}")
+    endif()
+  endforeach()
+  # Rows that cannot run on PostgreSQL yet are refused, not run on SQLite instead (no server needed:
+  # the refusal comes before any connection).
+  foreach(case "--only;pull;the pull row cannot run on PostgreSQL yet"
+               "--store;postgres://x@127.0.0.1:1/y;give each kind at most once")
+    list(GET case 0 option)
+    list(GET case 1 value)
+    list(GET case 2 expected)
+    execute_process(COMMAND ${BENCH} --store postgresql://nobody@127.0.0.1:1/none ${option} ${value}
+                    RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 30)
+    if(NOT status EQUAL 2 OR NOT err MATCHES "${expected}" OR NOT out STREQUAL "")
+      message(FATAL_ERROR "--store postgresql:// ${option} ${value}: exit ${status}, expected 2 and '${expected}':\n${out}${err}")
     endif()
   endforeach()
   return()
@@ -65,6 +79,26 @@ string(JSON dashboard_value TYPE "${doc}" figures 10 value)
 if(NOT push_row STREQUAL "push" OR NOT report_row STREQUAL "report" OR NOT report_value STREQUAL "NUMBER"
    OR NOT dashboard_row STREQUAL "dashboard" OR NOT dashboard_value STREQUAL "NUMBER")
   message(FATAL_ERROR "figures.json is not the table printed:\n${doc}")
+endif()
+# With a PostgreSQL server to use ($SHIFTBOOK_TEST_POSTGRES, as tools/test sets it): the push row on
+# both stores in one run, side by side, and the plain PostgreSQL insert among the ceilings.
+if(DEFINED ENV{SHIFTBOOK_TEST_POSTGRES} AND NOT "$ENV{SHIFTBOOK_TEST_POSTGRES}" STREQUAL "")
+  execute_process(
+    COMMAND ${BENCH} --quick --runs 1 --dir ${WORK} --only push --push-events 40
+            --store sqlite: --store $ENV{SHIFTBOOK_TEST_POSTGRES}
+    RESULT_VARIABLE status
+    OUTPUT_VARIABLE out
+    ERROR_VARIABLE err
+    TIMEOUT 120)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "shiftbook-bench --store postgresql:// exited with ${status}\n${out}\n${err}")
+  endif()
+  foreach(expected "push run 1 \\(SQLite\\): 41 events" "push run 1 \\(PostgreSQL\\): 41 events"
+                   "plain PostgreSQL insert" "plain PostgreSQL insert of each event")
+    if(NOT out MATCHES "${expected}")
+      message(FATAL_ERROR "shiftbook-bench --store postgresql:// did not print '${expected}':\n${out}\n${err}")
+    endif()
+  endforeach()
 endif()
 file(GLOB left ${WORK}/*)
 list(REMOVE_ITEM left ${WORK}/figures.json)

@@ -25,7 +25,7 @@ Result<std::pair<SyncRun, Json>> timed_sync(Launcher& launcher, const std::strin
   }
   Json report = Json::parse(f.out, nullptr, false);
   if (!report.is_object()) return internal_error("shiftbook sync printed no JSON report: " + f.out);
-  return std::make_pair(SyncRun{f.seconds, f.max_rss_mib}, report);
+  return std::make_pair(SyncRun{f.seconds, f.max_rss_mib, {}}, report);
 }
 
 std::uint64_t count_field(const Json& report, const char* name) {
@@ -53,14 +53,15 @@ Status record_outputs(const std::string& dir, const Clock& clock, long outputs) 
 // ---- push ----------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<PushRow>> PushRow::set_up(Launcher& launcher, const std::string& parent, bool keep,
-                                                 long outputs) {
+                                                 long outputs, const std::string& store_url) {
   SB_ASSIGN_OR_RETURN(ScratchDir root, ScratchDir::make(parent, "shiftbook-bench-push", keep));
   std::unique_ptr<PushRow> row(new PushRow(launcher, std::move(root), keep));
+  SB_ASSIGN_OR_RETURN(row->store_, RowStore::make(store_url, "push"));
   const std::string setup = row->root_.path() + "/setup";
   const std::string scratch = setup + "/scratch", server_dir = setup + "/server", a_dir = setup + "/terminal-a";
   SB_RETURN_IF_ERROR(make_folder(scratch));
   SystemClock clock;
-  SB_RETURN_IF_ERROR(set_up_head_office(launcher, server_dir, scratch, today(clock), {"U1"}));
+  SB_RETURN_IF_ERROR(set_up_head_office(launcher, server_dir, scratch, today(clock), {"U1"}, row->store_->init_url()));
   SB_ASSIGN_OR_RETURN(std::string code, create_code(launcher, server_dir, scratch, "U1"));
   {
     SB_ASSIGN_OR_RETURN(auto server, ServerChild::start(server_dir, scratch));
@@ -87,9 +88,11 @@ Result<SyncRun> PushRow::run_once() {
   const std::string server_dir = run.path() + "/server", a_dir = run.path() + "/terminal-a";
   SB_RETURN_IF_ERROR(copy_folder(setup + "/server", server_dir));
   SB_RETURN_IF_ERROR(copy_folder(setup + "/terminal-a", a_dir));
+  SB_ASSIGN_OR_RETURN(auto schema, store_->for_run(server_dir));  // outlives the server
   SB_ASSIGN_OR_RETURN(auto server, ServerChild::start(server_dir, run.path()));
   SB_ASSIGN_OR_RETURN(auto synced, timed_sync(launcher_, a_dir, server->url(), run.path()));
   SB_RETURN_IF_ERROR(server->stop());
+  synced.first.server_ms = server->sync_ms();  // the log, complete once the server stopped
   // The benchmark checks its answer: every event pushed and acknowledged.
   if (count_field(synced.second, "pushed") != events_ || count_field(synced.second, "unsynced_events") != 0) {
     return internal_error("the push did not leave every event acknowledged: " + synced.second.dump());
