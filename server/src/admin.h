@@ -50,9 +50,8 @@ void add_payroll_commands(CLI::App& app, Context& ctx);
 void add_token_commands(CLI::App& app, Context& ctx);
 // account create|list|password|disable: who may sign in to the dashboard (admin_accounts.cpp).
 void add_account_commands(CLI::App& app, Context& ctx);
-// account create|list|password|disable: who may sign in to the dashboard (admin_accounts.cpp).
-void add_account_commands(CLI::App& app, Context& ctx);
-// audit, audit export: re-verify everything, or write the export for an outside auditor (admin_audit.cpp).
+// audit, audit export, restored: re-verify everything, write the export for an outside auditor, or ready a
+// store put back to a backup (admin_audit.cpp).
 void add_audit_commands(CLI::App& app, Context& ctx);
 // migrate: move the head office from its SQLite store to PostgreSQL (admin_migrate.cpp).
 void add_migrate_commands(CLI::App& app, Context& ctx);

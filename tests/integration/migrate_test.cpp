@@ -19,6 +19,7 @@
 #include "shiftbook/platform/db.h"
 #include "storage.h"
 #include "support/postgres_schema.h"
+#include "support/store_sql.h"
 
 using namespace shiftbook;
 using namespace shiftbook::testing;
@@ -272,4 +273,21 @@ TEST_CASE("migrate: its table list names every table of the SQLite and the Postg
   expected = known.copied;
   expected.insert(expected.end(), known.postgres_only.begin(), known.postgres_only.end());
   CHECK(tables_in(url) == sorted(expected));
+}
+
+TEST_CASE("migrate: a store readied by restored keeps its positions skipped on PostgreSQL") {
+  ServerProcess server;
+  setup_head_office(server);
+  server.start();
+  Cli t;
+  enroll(t, server);
+  log_a_day(t);
+  REQUIRE(server.stop() == 0);
+  ok(server.run({"restored"}), "restored");  // after a restore, positions skip ahead (SERVER.md)
+  const std::string target = fresh_target();
+  ok(migrate(server, source_of(server), target, {"--copy-only"}), "migrate");
+  // The counter goes on past the skip, not from the highest event copied: a terminal's cursor from
+  // before the restore stays behind every event stored next on PostgreSQL too.
+  CHECK(store_int(target, "SELECT last_pos FROM positions") > static_cast<std::int64_t>(server::kRestoreGap));
+  CHECK(store_int(target, "SELECT count(*) FROM meta WHERE key = 'positions_from'") == 0);
 }
