@@ -61,6 +61,9 @@ struct ServiceOptions {
   // A dashboard session ends after this long without a request, and this long after signing in.
   std::int64_t session_idle_ms = 30 * 60'000;
   std::int64_t session_max_ms = 12 * 3'600'000;
+  // Tests only: called by approve once it has computed the figures, before it writes the approval
+  // (so that a test can make another decision land in between, as another server process could).
+  std::function<void()> before_decision;
 };
 
 // A terminal as head office watches it (`devices`).
@@ -89,6 +92,7 @@ struct SiteLedger {
   std::vector<DeviceRecord> devices;
   Ledger ledger;
   ReadChains read;  // the terminals' chains as far as the ledger read them
+  std::uint64_t signer_end = 0;  // the site signer's chain as far as the ledger read it
 };
 
 // What the server measured of each device's clock at its latest sync (server time minus the
@@ -148,6 +152,7 @@ struct SiteReport {
   std::string site;
   UnitPeriodReport report;
   ReadChains read;  // what the report was computed from (SiteLedger::read); only unit_report, for approve, fills it
+  std::uint64_t signer_end = 0;  // and the site signer's chain end it was read at (the same)
 };
 
 // One line of the payroll export (docs/SERVER.md, "export payroll"): a worker's figures in a

@@ -47,11 +47,17 @@ std::string ref_key_of(std::string_view kind, const Json& body) {
 }  // namespace detail
 
 Status Service::Impl::append_to_chain(const std::string& site, std::vector<ChainItem> items,
-                                      const std::optional<ReadChains>& unchanged) {
+                                      const std::optional<ReadChains>& unchanged, std::uint64_t signer_end) {
   auto s = signer(site);
   const PublicKey& device = s->key.public_key();
   for (int attempt = 0; attempt < kAppendAttempts; ++attempt) {
     SB_ASSIGN_OR_RETURN(auto end, storage->chain_end(device));
+    // A decision made on figures read at signer_end: another one written since (an approval by
+    // another server process, say) may have made it wrong. The append's expected seq then keeps
+    // a third from slipping in between this read and the commit.
+    if (unchanged && end.first != signer_end) {
+      return aborted("site " + site + "'s head-office chain changed since the figures were read");
+    }
     std::uint64_t hlc = 0;
     if (end.first > 0) {
       SB_ASSIGN_OR_RETURN(std::optional<EventInfo> info, storage->event_info(end.second));

@@ -118,16 +118,14 @@ Status known_site(Storage& st, const std::string& site);
 // The ledger of a site known to exist, whose signer is `signer` (service_ledger.cpp).
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer);
 // Brings `l` up to date: the site's devices as enrolled now, and every event stored after the
-// ends it read (l.read, and `signer_end` for the signer's chain), which it moves on.
+// ends it read (l.read, and l.signer_end for the signer's chain), which it moves on.
 // With `stop`, it returns aborted between two chains once *stop is set.
-Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end,
-                     const std::atomic<bool>* stop = nullptr);
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, const std::atomic<bool>* stop = nullptr);
 // A site's ledger as `serve` keeps it (ServiceOptions::keep_ledgers).
 struct KeptLedger {
-  KeptLedger(const std::string& site, const PublicKey& signer) : l{site, {}, Ledger(signer), ReadChains{site, {}}} {}
+  KeptLedger(const std::string& site, const PublicKey& signer) : l{site, {}, Ledger(signer), ReadChains{site, {}}, 0} {}
   std::mutex mu;
   SiteLedger l;
-  std::uint64_t signer_end = 0;
 };
 
 // A sync request's header, read (service.cpp).
@@ -219,9 +217,11 @@ struct Service::Impl {
   std::variant<PushOutcome, Refusal> stored_receipt(const DeviceRecord& rec);
 
   // With `unchanged`, the items are written only while the site's terminals' chains are as read
-  // (AppendBatch::unchanged): aborted otherwise, and not tried again here.
+  // (AppendBatch::unchanged) and the site signer's chain still ends at `signer_end` (no other
+  // decision was written since, by this process or another): aborted otherwise, and not tried
+  // again here.
   Status append_to_chain(const std::string& site, std::vector<detail::ChainItem> items,
-                         const std::optional<ReadChains>& unchanged = std::nullopt);
+                         const std::optional<ReadChains>& unchanged = std::nullopt, std::uint64_t signer_end = 0);
   Result<Json> put_reference(const std::string& kind, Json body);
   // The report of a unit and period that exist, read now (service_payroll.cpp); not_found for
   // an unknown unit or period.

@@ -60,14 +60,12 @@ Status known_site(Storage& st, const std::string& site) {
 }
 
 Result<SiteLedger> build_ledger(Storage& st, const std::string& site, const PublicKey& signer) {
-  SiteLedger out{site, {}, Ledger(signer), ReadChains{site, {}}};
-  std::uint64_t signer_end = 0;
-  SB_RETURN_IF_ERROR(update_ledger(st, out, signer, signer_end));
+  SiteLedger out{site, {}, Ledger(signer), ReadChains{site, {}}, 0};
+  SB_RETURN_IF_ERROR(update_ledger(st, out, signer));
   return out;
 }
 
-Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::uint64_t& signer_end,
-                     const std::atomic<bool>* stop) {
+Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, const std::atomic<bool>* stop) {
   SB_ASSIGN_OR_RETURN(std::vector<DeviceRecord> all, st.devices());
   std::vector<DeviceRecord> enrolled;
   for (DeviceRecord& d : all) {
@@ -79,7 +77,7 @@ Status update_ledger(Storage& st, SiteLedger& l, const PublicKey& signer, std::u
     enrolled.push_back(std::move(d));
   }
   l.devices = std::move(enrolled);
-  SB_ASSIGN_OR_RETURN(signer_end, add_chain(st, signer, false, l.ledger, signer_end));
+  SB_ASSIGN_OR_RETURN(l.signer_end, add_chain(st, signer, false, l.ledger, l.signer_end));
   return Status::ok();
 }
 
@@ -193,7 +191,7 @@ Status Service::Impl::with_ledger(const std::string& site, const std::function<S
   }
   std::lock_guard lock(kept->mu);
   // A failure part way leaves events added and ends not moved: read again, they count once.
-  SB_RETURN_IF_ERROR(update_ledger(*m.storage, kept->l, signer, kept->signer_end, stop));
+  SB_RETURN_IF_ERROR(update_ledger(*m.storage, kept->l, signer, stop));
   return read(kept->l);
 }
 

@@ -77,7 +77,7 @@ Result<SiteReport> Service::Impl::unit_report(const std::string& unit, const std
   SB_ASSIGN_OR_RETURN(SiteLedger l, build_ledger(*storage, site, signer(site)->key.public_key()));
   std::optional<UnitPeriodReport> report = l.ledger.report(unit, period);
   if (!report) return not_found("period '" + period + "' is not in site " + site + "'s head-office chain");
-  return SiteReport{site, std::move(*report), std::move(l.read)};
+  return SiteReport{site, std::move(*report), std::move(l.read), l.signer_end};
 }
 
 Result<std::vector<PayrollRow>> payroll_rows(const std::vector<SiteReport>& reports,
@@ -165,13 +165,13 @@ Result<std::vector<SiteReport>> Service::reports(const std::string& site, const 
     SB_RETURN_IF_ERROR(with_ledger(s, [&](SiteLedger& l) {
       if (!unit.empty() && !period.empty()) {
         if (std::optional<UnitPeriodReport> r = l.ledger.report(unit, period)) {
-          out.push_back(SiteReport{s, std::move(*r), {}});
+          out.push_back(SiteReport{s, std::move(*r), {}, 0});
         }
         return Status::ok();
       }
       for (UnitPeriodReport& r : l.ledger.reports()) {
         if ((!unit.empty() && r.unit != unit) || (!period.empty() && r.period != period)) continue;
-        out.push_back(SiteReport{s, std::move(r), {}});
+        out.push_back(SiteReport{s, std::move(r), {}, 0});
       }
       return Status::ok();
     }));
@@ -200,7 +200,9 @@ Result<SiteReport> Service::approve(const std::string& unit, const std::string& 
     if (Status valid = validate_head_office_body(kApproval, body); !valid.is_ok()) {
       return failed_precondition(name + " cannot be approved as it stands: " + valid.message());
     }
-    Status appended = m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string(), std::nullopt, author}}, now.read);
+    if (m.options.before_decision) m.options.before_decision();
+    Status appended =
+        m.append_to_chain(now.site, {ChainItem{kApproval, body, std::string(), std::nullopt, author}}, now.read, now.signer_end);
     if (appended.code() == Code::kAborted) continue;  // events arrived while it was computed
     SB_RETURN_IF_ERROR(appended.with_context("site " + now.site + ": "));
     return m.unit_report(unit, period);

@@ -243,6 +243,32 @@ TEST_CASE("service payroll: without a rule set in force a unit with a quota has 
   CHECK(rows.status().message().find("unit U1's period 2026-11 has no shares to pay") != std::string::npos);
 }
 
+// Two server processes on one store (docs/DEPLOYMENT.md): one approves while the other has computed
+// its figures and not yet written its approval. The second must not write a second approval.
+TEST_CASE("service approval: an approval another process writes while this one computes wins, and this one is refused") {
+  WorkedExample w;
+  int calls = 0;
+  ServiceOptions options;
+  options.before_decision = [&] {
+    if (++calls == 1) REQUIRE(w.ho.service->approve("U1", "2026-11").is_ok());  // the other process
+  };
+  auto storage = server::open_storage(w.ho.store_url, false);
+  REQUIRE_MESSAGE(storage.is_ok(), storage.status().to_string());
+  auto key = DeviceKey::from_secret(w.ho.signing_key.secret());
+  REQUIRE(key.is_ok());
+  Service second(std::move(storage).value(), std::move(key).value(), w.ho.clock, options);
+  auto refused = second.approve("U1", "2026-11");
+  CHECK(refused.status().code() == Code::kFailedPrecondition);
+  CHECK(refused.status().message().find("reopen it first") != std::string::npos);
+  CHECK(calls == 1);  // computed again, its figures showed the approval before it came to write one
+  auto now = w.ho.service->approve("U1", "2026-11");
+  CHECK(now.status().code() == Code::kFailedPrecondition);
+  auto reports = w.ho.service->reports("S1", "U1", "2026-11");
+  REQUIRE(reports.is_ok());
+  REQUIRE(reports->size() == 1);
+  CHECK((*reports)[0].report.decisions.size() == 1);
+}
+
 TEST_CASE("service approval: approve locks, twice is refused, a later correction is booked into the next period") {
   WorkedExample w;
   auto not_locked = w.ho.service->reopen("U1", "2026-11", "recount");
